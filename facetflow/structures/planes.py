@@ -1,0 +1,132 @@
+"""Atomic planes of a crystal stacked along a facet normal.
+
+``plane_stack`` cuts the bulk along (hkl) (Miller indices in the conventional cell),
+reduces the in-plane 1x1 cell, and groups atoms into planes of equal height. Everything
+downstream (slab windows, terminations, shells, passivation) works on this stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.build import surface
+
+from facetflow.structures.bulk import conventional_cell, miller_to_primitive, primitive_cell
+from facetflow.structures.materials import Compound
+
+PLANE_TOL = 0.15  # Å: atoms closer in height than this belong to one plane
+
+
+@dataclass
+class Plane:
+    """One atomic plane: symbols and Cartesian positions (Å) in the oriented frame."""
+
+    symbols: list[str]
+    positions: np.ndarray
+
+    @property
+    def z(self) -> float:
+        return float(self.positions[:, 2].mean())
+
+
+@dataclass
+class PlaneStack:
+    """Planes ordered bottom to top, and the reduced in-plane 1x1 cell (rows a1, a2)."""
+
+    cell2d: np.ndarray
+    planes: list[Plane]
+    block: int  # planes in one stoichiometric monolayer
+
+    def __len__(self) -> int:
+        return len(self.planes)
+
+
+def reduce_2d(a1: np.ndarray, a2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lagrange-Gauss reduction of an in-plane basis; right-handed, most orthogonal choice."""
+    a1, a2 = a1.copy(), a2.copy()
+    if np.linalg.norm(a1) > np.linalg.norm(a2):
+        a1, a2 = a2, a1
+    while True:
+        mu = round(float(np.dot(a1, a2) / np.dot(a1, a1)))
+        a2 = a2 - mu * a1
+        if np.linalg.norm(a2) < np.linalg.norm(a1) - 1e-9:
+            a1, a2 = a2, a1
+            continue
+        break
+    # prefer the obtuse/orthogonal member of the pair a2, a2 - a1 only to make it orthogonal
+    if abs(np.dot(a1, a2 - a1)) < abs(np.dot(a1, a2)) - 1e-9:
+        a2 = a2 - a1
+    if np.cross(a1, a2)[2] < 0:
+        a2 = -a2
+    return a1, a2
+
+
+def plane_stack(compound: Compound, miller: tuple[int, int, int], n_planes: int) -> PlaneStack:
+    """At least ``n_planes`` planes of ``compound`` stacked along ``miller`` (conventional cell)."""
+    conv, prim = conventional_cell(compound), primitive_cell(compound)
+    m = miller_to_primitive(miller, conv, prim)
+    one = surface(prim, m, 1, periodic=False)
+    per_layer = len(_cluster(one.positions[:, 2]))
+    layers = n_planes // max(per_layer, 1) + 2
+    atoms: Atoms = surface(prim, m, layers, periodic=False)
+    a1, a2 = reduce_2d(atoms.cell[0].copy(), atoms.cell[1].copy())
+    pos = atoms.positions.copy()
+    # wrap in-plane coordinates into the reduced cell
+    basis = np.array([a1[:2], a2[:2]])
+    frac = np.linalg.solve(basis.T, pos[:, :2].T).T
+    frac -= np.floor(frac + 1e-8)
+    pos[:, :2] = frac @ basis
+    symbols = atoms.get_chemical_symbols()
+    groups = _cluster(pos[:, 2])
+    planes = [Plane([symbols[i] for i in g], pos[g]) for g in groups]
+    stack = PlaneStack(np.array([a1, a2]), planes, block=1)
+    stack.block = _stoichiometric_block(stack, compound)
+    return stack
+
+
+def _cluster(z: np.ndarray) -> list[list[int]]:
+    order = np.argsort(z, kind="stable")
+    groups: list[list[int]] = []
+    last = None
+    for i in order:
+        if last is None or z[i] - last > PLANE_TOL:
+            groups.append([int(i)])
+        else:
+            groups[-1].append(int(i))
+        last = z[i]
+    return groups
+
+
+def formula_counts(symbols: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in symbols:
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+def reduced_formula(symbols: list[str], order: tuple[str, ...]) -> str:
+    """Reduced formula with species in ``order`` (cations first), e.g. 'PbI2', 'InAs', 'Zn'."""
+    counts = formula_counts(symbols)
+    g = int(np.gcd.reduce(list(counts.values())))
+    parts = []
+    for s in [*order, *sorted(set(counts) - set(order))]:
+        if s in counts:
+            n = counts[s] // g
+            parts.append(s if n == 1 else f"{s}{n}")
+    return "".join(parts)
+
+
+def _stoichiometric_block(stack: PlaneStack, compound: Compound) -> int:
+    """Smallest number of consecutive planes whose composition is the bulk formula."""
+    bulk_formula = reduced_formula(list(primitive_cell(compound).get_chemical_symbols()),
+                                   compound.species)
+    for b in range(1, 13):
+        for start in range(0, min(len(stack), 12)):
+            if start + b > len(stack):
+                break
+            syms = [s for p in stack.planes[start:start + b] for s in p.symbols]
+            if reduced_formula(syms, compound.species) == bulk_formula:
+                return b
+    raise ValueError(f"no stoichiometric block of planes for {compound.name}")
