@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Problem:
-    """One thing wrong with an input: where (dotted field path), what value, why, what is allowed."""
+    """One thing wrong with an input: where (dotted path), what value, why, what is allowed."""
 
     path: str
     message: str
