@@ -280,6 +280,8 @@ def _slab_record(ctx: StudyContext, rid: str, slab: Slab, atoms: Atoms, role: st
         symmetric=slab.symmetric, area=slab.area, n_faces=slab.n_faces,
         n_surface_cations=slab.n_surface_cations,
         electron_count=_electrons(ctx, slab, atoms, charges), **extra)
+    if role in ("bare", "shell"):
+        rec.notes.extend(slab.notes)
     return rec
 
 

@@ -23,7 +23,7 @@ from facetflow.errors import StructureError
 from facetflow.structures import REGION_ADDITIVE, REGION_LIGAND
 from facetflow.structures.ligands import Ligand, place
 from facetflow.structures.sites import Site
-from facetflow.structures.slab import Slab
+from facetflow.structures.slab import Slab, center_with_vacuum
 from facetflow.structures.symmetry import SymOp, face_swap_operation, surface_operations
 
 MIN_HEAVY = 2.0  # Å, between atoms of different adsorbates
@@ -319,6 +319,19 @@ def replacement(base: SiteGrid, arrangement: Arrangement, position: int,
     return None if best is None else best[1]
 
 
+def _below(positions: np.ndarray, slab: Slab) -> np.ndarray:
+    """Shift a bottom-face image by whole cell heights so that it sits under the slab
+    (a face-swapping operation is defined modulo the cell's third vector)."""
+    height = slab.atoms.cell[2, 2]
+    z = slab.atoms.positions[:, 2]
+    shift = np.round((z.min() - positions[:, 2].mean()) / height) * height
+    out = positions.copy()
+    out[:, 2] += shift
+    if out[:, 2].mean() > z.min():
+        out[:, 2] -= height
+    return out
+
+
 def decorate(slab: Slab, adsorbates: list[Adsorbate]) -> Atoms:
     """The slab with adsorbates on the top face and, for a symmetric slab, their images on
     the bottom face under the slab's face-swapping operation (both faces identical)."""
@@ -331,7 +344,8 @@ def decorate(slab: Slab, adsorbates: list[Adsorbate]) -> Atoms:
     lid = 0
     for _face, op in faces:
         for ads in adsorbates:
-            pos = ads.positions if op is None else op.apply_cartesian(ads.positions, cell)
+            pos = ads.positions if op is None else _below(op.apply_cartesian(ads.positions,
+                                                                               cell), slab)
             mol = Atoms(ads.ligand.symbols, positions=pos)
             mol.new_array("region", np.full(len(mol), ads.region, int))
             mol.new_array("plane", np.full(len(mol), -1, int))
@@ -339,5 +353,7 @@ def decorate(slab: Slab, adsorbates: list[Adsorbate]) -> Atoms:
             mol.new_array("ligand_id", np.full(len(mol), lid, int))
             lid += 1
             atoms += mol
+    center_with_vacuum(atoms, slab.vacuum)
+    atoms.wrap()
     return atoms
 

@@ -71,6 +71,7 @@ class Slab:
     n_surface_cations: int
     cations: tuple[str, ...]
     anions: tuple[str, ...]
+    vacuum: float = 15.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -153,8 +154,10 @@ def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
     bonds = _stack_bonds(stack, core)
 
     cats_outer, ans_outer = set(outer.cations), {outer.anion}
-    candidates: list[tuple[int, int, int]] = []
+    found = None
+    matched_any = False
     for length in (req.monolayers * b, req.monolayers * b + 1, req.monolayers * b - 1):
+        candidates: list[tuple[int, int]] = []
         for s in range(margin, margin + 24):
             lo = s - (n_shell if req.symmetric else 0)
             hi = s + length + n_shell
@@ -172,23 +175,20 @@ def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
                 if not _matches(bottom, req.bottom_termination, set(core.cations),
                                 {core.anion}, core.species):
                     continue
-            cut = _cut_bonds(bonds, lo, hi)
-            candidates.append((cut, s, length))
-        if candidates:
+            candidates.append((_cut_bonds(bonds, lo, hi), s))
+        matched_any |= bool(candidates)
+        for _cut, s in sorted(candidates):
+            capped = _assemble(stack, bonds, req, s, length, n_shell, mapping)
+            if not req.symmetric or face_swap_operation(capped.atoms) is not None:
+                found = (s, length, capped)
+                break
+        if found:
             break
-    if not candidates:
+    if not matched_any:
         raise SpecError.single(f"{path}.termination", "no slab of this facet has that "
                                "termination", termination,
                                available_terminations(core, req.miller, shell))
-    candidates.sort()
-    for _cut, s, length in candidates:
-        capped = _assemble(stack, bonds, req, s, length, n_shell, mapping)
-        if not req.symmetric:
-            break
-        swap = face_swap_operation(capped.atoms)
-        if swap is not None:
-            break
-    else:
+    if found is None:
         raise StructureError(
             f"{path}: no symmetric slab of {core.name}{req.miller} with termination "
             f"{termination!r}, {req.monolayers} ML and supercell {req.supercell} exists: "
@@ -196,7 +196,14 @@ def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
             "lattice onto itself (on {100} use a square supercell such as [[2,0],[0,2]] "
             "or [[2,2],[-2,2]]); otherwise use symmetric: false (pseudo-H passivated "
             "bottom) or another termination")
+    s, length, capped = found
+    if length != req.monolayers * b:
+        capped.notes.append(
+            f"{length} core planes ({req.monolayers} ML requested, {b} plane(s) per ML): "
+            "the nearest thickness with the requested terminations and a face-swapping "
+            "involution")
     bare = _assemble(stack, bonds, req, s, length, 0, {}) if shell else capped
+    bare.notes = list(capped.notes)
     return FacetSlabs(bare=bare, capped=capped if shell else None, stack_block=b)
 
 
@@ -314,7 +321,7 @@ def _assemble(stack: PlaneStack, bonds: dict, req: SlabRequest, s: int, length: 
                                                           else core).species),
         n_planes=hi - lo, area=area, surface_indices=surf,
         n_surface_cations=sum(1 for x in top_syms if x in outer.cations),
-        cations=cations, anions=anions, notes=notes)
+        cations=cations, anions=anions, vacuum=req.vacuum, notes=notes)
 
 
 def _fixed_indices(atoms: Atoms, req: SlabRequest, core_lo: int, core_hi: int,

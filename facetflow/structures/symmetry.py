@@ -64,12 +64,23 @@ def surface_operations(atoms: Atoms, symprec: float = SYMPREC) -> list[SymOp]:
     return ops
 
 
+def is_involution(op: SymOp, tol: float = 1e-4) -> bool:
+    """Whether applying ``op`` twice is the identity of the (super)cell: R R = 1 and
+    R t + t a lattice vector. Only such an operation maps top-face adsorbates plus their
+    images on the bottom face onto themselves."""
+    r, t = op.rotation, op.translation
+    if not np.array_equal(r @ r, np.eye(3, dtype=int)):
+        return False
+    twice = r @ t + t
+    return bool(np.all(np.abs(twice - np.round(twice)) < tol))
+
+
 def face_swap_operation(atoms: Atoms, symprec: float = SYMPREC) -> SymOp | None:
-    """An operation that maps the slab onto itself and swaps its faces, or None.
+    """An involution that maps the slab onto itself and swaps its faces, or None.
 
     Preference: an inversion, then a mirror z -> -z, then any other; first by sort order.
     """
-    ops = [o for o in slab_operations(atoms, symprec) if o.swaps_faces]
+    ops = [o for o in slab_operations(atoms, symprec) if o.swaps_faces and is_involution(o)]
     if not ops:
         return None
     inv = [o for o in ops if np.array_equal(o.rotation, -np.eye(3, dtype=int))]
@@ -78,14 +89,14 @@ def face_swap_operation(atoms: Atoms, symprec: float = SYMPREC) -> SymOp | None:
 
 
 def maps_onto_itself(atoms: Atoms, op: SymOp, tol: float = 0.05) -> bool:
-    """Whether ``op`` maps every atom onto an atom of the same type (in-plane periodic)."""
+    """Whether ``op`` maps every atom onto an atom of the same type (cell-periodic)."""
     cell = atoms.cell[:]
     new = op.apply_cartesian(atoms.positions, cell)
     types = _types(atoms)
     inv = np.linalg.inv(cell)
     for k in range(len(atoms)):
         d = (atoms.positions - new[k]) @ inv
-        d[:, :2] -= np.round(d[:, :2])
+        d -= np.round(d)
         dist = np.linalg.norm(d @ cell, axis=1)
         j = int(np.argmin(dist))
         if dist[j] > tol or types[j] != types[k]:

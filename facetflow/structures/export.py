@@ -1,0 +1,83 @@
+"""Writing a build: ``structures/<id>.extxyz``, ``pictures/<id>.png`` and ``manifest.json``.
+
+Everything is written to a staging folder next to the target and moved into place only
+when complete; ``manifest.json`` is replaced last, so a reader never sees a manifest that
+names a missing or half-written file, and a failed build leaves the target untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ase.io import write
+
+from facetflow.structures.catalog import StructureRecord
+
+MANIFEST_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_build(records: list[StructureRecord], out_dir: Path, pictures: bool = True,
+                meta: dict | None = None) -> Path:
+    """Write ``records`` under ``out_dir``; returns the manifest path."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+    if stage.exists():
+        shutil.rmtree(stage)
+    try:
+        (stage / "structures").mkdir(parents=True)
+        if pictures:
+            from facetflow.structures.pictures import render
+
+            (stage / "pictures").mkdir()
+        entries = []
+        for rec in records:
+            rel = f"structures/{rec.id}.extxyz"
+            write(stage / rel, rec.atoms, format="extxyz")
+            entry = rec.manifest_entry(rel)
+            entry["sha256"] = sha256_file(stage / rel)
+            if pictures:
+                pic = f"pictures/{rec.id}.png"
+                render(rec.atoms, stage / pic, title=rec.id)
+                entry["picture"] = pic
+            entries.append(entry)
+        manifest = {"version": MANIFEST_VERSION, **(meta or {}), "structures": entries}
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, default=float))
+        _move_into_place(stage, out_dir)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+    return out_dir / "manifest.json"
+
+
+def _move_into_place(stage: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        os.replace(stage, out_dir)
+        return
+    old = out_dir / "manifest.json"
+    stale: set[str] = set()
+    if old.is_file():
+        try:
+            for e in json.loads(old.read_text()).get("structures", []):
+                stale |= {e.get("file"), e.get("picture")} - {None}
+        except (json.JSONDecodeError, AttributeError):
+            stale = set()
+    for sub in ("structures", "pictures"):
+        src = stage / sub
+        if not src.is_dir():
+            continue
+        (out_dir / sub).mkdir(exist_ok=True)
+        for f in sorted(src.iterdir()):
+            os.replace(f, out_dir / sub / f.name)
+            stale.discard(f"{sub}/{f.name}")
+    os.replace(stage / "manifest.json", old)
+    for rel in stale:
+        (out_dir / rel).unlink(missing_ok=True)
