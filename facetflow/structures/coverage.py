@@ -22,7 +22,7 @@ from ase import Atoms
 from facetflow.errors import StructureError
 from facetflow.structures import REGION_ADDITIVE, REGION_LIGAND
 from facetflow.structures.ligands import Ligand, place
-from facetflow.structures.sites import Site
+from facetflow.structures.sites import Site, anchor_bond
 from facetflow.structures.slab import Slab, center_with_vacuum
 from facetflow.structures.symmetry import SymOp, face_swap_operation, surface_operations
 
@@ -294,9 +294,15 @@ def replacement(base: SiteGrid, arrangement: Arrangement, position: int,
     candidates = [(site, additive.placed[t], additive.usage(t))
                   for t, site in enumerate(additive.sites)]
     if len(additive.ligand.anchors) == 1:
+        symbols = base.slab.atoms.get_chemical_symbols()
         for k, target in enumerate(removed.targets):
             host = removed.atoms[min(k, len(removed.atoms) - 1)]
-            site = Site((host,), target[None, :], removed.direction, "atop")
+            hpos = base.slab.atoms.positions[host]
+            v = target - hpos
+            v -= cell[:2].T @ np.round(np.linalg.solve(cell[:2, :2].T, v[:2]))
+            bond = anchor_bond(additive.ligand.anchor_symbol(0), symbols[host])
+            t = hpos + v / np.linalg.norm(v) * bond
+            site = Site((host,), t[None, :], removed.direction, "atop")
             candidates.append((site, place(additive.ligand, "atop", site.targets,
                                            site.direction), {host: 1}))
     slab_pos = base.slab.atoms.positions

@@ -199,9 +199,9 @@ def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
     s, length, capped = found
     if length != req.monolayers * b:
         capped.notes.append(
-            f"{length} core planes ({req.monolayers} ML requested, {b} plane(s) per ML): "
-            "the nearest thickness with the requested terminations and a face-swapping "
-            "involution")
+            f"{length} core planes for {req.monolayers} ML ({b} plane(s) per ML): the "
+            "nearest count that gives the requested termination on both faces related by "
+            "a symmetry of the slab")
     bare = _assemble(stack, bonds, req, s, length, 0, {}) if shell else capped
     bare.notes = list(capped.notes)
     return FacetSlabs(bare=bare, capped=capped if shell else None, stack_block=b)
