@@ -37,7 +37,7 @@ def test_build_quick_writes_manifest_and_files(tmp_path):
     from ase.io import read
 
     for e in entries:
-        assert REQUIRED <= set(e)
+        assert set(e) >= REQUIRED
         atoms = read(out / e["file"])
         assert len(atoms) == e["n_atoms"]
         assert atoms.get_chemical_formula() == e["formula"]
