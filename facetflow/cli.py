@@ -1,7 +1,7 @@
 """The ``facetflow`` command line.
 
 Exit codes: 0 success; 2 invalid input (study or structure request), nothing written;
-3 the requested engine cannot run here.
+3 the requested engine cannot run here; 4 a calculation failed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ out = Console()
 
 EXIT_INVALID = 2
 EXIT_ENGINE = 3
+EXIT_CALC = 4
 
 
 def _load(study_path: Path):
@@ -99,6 +100,66 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
               "being built (see the engines issue); structures are in "
               f"{work / spec.name / 'structures'}")
     raise typer.Exit(EXIT_ENGINE)
+
+
+@app.command()
+def engines() -> None:
+    """List every engine, whether it can run here, and why not."""
+    from rich.table import Table
+
+    from facetflow.engines import engine_table
+
+    table = Table("engine", "usable", "details")
+    for name, ok, why in engine_table():
+        table.add_row(name, "yes" if ok else "no", why)
+    out.print(table)
+
+
+@app.command()
+def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POSCAR, ...)"),
+         engine: str = typer.Option("mlip", help="engine name (see facetflow engines)"),
+         relax: bool = typer.Option(False, "--relax", help="relax instead of single point"),
+         fmax: float | None = typer.Option(None, help="force threshold, eV/Å"),
+         purpose: str | None = typer.Option(None, help="preset: bulk, slab or molecule "
+                                            "(default: guessed from the structure)"),
+         as_json: bool = typer.Option(False, "--json", help="print the JSON result record"),
+         ) -> None:
+    """Run one calculation and print its result record."""
+    import json
+
+    from ase.io import read
+
+    from facetflow.engines import get_engine
+    from facetflow.engines.base import CalcError, EngineUnavailable, purpose_of, settings_for
+
+    try:
+        atoms = read(structure)
+    except Exception as exc:  # noqa: BLE001 - report any reader failure the same way
+        _fail(SpecError.single("structure", f"cannot read: {exc}", str(structure)))
+    try:
+        eng = get_engine(engine)
+        ok, why = eng.available()
+        if not ok:
+            raise EngineUnavailable(engine, why)
+        settings = settings_for(engine, purpose or purpose_of(atoms),
+                                {"fmax": fmax} if fmax is not None else None)
+        result = eng.run(atoms, "relax" if relax else "single", settings)
+    except EngineUnavailable as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_ENGINE) from None
+    except CalcError as exc:
+        err.print(f"[bold red]calculation failed:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_CALC) from None
+    if as_json:
+        print(json.dumps(result.to_dict(), default=float))
+        return
+    out.print(f"engine   {result.engine} ({result.provenance.get('model', '')})")
+    out.print(f"task     {result.task}, converged: {result.converged}")
+    out.print(f"energy   {result.energy:.6f} eV ({len(atoms)} atoms)")
+    out.print(f"fmax     {result.fmax:.4f} eV/Å after {result.steps} steps, "
+              f"{result.scf_cycles} SCF cycles, {result.wall_time:.1f} s")
+    for w in result.warnings:
+        out.print(f"[yellow]warning[/] {w}")
 
 
 @app.command()

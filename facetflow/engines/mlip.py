@@ -1,0 +1,220 @@
+"""The embedded default engine: a universal machine-learned interatomic potential whose
+weights ship inside its PyPI wheel, so it runs offline.
+
+Models: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2), ``sevennet-0`` and
+``sevennet-l3i5`` (from sevenn). Pseudo-hydrogens are plain H atoms for these models
+(they have no fractional-charge H); they sit in the fixed bottom region of a slab, so
+the approximation only affects absolute energies of the passivated face, which cancel
+in facet energy differences. Results carry a warning saying so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from facetflow.engines.base import (
+    CalcResult,
+    EngineUnavailable,
+    atoms_to_dict,
+    max_force,
+    sha256_of,
+)
+from facetflow.engines.batch import batched_fire
+from facetflow.engines.optimize import relax_with_calculator
+
+MODELS = {
+    "chgnet": ("chgnet", "CHGNet 0.3.0 (MPtrj, PBE/PBE+U)"),
+    "sevennet-0": ("sevenn", "SevenNet-0 (MPtrj, PBE/PBE+U)"),
+    "sevennet-l3i5": ("sevenn", "SevenNet-l3i5 (MPtrj, PBE/PBE+U)"),
+}
+SEVENNET_KEYS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5"}
+
+
+def _package_version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@cache
+def load_calculator(model: str, device: str = "cpu"):
+    """An ASE calculator for ``model`` (cached per process), and its weight file.
+    The packages' start-up chatter on stdout is kept out of facetflow's output."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _load_calculator(model, device)
+
+
+def _load_calculator(model: str, device: str):
+    if model not in MODELS:
+        raise EngineUnavailable("mlip", f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    pkg = MODELS[model][0]
+    if _package_version(pkg) is None:
+        raise EngineUnavailable("mlip", f"model {model!r} needs the Python package {pkg!r}: "
+                                "run scripts/install.sh")
+    if pkg == "chgnet":
+        from chgnet.model import CHGNet
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        net = CHGNet.load(verbose=False)
+        calc = CHGNetCalculator(model=net, use_device=device)
+        import chgnet
+
+        weights = next(Path(chgnet.__file__).parent.glob("pretrained/0.3.0/*.pth.tar"), None)
+    else:
+        from sevenn.calculator import SevenNetCalculator
+
+        calc = SevenNetCalculator(SEVENNET_KEYS[model], device=device)
+        import sevenn
+
+        weights = next((p for p in Path(sevenn.__file__).parent.rglob("checkpoint_*.pth")
+                        if SEVENNET_KEYS[model].split("-")[-1] in p.parent.name), None)
+    return calc, weights
+
+
+@cache
+def _weights_checksum(path: str | None) -> str | None:
+    return sha256_of(Path(path)) if path else None
+
+
+class MlipEngine:
+    name = "mlip"
+
+    def available(self) -> tuple[bool, str]:
+        found = [m for m, (pkg, _) in MODELS.items() if _package_version(pkg)]
+        if not found:
+            return False, "no ML potential installed: run scripts/install.sh (chgnet, sevenn)"
+        return True, "models: " + ", ".join(found)
+
+    def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:
+        model = settings.get("model", "chgnet")
+        threads = settings.get("threads")
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        calc, weights = load_calculator(model, settings.get("device", "cpu"))
+        work = atoms.copy()
+        warnings = []
+        if "pseudo_h_charge" in work.arrays and np.any(work.arrays["pseudo_h_charge"] > 0):
+            warnings.append("pseudo-hydrogens treated as ordinary H by the ML potential")
+        t0 = time.perf_counter()
+        if task == "relax":
+            info = relax_with_calculator(work, calc, float(settings.get("fmax", 0.05)),
+                                         int(settings.get("max_steps", 400)),
+                                         settings.get("optimizer", "FIRE"),
+                                         bool(settings.get("relax_cell", False)))
+            if not info["converged"]:
+                warnings.append(f"not converged in {info['steps']} steps "
+                                f"(fmax {info['fmax']:.3f} eV/Å)")
+        elif task == "single":
+            work.calc = calc
+            work.get_potential_energy()
+            info = {"steps": 0, "energies": [], "converged": True}
+        else:
+            raise ValueError(f"task must be 'relax' or 'single', got {task!r}")
+        energy = float(work.get_potential_energy())
+        forces = np.asarray(work.get_forces())
+        wall = time.perf_counter() - t0
+        final = atoms.copy()
+        final.positions = work.positions
+        final.cell = work.cell
+        return CalcResult(
+            engine=self.name, task=task, converged=bool(info["converged"]), energy=energy,
+            forces=forces.tolist(), structure=atoms_to_dict(final), steps=info["steps"],
+            scf_cycles=0, wall_time=wall, fmax=max_force(forces, work), warnings=warnings,
+            trajectory_energies=info.get("energies", []),
+            provenance=self._provenance(model, weights, settings))
+
+
+    def run_many(self, structures: list[Atoms], task: str, settings: dict) -> list[CalcResult]:
+        """Relax or single-point many structures together: one model call per FIRE step
+        for all unconverged structures (CHGNet batches them into one graph batch; other
+        models are called one structure at a time inside the same loop)."""
+        if task == "relax" and settings.get("optimizer", "FIRE") != "FIRE":
+            return [self.run(a, task, settings) for a in structures]
+        model = settings.get("model", "chgnet")
+        if settings.get("threads"):
+            import torch
+
+            torch.set_num_threads(int(settings["threads"]))
+        calc, weights = load_calculator(model, settings.get("device", "cpu"))
+        forces_fn = _batch_forces(model, calc, int(settings.get("batch_size", 8)))
+        works = [a.copy() for a in structures]
+        t0 = time.perf_counter()
+        if task == "relax":
+            infos = batched_fire(works, forces_fn, float(settings.get("fmax", 0.05)),
+                                 int(settings.get("max_steps", 400)))
+        else:
+            energies, forces = forces_fn(works)
+            infos = [{"steps": 0, "converged": True, "energies": [], "energy": e, "forces": f}
+                     for e, f in zip(energies, forces, strict=True)]
+        wall = (time.perf_counter() - t0) / max(len(works), 1)
+        out = []
+        for orig, work, info in zip(structures, works, infos, strict=True):
+            final = orig.copy()
+            final.positions = work.positions
+            warnings = []
+            if "pseudo_h_charge" in orig.arrays and np.any(orig.arrays["pseudo_h_charge"] > 0):
+                warnings.append("pseudo-hydrogens treated as ordinary H by the ML potential")
+            if not info["converged"]:
+                warnings.append(f"not converged in {info['steps']} steps")
+            forces = np.asarray(info["forces"])
+            out.append(CalcResult(
+                engine=self.name, task=task, converged=bool(info["converged"]),
+                energy=float(info["energy"]), forces=forces.tolist(),
+                structure=atoms_to_dict(final), steps=info["steps"], wall_time=wall,
+                fmax=max_force(forces, work), warnings=warnings,
+                trajectory_energies=info["energies"],
+                provenance=self._provenance(model, weights, settings, batched=True)))
+        return out
+
+    def _provenance(self, model: str, weights, settings: dict, batched: bool = False) -> dict:
+        return {"engine": self.name, "model": model, "model_description": MODELS[model][1],
+                "package": MODELS[model][0],
+                "package_version": _package_version(MODELS[model][0]),
+                "weights": weights.name if weights else None,
+                "weights_sha256": _weights_checksum(str(weights) if weights else None),
+                "settings": dict(settings), "batched": batched}
+
+
+def _batch_forces(model: str, calc, batch_size: int):
+    """A function mapping a list of Atoms to (energies in eV, forces in eV/Å)."""
+    if model == "chgnet":
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        net = calc.model
+
+        def forces_fn(batch):
+            structs = [AseAtomsAdaptor.get_structure(_plain(a)) for a in batch]
+            preds = net.predict_structure(structs, task="ef", batch_size=batch_size)
+            if isinstance(preds, dict):
+                preds = [preds]
+            return ([float(p["e"]) * len(a) for p, a in zip(preds, batch, strict=True)],
+                    [np.asarray(p["f"], float) for p in preds])
+    else:
+        def forces_fn(batch):
+            energies, forces = [], []
+            for a in batch:
+                a.calc = calc
+                energies.append(float(a.get_potential_energy()))
+                forces.append(np.asarray(a.get_forces()))
+            return energies, forces
+    return forces_fn
+
+
+def _plain(atoms: Atoms) -> Atoms:
+    """Atoms without facetflow arrays or constraints (for conversion to pymatgen)."""
+    return Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell,
+                 pbc=atoms.pbc)
+
+
+ENGINE = MlipEngine()
