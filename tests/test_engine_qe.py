@@ -1,0 +1,69 @@
+"""Quantum ESPRESSO engine: real PBE calculations, pseudo-H electron count, inputs, errors."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from facetflow.engines import get_engine
+from facetflow.engines.base import CalcError, EngineUnavailable, settings_for
+from facetflow.engines.qe import kpoint_mesh, write_input
+
+QE = get_engine("qe")
+
+
+def pseudo_molecule():
+    m = Atoms("HH", positions=[[0, 0, 0], [0, 0, 1.0]], cell=[8, 8, 8], pbc=True)
+    m.center()
+    m.new_array("pseudo_h_charge", np.array([0.75, 1.25]))
+    return m
+
+
+def test_pseudo_h_molecule_has_two_electrons_and_relaxes():
+    s = settings_for("qe", "molecule", {"ecutwfc": 30.0, "fmax": 0.05})
+    r = QE.run(pseudo_molecule(), "relax", s)
+    assert r.provenance["n_electrons"] == pytest.approx(2.0, abs=1e-12)
+    assert r.converged and r.steps >= 1 and r.scf_cycles > r.steps
+    d = np.linalg.norm(np.diff(r.atoms().positions, axis=0))
+    assert 0.6 < d < 1.0 and abs(d - 1.0) > 0.05  # it moved to a bonded minimum
+    assert r.fmax < 0.05
+    assert set(r.provenance["pseudopotentials"]) == {"H1", "H2"}
+
+
+def test_inas_bulk_pbe_single_point():
+    b = bulk("InAs", "zincblende", a=6.0583)
+    r = QE.run(b, "single", settings_for("qe", "bulk", {"ecutwfc": 30.0, "kpt_density": 1.5}))
+    assert r.provenance["n_electrons"] == pytest.approx(28.0)  # In 4d10 5s2 5p1 + As 3d10 4s2 4p3
+    assert r.energy < -4000
+    assert np.abs(np.array(r.forces)).max() < 1e-3  # forces vanish by symmetry
+    assert r.provenance["version"].startswith("6.")
+
+
+def test_input_for_passivated_slab(quick_records, tmp_path):
+    slab = next(x for x in quick_records if x.id == "111_shell").atoms
+    text = write_input(slab, settings_for("qe", "slab"), "relax",
+                       {"In": "In.upf", "As": "As.upf", "Zn": "Zn.upf", "Se": "Se.upf",
+                        "H1": "H0.75.upf"}, tmp_path, tmp_path / "out", 0.4, 0.01)
+    assert "ntyp = 5" in text and "   H1 1.0080 H0.75.upf" in text
+    assert "tefield = .true." in text and "dipfield = .true." in text
+    n_fixed = len(slab.constraints[0].index)
+    assert text.count(" 0 0 0\n") >= n_fixed
+    mesh = text.split("K_POINTS automatic\n")[1].split()[:3]
+    assert mesh[2] == "1" and int(mesh[0]) >= 2
+    assert kpoint_mesh(slab, 3.5)[2] == 1
+
+
+def test_scf_that_never_converges_is_a_clear_error():
+    s = settings_for("qe", "molecule", {"ecutwfc": 25.0, "electron_maxstep": 1,
+                                        "scf_retries": 1})
+    with pytest.raises(CalcError, match="SCF did not converge after 2 attempts"):
+        QE.run(pseudo_molecule(), "single", s)
+
+
+def test_missing_binary_and_pseudopotential(tmp_path):
+    s = settings_for("qe", "molecule", {"command": "no-such-pw.x"})
+    with pytest.raises(EngineUnavailable, match="no-such-pw.x not found"):
+        QE.run(pseudo_molecule(), "single", s)
+    s = settings_for("qe", "bulk", {"pseudo_dir": str(tmp_path)})
+    with pytest.raises(EngineUnavailable, match="no pseudopotential for In"):
+        QE.run(bulk("InAs", "zincblende", a=6.0583), "single", s)
