@@ -41,11 +41,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ecutwfc", type=float, default=30.0)
     ap.add_argument("--fmax", type=float, default=0.02)
+    ap.add_argument("--kpt-density", type=float, default=2.0)
+    ap.add_argument("--command", default="pw.x", help='e.g. "mpirun -np 2 pw.x"')
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     atoms = test_system()
     s = settings_for("qe", "slab", {"ecutwfc": args.ecutwfc, "fmax": args.fmax,
-                                     "kpt_density": 2.0})
+                                     "kpt_density": args.kpt_density,
+                                     "command": args.command})
     t0 = time.perf_counter()
     plain = get_engine("qe").run(atoms, "relax", s)
     t_plain = time.perf_counter() - t0

@@ -83,7 +83,8 @@ def write_input(atoms: Atoms, settings: dict, calculation: str, pseudos: dict[st
         "calculation": f"'{calculation}'", "prefix": "'pw'", "outdir": f"'{outdir}'",
         "pseudo_dir": f"'{pseudo_folder}'", "tprnfor": ".true.", "tstress": ".true.",
         "forc_conv_thr": f"{fmax_ry_bohr:.6e}",
-        "etot_conv_thr": f"{1e-5 / Ry * nat:.6e}", "nstep": int(settings.get("max_steps", 200)),
+        "etot_conv_thr": f"{float(settings.get('etot_conv_thr', 1e-4)):.3e}",
+        "nstep": int(settings.get("max_steps", 200)),
         "disk_io": "'low'",
     }
     system = {"ibrav": 0, "nat": nat, "ntyp": len(labels),
