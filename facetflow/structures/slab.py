@@ -228,7 +228,7 @@ def _stack_bonds(stack: PlaneStack, compound: Compound) -> dict:
 def _cut_bonds(bonds: dict, lo: int, hi: int) -> int:
     ins_i = (bonds["pi"] >= lo) & (bonds["pi"] < hi)
     ins_j = (bonds["pj"] >= lo) & (bonds["pj"] < hi)
-    return int(np.count_nonzero(ins_i ^ ins_j)) // 1
+    return int(np.count_nonzero(ins_i ^ ins_j))
 
 
 def _assemble(stack: PlaneStack, bonds: dict, req: SlabRequest, s: int, length: int,
