@@ -16,9 +16,12 @@ pipi() { "$PY" -m pip install --quiet --disable-pip-version-check "$@"; }
 "$PY" -c "import torch" 2>/dev/null || pipi "torch==2.13.0"
 pipi -e ".[test]"
 
-# Debian packages: Quantum ESPRESSO (pw.x, ld1.x) for the open-DFT engine.
+# Debian packages: Quantum ESPRESSO (pw.x, ld1.x) and CP2K (+ its GTH/MOLOPT data) for the
+# open-DFT engines.
 need_apt=()
 command -v pw.x >/dev/null 2>&1 || need_apt+=(quantum-espresso)
+command -v cp2k.psmp >/dev/null 2>&1 || need_apt+=(cp2k)
+[ -f /usr/share/cp2k/BASIS_MOLOPT ] || need_apt+=(cp2k-data)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "facetflow: apt-get install ${need_apt[*]}" >&2
