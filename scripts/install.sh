@@ -22,6 +22,11 @@ need_apt=()
 command -v pw.x >/dev/null 2>&1 || need_apt+=(quantum-espresso)
 command -v cp2k.psmp >/dev/null 2>&1 || need_apt+=(cp2k)
 [ -f /usr/share/cp2k/BASIS_MOLOPT ] || need_apt+=(cp2k-data)
+# libraries GPAW is compiled against (see scripts/gpaw_siteconfig.py)
+for pkg in libxc-dev libfftw3-dev libopenblas-dev libscalapack-openmpi-dev libopenmpi-dev \
+           openmpi-bin; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "facetflow: apt-get install ${need_apt[*]}" >&2
@@ -30,6 +35,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "facetflow: please install Debian packages: ${need_apt[*]}" >&2
   fi
+fi
+
+# GPAW from PyPI, compiled against Debian's libxc, FFTW, OpenBLAS, OpenMPI and ScaLAPACK
+# (a plain pip install would leave ScaLAPACK out, and parallel plane-wave runs then fail).
+if ! "$PY" -c "import gpaw, _gpaw; assert hasattr(_gpaw, 'scalapack_set')" 2>/dev/null; then
+  echo "facetflow: building GPAW (a few minutes, once)" >&2
+  GPAW_CONFIG="$PWD/scripts/gpaw_siteconfig.py" pipi --no-cache-dir --no-binary gpaw \
+    "gpaw==26.7.0" "gpaw-data"
 fi
 
 # Norm-conserving PBE pseudopotentials (PseudoDojo 0.4, SR, standard accuracy) as shipped

@@ -164,3 +164,19 @@ def max_force(forces: np.ndarray, atoms: Atoms) -> float:
         if isinstance(c, FixAtoms):
             f[c.index] = 0.0
     return float(np.linalg.norm(f, axis=1).max()) if len(f) else 0.0
+
+
+def kpoint_mesh(atoms: Atoms, density: float) -> tuple[int, int, int]:
+    """Monkhorst-Pack mesh N_i = ceil(2 pi density / L_i), L_i the spacing of the lattice
+    planes normal to b_i (Å); axes longer than 15 Å (vacuum, molecule boxes) get 1."""
+    if density <= 0:
+        return (1, 1, 1)
+    out = []
+    recip = atoms.cell.reciprocal()  # rows b_i / (2 pi)
+    for i in range(3):
+        length = 1.0 / np.linalg.norm(recip[i])
+        if not atoms.pbc[i] or length > 15.0:
+            out.append(1)
+        else:
+            out.append(max(1, int(np.ceil(2 * np.pi * density / length))))
+    return tuple(out)

@@ -1,0 +1,195 @@
+"""GPAW engine: plane-wave PAW, PBE, setups from the ``gpaw-data`` wheel; pseudo-hydrogen
+setups generated in memory.
+
+A pseudo-hydrogen of valence q is a PAW setup generated on the fly with GPAW's
+generator (``gpaw.atom.generator2``) for nuclear charge Z = q in the configuration 1s^q
+(projectors 1s, s, p; cut-off radius 0.9 bohr), cached per process, and given to GPAW per
+atom index; the electron count of a passivated slab is then exact.
+
+Relaxations use ASE's optimiser with the GPAW calculator kept alive, so wavefunctions
+carry over between ionic steps; bulk references relax the cell. Asymmetric slabs get
+GPAW's dipole-layer correction along z. An SCF that does not converge in ``maxiter`` is
+retried with half the mixer beta and twice the smearing, then reported as a CalcError.
+With ``settings.command`` (an MPI launcher and GPAW's interpreter, e.g.
+``mpiexec -n 8 gpaw python``) the same calculation runs in a subprocess as
+``<command> -m facetflow.engines.gpaw FOLDER``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from facetflow.engines.base import (
+    CalcError,
+    CalcResult,
+    EngineUnavailable,
+    atoms_to_dict,
+    dict_to_atoms,
+    kpoint_mesh,
+    max_force,
+)
+from facetflow.engines.optimize import relax_with_calculator
+
+PSEUDO_H_RADIUS = 0.9  # bohr
+
+
+@cache
+def pseudo_h_setup(q: float, xc: str = "PBE"):
+    """In-memory PAW setup of a pseudo-hydrogen with valence charge ``q``."""
+    from gpaw.atom.generator2 import generate
+
+    gen = generate("H", q, "1s,s,p", [PSEUDO_H_RADIUS], PSEUDO_H_RADIUS, None, 2, xc=xc,
+                   configuration=[(1, 0, q, -0.25)], output=io.StringIO())
+    if not gen.check_all():
+        raise CalcError(f"generated pseudo-H setup for q={q} fails GPAW's checks")
+    return gen.make_paw_setup(f"pseudoH{q:g}")
+
+
+def _calculator(atoms: Atoms, settings: dict, beta: float, width: float, txt: Path):
+    from gpaw import GPAW, PW, FermiDirac, Mixer
+
+    q = atoms.arrays.get("pseudo_h_charge", np.zeros(len(atoms)))
+    setups: dict = {"default": "paw"}
+    for i, c in enumerate(q):
+        if c > 0:
+            setups[i] = pseudo_h_setup(round(float(c), 6))
+    kwargs = {"mode": PW(float(settings.get("ecut", 500))), "xc": "PBE", "setups": setups,
+              "kpts": kpoint_mesh(atoms, float(settings.get("kpt_density", 3.5))),
+              "mixer": Mixer(beta=beta, nmaxold=5, weight=50.0),
+              "maxiter": int(settings.get("maxiter", 300)), "txt": str(txt)}
+    kwargs["occupations"] = FermiDirac(width) if width > 0 else {"name": "fixed-uniform"}
+    dip = settings.get("dipole_correction", "auto")
+    asym = "region" in atoms.arrays and not atoms.info.get("symmetric", True)
+    if dip is True or (dip == "auto" and asym):
+        kwargs["poissonsolver"] = {"dipolelayer": "xy"}
+    return GPAW(**kwargs)
+
+
+def run_in_process(atoms: Atoms, task: str, settings: dict, workdir: Path) -> dict:
+    """The calculation itself (also the body of the parallel subprocess)."""
+    from gpaw import KohnShamConvergenceError
+
+    beta = float(settings.get("mixer_beta", 0.05))
+    width = float(settings.get("smearing", 0.05))
+    warnings: list[str] = []
+    attempts = int(settings.get("scf_retries", 2)) + 1
+    txt = workdir / "gpaw.txt"
+    for _ in range(attempts):
+        work = atoms.copy()
+        calc = _calculator(work, settings, beta, width, txt)
+        try:
+            if task == "relax":
+                info = relax_with_calculator(work, calc, float(settings.get("fmax", 0.01)),
+                                             int(settings.get("max_steps", 200)),
+                                             settings.get("optimizer", "BFGS"),
+                                             bool(settings.get("relax_cell", False)))
+            else:
+                work.calc = calc
+                work.get_potential_energy()
+                info = {"steps": 0, "energies": [], "converged": True}
+            break
+        except KohnShamConvergenceError:
+            warnings.append(f"SCF not converged (mixer beta {beta}, smearing {width} eV); "
+                            "retrying")
+            beta, width = beta / 2, (width * 2 if width > 0 else 0.01)
+    else:
+        raise CalcError(f"SCF did not converge after {attempts} attempts (last mixer beta "
+                        f"{beta * 2:g}): raise maxiter, lower mixer_beta, increase smearing "
+                        "or check the structure")
+    text = txt.read_text(errors="replace") if txt.exists() else ""
+    return {"energy": float(work.get_potential_energy()),
+            "forces": np.asarray(work.get_forces()).tolist(),
+            "positions": work.positions.tolist(), "cell": work.cell[:].tolist(),
+            "steps": int(info["steps"]), "converged": bool(info["converged"]),
+            "energies": info.get("energies", []),
+            "scf_cycles": len(re.findall(r"\|iter:\s*\d+\|", text)),
+            "n_electrons": float(calc.get_number_of_electrons()), "warnings": warnings}
+
+
+class GpawEngine:
+    name = "gpaw"
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            version = metadata.version("gpaw")
+        except metadata.PackageNotFoundError:
+            return False, "GPAW not installed: run scripts/install.sh (pip install gpaw)"
+        try:
+            metadata.version("gpaw-data")
+        except metadata.PackageNotFoundError:
+            return False, "PAW setups missing: pip install gpaw-data"
+        return True, f"gpaw {version}"
+
+    def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:
+        ok, why = self.available()
+        if not ok:
+            raise EngineUnavailable(self.name, why)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="facetflow-gpaw-") as tmp:
+            work = Path(settings.get("workdir") or tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            if settings.get("command"):
+                out = _run_subprocess(atoms, task, settings, work)
+            else:
+                out = run_in_process(atoms, task, settings, work)
+        wall = time.perf_counter() - t0
+        final = atoms.copy()
+        final.positions = out["positions"]
+        final.cell = out["cell"]
+        forces = np.array(out["forces"])
+        q = atoms.arrays.get("pseudo_h_charge", np.zeros(len(atoms)))
+        return CalcResult(
+            engine=self.name, task=task, converged=out["converged"], energy=out["energy"],
+            forces=forces.tolist(), structure=atoms_to_dict(final), steps=out["steps"],
+            scf_cycles=out["scf_cycles"], wall_time=wall, fmax=max_force(forces, atoms),
+            warnings=out["warnings"], trajectory_energies=out["energies"],
+            provenance={"engine": self.name, "code": "GPAW",
+                        "version": metadata.version("gpaw"),
+                        "setups": f"gpaw-data {metadata.version('gpaw-data')}",
+                        "pseudo_h_setups": sorted({f"{c:g}" for c in q if c > 0}),
+                        "n_electrons": out["n_electrons"], "settings": dict(settings)})
+
+
+def _run_subprocess(atoms: Atoms, task: str, settings: dict, work: Path) -> dict:
+    (work / "in.json").write_text(json.dumps({"atoms": atoms_to_dict(atoms), "task": task,
+                                              "settings": {**settings, "command": None},
+                                              "info": dict(atoms.info)}, default=float))
+    cmd = shlex.split(settings["command"]) + ["-m", "facetflow.engines.gpaw", str(work)]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+    if proc.returncode != 0 or not (work / "out.json").exists():
+        raise CalcError(f"parallel GPAW run failed (exit {proc.returncode}): "
+                        f"{(proc.stderr or proc.stdout)[-600:]}")
+    return json.loads((work / "out.json").read_text())
+
+
+def main(folder: str) -> None:
+    """Entry point of ``<command> -m facetflow.engines.gpaw FOLDER``: reads in.json, writes
+    out.json (rank 0)."""
+    from gpaw.mpi import world
+
+    work = Path(folder)
+    spec = json.loads((work / "in.json").read_text())
+    atoms = dict_to_atoms(spec["atoms"])
+    atoms.info.update(spec.get("info", {}))
+    out = run_in_process(atoms, spec["task"], spec["settings"], work)
+    if world.rank == 0:
+        (work / "out.json").write_text(json.dumps(out))
+
+
+ENGINE = GpawEngine()
+
+if __name__ == "__main__":
+    main(sys.argv[1])

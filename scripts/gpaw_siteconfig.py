@@ -1,0 +1,6 @@
+# GPAW build configuration used by scripts/install.sh (pip install gpaw with
+# GPAW_CONFIG pointing here): link Debian's libxc, FFTW, OpenBLAS, OpenMPI and ScaLAPACK.
+# Without ScaLAPACK, parallel plane-wave runs fail.
+fftw = True
+scalapack = True
+libraries = ['xc', 'fftw3', 'openblas', 'scalapack-openmpi']
