@@ -96,9 +96,10 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
         _fail(exc)
     name = engine or spec.engine.name
     _build(study, work / spec.name / "structures", pictures)
-    err.print(f"[yellow]engine {name!r} not available yet:[/] the calculation engines are "
-              "being built (see the engines issue); structures are in "
-              f"{work / spec.name / 'structures'}")
+    err.print(f"[yellow]the {name!r} engine is installed, but the workflow that runs a whole "
+              "study is not available yet[/] (workflows issue). Structures are in "
+              f"{work / spec.name / 'structures'}; run single calculations with "
+              "`facetflow calc FILE --engine NAME`.")
     raise typer.Exit(EXIT_ENGINE)
 
 
