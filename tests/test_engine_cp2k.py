@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from ase import Atoms
+from conftest import pseudo_h_pair
 
 from facetflow.engines import get_engine
 from facetflow.engines.base import CalcError, EngineUnavailable, settings_for
@@ -11,11 +12,8 @@ from facetflow.engines.cp2k import total_charge, write_input
 CP2K = get_engine("cp2k")
 
 
-def pseudo_molecule(q1=0.75, q2=1.25):
-    m = Atoms("HH", positions=[[0, 0, 0], [0, 0, 0.78]], cell=[7, 7, 7], pbc=True)
-    m.center()
-    m.new_array("pseudo_h_charge", np.array([q1, q2]))
-    return m
+def pseudo_molecule():
+    return pseudo_h_pair(7.0, 0.78)
 
 
 def test_pseudo_h_molecule_two_electrons_real_pbe():

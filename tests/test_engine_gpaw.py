@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
-from ase import Atoms
+from conftest import pseudo_h_pair
 
 from facetflow.engines import get_engine
 from facetflow.engines.base import CalcError, settings_for
@@ -14,10 +14,7 @@ GPAW = get_engine("gpaw")
 
 
 def pseudo_molecule():
-    m = Atoms("HH", positions=[[0, 0, 0], [0, 0, 0.9]], cell=[6, 6, 6], pbc=True)
-    m.center()
-    m.new_array("pseudo_h_charge", np.array([0.75, 1.25]))
-    return m
+    return pseudo_h_pair(6.0, 0.9)
 
 
 def test_pseudo_h_setups_carry_fractional_valence():

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk
+from conftest import pseudo_h_pair
 
 from facetflow.engines import get_engine
 from facetflow.engines.base import CalcError, EngineUnavailable, settings_for
@@ -13,10 +13,7 @@ QE = get_engine("qe")
 
 
 def pseudo_molecule():
-    m = Atoms("HH", positions=[[0, 0, 0], [0, 0, 1.0]], cell=[8, 8, 8], pbc=True)
-    m.center()
-    m.new_array("pseudo_h_charge", np.array([0.75, 1.25]))
-    return m
+    return pseudo_h_pair(8.0, 1.0)
 
 
 def test_pseudo_h_molecule_has_two_electrons_and_relaxes():
