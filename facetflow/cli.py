@@ -94,7 +94,11 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
         spec = _load(study)
     except SpecError as exc:
         _fail(exc)
+    from facetflow.study import ENGINES
+
     name = engine or spec.engine.name
+    if name not in ENGINES:
+        _fail(SpecError.single("--engine", "unknown engine", name, ENGINES))
     _build(study, work / spec.name / "structures", pictures)
     err.print(f"[yellow]the {name!r} engine is installed, but the workflow that runs a whole "
               "study is not available yet[/] (workflows issue). Structures are in "

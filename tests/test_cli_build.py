@@ -125,3 +125,10 @@ def test_console_script_exit_code(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "unknown material" in proc.stderr
+
+
+def test_run_rejects_unknown_engine_before_writing(tmp_path):
+    res = runner.invoke(app, ["run", str(ROOT / "studies" / "quick.yaml"), "--work",
+                              str(tmp_path / "w"), "--engine", "nonesuch"])
+    assert res.exit_code == 2 and "--engine" in res.output
+    assert not (tmp_path / "w").exists()
