@@ -167,6 +167,22 @@ class EngineSpec(_Spec):
     prerelax: Literal["mlip"] | None = None
 
 
+class WorkflowSpec(_Spec):
+    """How the plan is made and run.
+
+    ``lattice_from_bulk``: slabs are scaled to the engine's own relaxed core lattice (so
+    the bulk reference and the slab share one lattice and no spurious strain enters
+    gamma). ``warm_start``: a structure derived from another (ligands on the capped slab,
+    a variant or binding structure from its arrangement) starts from that structure's
+    relaxed geometry. ``batch_size``: cheap MLIP calculations of one plan level are run as
+    one batched relaxation of up to this many structures.
+    """
+
+    lattice_from_bulk: bool = True
+    warm_start: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 64
+
+
 class ConditionsSpec(_Spec):
     """Synthesis conditions: temperature (°C) and chemical-potential limit."""
 
@@ -187,6 +203,7 @@ class Study(_Spec):
     binding: BindingSpec = BindingSpec()
     enumeration: EnumerationSpec = EnumerationSpec()
     engine: EngineSpec = EngineSpec()
+    workflow: WorkflowSpec = WorkflowSpec()
     conditions: ConditionsSpec = ConditionsSpec()
 
     @model_validator(mode="after")

@@ -44,10 +44,13 @@ def _free_mask(atoms: Atoms) -> np.ndarray:
 
 
 def batched_fire(structures: Sequence[Atoms], forces_fn: ForcesFn, fmax: float,
-                 max_steps: int, maxstep: float = 0.2) -> list[dict]:
+                 max_steps: int, maxstep: float = 0.2,
+                 on_done: Callable[[int, dict], None] | None = None) -> list[dict]:
     """Relax ``structures`` in place; one ``forces_fn`` call per step for the active ones.
 
     Returns per structure: steps, converged, energies along the path, final energy/forces.
+    ``on_done(index, info)`` is called as soon as a structure leaves the batch (converged
+    or out of steps), so its result can be stored before the others finish.
     """
     states = [_State(a, _free_mask(a)) for a in structures]
     active = list(range(len(states)))
@@ -60,16 +63,20 @@ def batched_fire(structures: Sequence[Atoms], forces_fn: ForcesFn, fmax: float,
             f[~s.free] = 0.0
             s.energy, s.forces = float(e), f
             s.energies.append(float(e))
-            if np.linalg.norm(f, axis=1).max() < fmax:
-                s.converged = True
-                continue
-            if s.steps >= max_steps:
+            if np.linalg.norm(f, axis=1).max() < fmax or s.steps >= max_steps:
+                s.converged = bool(np.linalg.norm(f, axis=1).max() < fmax)
+                if on_done is not None:
+                    on_done(i, _info(s))
                 continue
             _fire_step(s, f, maxstep)
             still.append(i)
         active = still
-    return [{"steps": s.steps, "converged": s.converged, "energies": s.energies[:-1] or
-             s.energies, "energy": s.energy, "forces": s.forces} for s in states]
+    return [_info(s) for s in states]
+
+
+def _info(s: _State) -> dict:
+    return {"steps": s.steps, "converged": s.converged,
+            "energies": s.energies[:-1] or s.energies, "energy": s.energy, "forces": s.forces}
 
 
 def _fire_step(s: _State, f: np.ndarray, maxstep: float) -> None:

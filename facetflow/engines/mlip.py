@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+from collections.abc import Callable
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -94,6 +95,12 @@ class MlipEngine:
             return False, "no ML potential installed: run scripts/install.sh (chgnet, sevenn)"
         return True, "models: " + ", ".join(found)
 
+    def identity(self, model: str | None = None) -> str:
+        """Package version and model: the weights ship inside that package version."""
+        model = model or "chgnet"
+        pkg = MODELS.get(model, (model,))[0]
+        return f"{pkg} {_package_version(pkg)} {model}"
+
     def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:
         model = settings.get("model", "chgnet")
         threads = settings.get("threads")
@@ -135,12 +142,20 @@ class MlipEngine:
             provenance=self._provenance(model, weights, settings))
 
 
-    def run_many(self, structures: list[Atoms], task: str, settings: dict) -> list[CalcResult]:
+    def run_many(self, structures: list[Atoms], task: str, settings: dict,
+                 on_result: Callable[[int, CalcResult], None] | None = None
+                 ) -> list[CalcResult]:
         """Relax or single-point many structures together: one model call per FIRE step
         for all unconverged structures (CHGNet batches them into one graph batch; other
-        models are called one structure at a time inside the same loop)."""
+        models are called one structure at a time inside the same loop).
+        ``on_result(index, result)`` is called as each structure finishes."""
         if task == "relax" and settings.get("optimizer", "FIRE") != "FIRE":
-            return [self.run(a, task, settings) for a in structures]
+            results = []
+            for i, a in enumerate(structures):
+                results.append(self.run(a, task, settings))
+                if on_result is not None:
+                    on_result(i, results[-1])
+            return results
         model = settings.get("model", "chgnet")
         if settings.get("threads"):
             import torch
@@ -150,16 +165,10 @@ class MlipEngine:
         forces_fn = _batch_forces(model, calc, int(settings.get("batch_size", 8)))
         works = [a.copy() for a in structures]
         t0 = time.perf_counter()
-        if task == "relax":
-            infos = batched_fire(works, forces_fn, float(settings.get("fmax", 0.05)),
-                                 int(settings.get("max_steps", 400)))
-        else:
-            energies, forces = forces_fn(works)
-            infos = [{"steps": 0, "converged": True, "energies": [], "energy": e, "forces": f}
-                     for e, f in zip(energies, forces, strict=True)]
-        wall = (time.perf_counter() - t0) / max(len(works), 1)
-        out = []
-        for orig, work, info in zip(structures, works, infos, strict=True):
+        results: dict[int, CalcResult] = {}
+
+        def finish(i: int, info: dict) -> None:
+            orig, work = structures[i], works[i]
             final = orig.copy()
             final.positions = work.positions
             warnings = []
@@ -168,14 +177,25 @@ class MlipEngine:
             if not info["converged"]:
                 warnings.append(f"not converged in {info['steps']} steps")
             forces = np.asarray(info["forces"])
-            out.append(CalcResult(
+            results[i] = CalcResult(
                 engine=self.name, task=task, converged=bool(info["converged"]),
                 energy=float(info["energy"]), forces=forces.tolist(),
-                structure=atoms_to_dict(final), steps=info["steps"], wall_time=wall,
-                fmax=max_force(forces, work), warnings=warnings,
-                trajectory_energies=info["energies"],
-                provenance=self._provenance(model, weights, settings, batched=True)))
-        return out
+                structure=atoms_to_dict(final), steps=info["steps"],
+                wall_time=time.perf_counter() - t0, fmax=max_force(forces, work),
+                warnings=warnings, trajectory_energies=info["energies"],
+                provenance=self._provenance(model, weights, settings, batched=True))
+            if on_result is not None:
+                on_result(i, results[i])
+
+        if task == "relax":
+            batched_fire(works, forces_fn, float(settings.get("fmax", 0.05)),
+                         int(settings.get("max_steps", 400)), on_done=finish)
+        else:
+            energies, forces = forces_fn(works)
+            for i, (e, f) in enumerate(zip(energies, forces, strict=True)):
+                finish(i, {"steps": 0, "converged": True, "energies": [], "energy": e,
+                           "forces": f})
+        return [results[i] for i in range(len(works))]
 
     def _provenance(self, model: str, weights, settings: dict, batched: bool = False) -> dict:
         return {"engine": self.name, "model": model, "model_description": MODELS[model][1],

@@ -1,0 +1,177 @@
+"""The results store: one row per calculation, keyed by the calculation's content hash.
+
+Backed by ASE's database (``ase.db``): an SQLite file by default (``work/<study>/results.db``)
+or a PostgreSQL URL (``postgresql://user:password@host:port/db``) when many nodes write.
+``ase db FILE`` browses it; every row has the key-value pairs
+
+    calc_hash  the calculation's content hash (see ``facetflow.workflows.plan``)
+    status     ``done`` or ``failed``
+    label      the structure id(s) it was computed for (first one)
+    engine     engine name; ``purpose`` bulk | slab | molecule; ``stage`` final | prerelax
+    checksum   sha256 of the stored result record (verified on every read)
+
+and in ``data``: ``result`` (the engine's ``CalcResult`` as plain JSON: energy in eV,
+forces in eV/Å, final structure, steps, SCF cycles, wall time, warnings, provenance),
+``meta`` (study, node, host, timings) or, for a failed calculation, ``error``.
+
+Writes are atomic: a row is replaced inside one database transaction, so a killed writer
+leaves either the old row, the new row, or none, never half a row. A row whose checksum
+does not match its content (hand-edited, corrupted) is reported and treated as missing,
+so the calculation is recomputed instead of silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.db import connect
+
+from facetflow.engines.base import CalcResult, dict_to_atoms
+
+STATUSES = ("done", "failed")
+
+
+def checksum(payload: dict) -> str:
+    """sha256 of a JSON payload in canonical form (sorted keys)."""
+    text = json.dumps(payload, sort_keys=True, default=float, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class StoredCalc:
+    """One row of the store, checked."""
+
+    calc_hash: str
+    status: str
+    label: str
+    result: CalcResult | None = None
+    error: str | None = None
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class StoreProblem:
+    calc_hash: str
+    reason: str
+
+
+def resolve_url(url: str | os.PathLike) -> str:
+    """A PostgreSQL URL as given, anything else as an absolute SQLite file path."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        return text
+    return str(Path(text).expanduser().resolve())
+
+
+class ResultStore:
+    """The store at ``url`` (SQLite path or PostgreSQL URL). Cheap to create; opens a
+    connection per operation, so it is safe to use from several processes."""
+
+    def __init__(self, url: str | os.PathLike) -> None:
+        self.url = resolve_url(url)
+        if not self.is_postgres:
+            Path(self.url).parent.mkdir(parents=True, exist_ok=True)
+        self.problems: list[StoreProblem] = []
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+    def _db(self):
+        return connect(self.url, type="postgresql" if self.is_postgres else "db",
+                       use_lock_file=False)
+
+    def __repr__(self) -> str:  # never print a password
+        shown = self.url.split("@")[-1] if self.is_postgres else self.url
+        return f"ResultStore({shown!r})"
+
+    # -- writing -------------------------------------------------------------------
+    def put(self, calc_hash: str, result: CalcResult, label: str, meta: dict) -> None:
+        """Store a finished calculation (replaces any row with the same hash)."""
+        payload = result.to_dict()
+        atoms = dict_to_atoms(payload["structure"])
+        atoms.calc = SinglePointCalculator(atoms, energy=result.energy,
+                                           forces=result.forces)
+        self._replace(calc_hash, atoms, "done", label, meta, result=payload)
+
+    def put_failed(self, calc_hash: str, label: str, error: str, meta: dict,
+                   structure: dict | None = None) -> None:
+        """Record a calculation that failed, with its error message."""
+        atoms = dict_to_atoms(structure) if structure else None
+        self._replace(calc_hash, atoms, "failed", label, meta, error=error)
+
+    def _replace(self, calc_hash: str, atoms, status: str, label: str, meta: dict,
+                 result: dict | None = None, error: str | None = None) -> None:
+        meta = {**meta, "host": socket.gethostname(), "pid": os.getpid(),
+                "stored_at": time.time()}
+        data = {"result": result, "error": error, "meta": meta}
+        kvp = {"calc_hash": calc_hash, "status": status, "label": label,
+               "engine": meta.get("engine", ""), "purpose": meta.get("purpose", ""),
+               "stage": meta.get("stage", "final"),
+               "checksum": checksum({"result": result, "error": error})}
+        if meta.get("study"):
+            kvp["study"] = meta["study"]
+        from ase import Atoms
+
+        db = self._db()
+        with db:  # one transaction: the old row goes and the new one comes together
+            old = [row.id for row in db.select(calc_hash=calc_hash)]
+            if old:
+                db.delete(old)
+            db.write(atoms if atoms is not None else Atoms(), key_value_pairs=kvp,
+                     data=data)
+
+    def delete(self, calc_hash: str) -> None:
+        db = self._db()
+        with db:
+            ids = [row.id for row in db.select(calc_hash=calc_hash)]
+            if ids:
+                db.delete(ids)
+
+    # -- reading -------------------------------------------------------------------
+    def get(self, calc_hash: str) -> StoredCalc | None:
+        """The checked row for ``calc_hash``, or None (absent or failing its checksum)."""
+        rows = list(self._db().select(calc_hash=calc_hash))
+        return self._check(rows[-1]) if rows else None
+
+    def all(self, status: str | None = None) -> dict[str, StoredCalc]:
+        """Every checked row by hash (optionally only ``status``)."""
+        out: dict[str, StoredCalc] = {}
+        query = {"status": status} if status else {}
+        for row in self._db().select(**query):
+            stored = self._check(row)
+            if stored is not None:
+                out[stored.calc_hash] = stored
+        return out
+
+    def hashes(self) -> dict[str, str]:
+        """hash -> status for every row (checksums not verified; cheap)."""
+        return {row.calc_hash: row.status for row in self._db().select(include_data=False)}
+
+    def __iter__(self) -> Iterator[StoredCalc]:
+        return iter(self.all().values())
+
+    def _check(self, row) -> StoredCalc | None:
+        try:
+            data = dict(row.data or {})
+        except Exception:  # noqa: BLE001 - an undecodable row is a corrupted row
+            data = {"corrupted": True}
+        result, error = data.get("result"), data.get("error")
+        if row.get("checksum") != checksum({"result": result, "error": error}):
+            self.problems.append(StoreProblem(row.calc_hash, "checksum mismatch: the row was "
+                                              "changed after it was written; recomputing"))
+            return None
+        if row.status == "done" and result is None:
+            self.problems.append(StoreProblem(row.calc_hash, "done without a result"))
+            return None
+        return StoredCalc(calc_hash=row.calc_hash, status=row.status, label=row.label,
+                          result=CalcResult.from_dict(result) if result else None,
+                          error=error, meta=data.get("meta") or {})

@@ -1,0 +1,173 @@
+"""Running a whole study on this machine: the work directory, the plan, FireWorks in-process.
+
+Work directory ``WORK/<study>/``::
+
+    .lock              held while a run uses the directory (see ``lock``)
+    structures/        extxyz + PNG pictures + manifest.json (see structures.export)
+    plan.json          the plan (calculations, hashes, inputs, structure metadata)
+    results.db         the results store (ase.db SQLite) unless a store URL is given
+    events.jsonl       one line per calculation start/end (progress, audits)
+    fireworks/         the file-backed LaunchPad, its logs and launch folders
+    report/            written by the analysis step
+    run.json           what the last run did: calculations total/run/reused/failed, time
+
+Every run rebuilds the FireWorks state from the results store: calculations whose hash
+has a checked ``done`` row are not submitted again (failed ones are retried), so an
+unchanged study runs nothing and a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from facetflow import __version__
+from facetflow.store import ResultStore
+from facetflow.structures.catalog import build_catalog
+from facetflow.structures.export import write_build
+from facetflow.study import Study, load_study
+from facetflow.workflows.lock import WorkdirLock
+from facetflow.workflows.plan import Plan, build_plan
+from facetflow.workflows.tasks import read_events
+
+
+@dataclass
+class RunSummary:
+    """What one run did (written to ``run.json``)."""
+
+    study: str
+    engine: str
+    workdir: str
+    store: str
+    total: int  # calculations in the plan
+    raw: int  # calculations before deduplication
+    run: int = 0
+    reused: int = 0
+    failed: int = 0
+    pending_before: int = 0
+    wall_time: float = 0.0
+    started: float = 0.0
+    failures: list[dict] = field(default_factory=list)
+    store_problems: list[dict] = field(default_factory=list)
+    versions: dict = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    spec: Study
+    plan: Plan
+    plan_path: Path
+    workdir: Path
+    store: ResultStore
+
+
+def versions() -> dict:
+    from importlib import metadata
+
+    out = {"facetflow": __version__, "python": platform.python_version()}
+    for pkg in ("ase", "pymatgen", "fireworks", "chgnet", "sevenn", "torch", "numpy"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[pkg] = metadata.version(pkg)
+    return out
+
+
+def prepare(study_path: Path, work_root: Path, engine: str | None = None,
+            store_url: str | None = None, pictures: bool = True) -> Prepared:
+    """Validate the study, write its structures and plan (nothing is written if it is
+    invalid). Call with the work directory locked."""
+    spec = load_study(study_path)
+    records = build_catalog(spec, Path(study_path).parent)
+    workdir = Path(work_root) / spec.name
+    plan = build_plan(spec, records, engine)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_build(records, workdir / "structures", pictures=pictures,
+                meta={"study": spec.name, "facetflow": __version__})
+    plan_path = workdir / "plan.json"
+    plan.write(plan_path)
+    store = ResultStore(store_url or workdir / "results.db")
+    return Prepared(spec, plan, plan_path, workdir, store)
+
+
+def pending_calculations(plan: Plan, store: ResultStore) -> list[str]:
+    """Hashes of the plan without a checked ``done`` row, in plan order."""
+    done = {h for h, s in store.all().items() if s.status == "done"}
+    return [h for h in plan.order() if h not in done]
+
+
+def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | None = None,
+              store_url: str | None = None, pictures: bool = True,
+              final_task: Callable[[Path], tuple[str, list]] | None = None,
+              on_start: Callable[[Prepared, list[str]], None] | None = None) -> RunSummary:
+    """Run a whole study in this process on FireWorks' file-backed LaunchPad.
+
+    ``final_task(workdir)`` gives the analysis step as (dotted function path, args);
+    ``on_start(prepared, pending)`` is called once the plan is known (progress display).
+    Raises ``WorkdirBusy`` if another run holds the work directory.
+    """
+    t0 = time.time()
+    spec = load_study(study_path)
+    workdir = Path(work_root) / spec.name
+    with WorkdirLock(workdir):
+        prep = prepare(study_path, work_root, engine, store_url, pictures)
+        pending = pending_calculations(prep.plan, prep.store)
+        if on_start is not None:
+            on_start(prep, pending)
+        launch(prep, pending, final_task(workdir) if final_task else None)
+        summary = summarise(prep, pending, t0)
+        write_json_atomic(workdir / "run.json", asdict(summary))
+    return summary
+
+
+def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | None) -> None:
+    """Compile the pending calculations into a workflow and run it in-process."""
+    from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
+
+    wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, prep.workdir,
+                          batch_size=prep.spec.workflow.batch_size, final_task=final_task)
+    if wf is None:
+        return
+    fw_dir = prep.workdir / "fireworks"
+    launches = fw_dir / "launches"
+    shutil.rmtree(launches, ignore_errors=True)
+    launches.mkdir(parents=True)
+    (fw_dir / "logs").mkdir(exist_ok=True)
+    lp = file_launchpad(fw_dir / "launchpad.json", fw_dir / "logs", reset=True)
+    lp.add_wf(wf)
+    flush(lp)
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import rapidfire
+
+    cwd = os.getcwd()
+    try:
+        rapidfire(lp, FWorker(name="facetflow-local"), m_dir=str(launches), nlaunches=0,
+                  sleep_time=1, strm_lvl="CRITICAL")
+    finally:
+        os.chdir(cwd)
+        flush(lp)
+
+
+def summarise(prep: Prepared, pending: list[str], t0: float) -> RunSummary:
+    events = [e for e in read_events(prep.workdir / "events.jsonl")
+              if e.get("t", 0) >= t0 and e.get("pid") == os.getpid()]
+    failures = [{"key": e["key"], "error": e.get("error", "")} for e in events
+                if e["event"] == "failed"]
+    return RunSummary(
+        study=prep.spec.name, engine=prep.plan.engine, workdir=str(prep.workdir),
+        store=repr(prep.store), total=len(prep.plan.nodes), raw=prep.plan.raw_count,
+        run=sum(e["event"] == "done" for e in events), failed=len(failures),
+        reused=len(prep.plan.nodes) - len(pending), pending_before=len(pending),
+        wall_time=time.time() - t0, started=t0, failures=failures,
+        store_problems=[asdict(p) for p in prep.store.problems], versions=versions())
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=float))
+    os.replace(tmp, path)

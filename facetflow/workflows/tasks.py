@@ -1,0 +1,170 @@
+"""Executing calculations of a plan: the work inside one Firework.
+
+``run_calculations`` takes a batch of calculation hashes, skips those already in the store,
+prepares each structure from its inputs (relaxed bulk lattice, warm start), runs the
+engine (MLIP batches in one batched relaxation) and writes each result to the store the
+moment it is finished, so a killed batch loses only the calculations still running.
+
+A calculation that fails (``CalcError``: SCF never converged, the code crashed) is stored
+as ``failed`` with its error; so is one whose input failed. Neither stops the rest.
+Every start and end is appended to ``events.jsonl`` in the work directory (one JSON
+object a line), which the progress display and the tests read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from ase import Atoms
+
+from facetflow.engines import get_engine
+from facetflow.engines.base import CalcError, CalcResult
+from facetflow.store import ResultStore
+from facetflow.workflows.plan import Calculation, Plan, read_plan, scale_to_lattice, warm_start
+
+
+class MissingInput(RuntimeError):
+    """An input calculation of this one failed or is absent."""
+
+
+@dataclass
+class BatchCounts:
+    run: int = 0
+    reused: int = 0
+    failed: int = 0
+
+
+def log_event(events: Path | None, **fields) -> None:
+    """Append one event line (a single write of a short line on an O_APPEND file, so lines
+    from several processes do not interleave)."""
+    if events is None:
+        return
+    line = json.dumps({"t": time.time(), "pid": os.getpid(), **fields}) + "\n"
+    fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_events(events: Path) -> list[dict]:
+    if not Path(events).is_file():
+        return []
+    out = []
+    for line in Path(events).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a kill
+            continue
+    return out
+
+
+def prepare(node: Calculation, plan: Plan, store: ResultStore) -> Atoms:
+    """The starting structure of ``node`` from its inputs in the store."""
+    atoms = node.atoms()
+    relaxed_volume = None
+    if node.lattice_from:
+        bulk = _input(store, plan, node.lattice_from)
+        relaxed_volume = abs(bulk.atoms().get_volume())
+        atoms = scale_to_lattice(atoms, node.lattice_volume, relaxed_volume)
+    if node.start_from:
+        src = _input(store, plan, node.start_from)
+        final = src.atoms()
+        if node.start_map is None:  # the same structure (pre-relaxation -> DFT)
+            atoms.positions = final.positions
+            atoms.cell = final.cell
+        else:
+            parent = plan.nodes[node.start_from].atoms()
+            if relaxed_volume is not None:
+                parent = scale_to_lattice(parent, node.lattice_volume, relaxed_volume)
+            atoms = warm_start(atoms, parent, final, node.start_map)
+    return atoms
+
+
+def _input(store: ResultStore, plan: Plan, calc_hash: str) -> CalcResult:
+    got = store.get(calc_hash)
+    key = plan.nodes[calc_hash].key if calc_hash in plan.nodes else calc_hash[:12]
+    if got is None:
+        raise MissingInput(f"input {key} has no result in the store")
+    if got.status != "done" or got.result is None:
+        raise MissingInput(f"input {key} failed: {got.error}")
+    return got.result
+
+
+def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
+                     workdir: str | Path | None = None) -> BatchCounts:
+    """Run the calculations ``hashes`` of the plan at ``plan_path`` into the store."""
+    plan = read_plan(Path(plan_path))
+    store = ResultStore(store_url)
+    events = Path(workdir) / "events.jsonl" if workdir else None
+    counts = BatchCounts()
+    groups: dict[tuple, list[tuple[Calculation, Atoms]]] = defaultdict(list)
+    for h in hashes:
+        node = plan.nodes[h]
+        have = store.get(h)
+        if have is not None and have.status == "done":
+            counts.reused += 1
+            log_event(events, event="reused", hash=h, key=node.key)
+            continue
+        try:
+            atoms = prepare(node, plan, store)
+        except MissingInput as exc:
+            _failed(store, events, plan, node, str(exc), counts)
+            continue
+        group = (node.engine, node.task, json.dumps(node.settings, sort_keys=True))
+        groups[group].append((node, atoms))
+    for (engine, task, _), items in groups.items():
+        eng = get_engine(engine)
+        for node, _atoms in items:
+            log_event(events, event="start", hash=node.hash, key=node.key)
+        if hasattr(eng, "run_many") and len(items) > 1:
+            t0 = time.perf_counter()
+
+            def stored(i: int, result: CalcResult, items=items, t0=t0) -> None:
+                _done(store, events, plan, items[i][0], result, time.perf_counter() - t0)
+                counts.run += 1
+
+            try:
+                eng.run_many([a for _, a in items], task, items[0][0].settings,
+                             on_result=stored)
+            except CalcError as exc:
+                for node, _ in items:
+                    if store.get(node.hash) is None:
+                        _failed(store, events, plan, node, str(exc), counts)
+            continue
+        for node, atoms in items:
+            t0 = time.perf_counter()
+            try:
+                result = eng.run(atoms, node.task, node.settings)
+            except CalcError as exc:
+                _failed(store, events, plan, node, str(exc), counts)
+                continue
+            _done(store, events, plan, node, result, time.perf_counter() - t0)
+            counts.run += 1
+    return counts
+
+
+def _meta(plan: Plan, node: Calculation) -> dict:
+    return {"study": plan.study, "key": node.key, "labels": node.labels,
+            "engine": node.engine, "stage": node.stage, "purpose": node.purpose,
+            "inputs": {"lattice_from": node.lattice_from, "start_from": node.start_from},
+            "identity": node.identity}
+
+
+def _done(store: ResultStore, events: Path | None, plan: Plan, node: Calculation,
+          result: CalcResult, wall: float) -> None:
+    store.put(node.hash, result, node.key, {**_meta(plan, node), "wall_time": wall})
+    log_event(events, event="done", hash=node.hash, key=node.key,
+              converged=result.converged, steps=result.steps)
+
+
+def _failed(store: ResultStore, events: Path | None, plan: Plan, node: Calculation,
+            error: str, counts: BatchCounts) -> None:
+    store.put_failed(node.hash, node.key, error, _meta(plan, node), node.structure)
+    counts.failed += 1
+    log_event(events, event="failed", hash=node.hash, key=node.key, error=error)
