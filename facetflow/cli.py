@@ -82,29 +82,204 @@ def _build(study: Path, out_dir: Path, pictures: bool) -> list:
     return records
 
 
+REPORT_TASK = "facetflow.analysis.report.write_report"
+EXIT_BUSY = 5
+
+
 @app.command()
 def run(study: Path = typer.Argument(..., help="study YAML file"),
         work: Path = typer.Option(Path("work"), help="work directory root; the study runs "
                                   "in WORK/<study name>"),
         engine: str | None = typer.Option(None, help="override the study's engine"),
+        store: str | None = typer.Option(None, help="results store: SQLite file or "
+                                         "postgresql:// URL (default WORK/<study>/results.db)"),
+        submit: Path | None = typer.Option(None, help="queue adapter YAML "
+                                           "(cluster_configs/...): submit to a batch queue "
+                                           "instead of running here"),
+        launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (MongoDB) for "
+                                              "--submit; default: the work directory's "
+                                              "file-backed LaunchPad"),
         pictures: bool = typer.Option(True, help="write PNG pictures of the structures"),
+        progress: bool = typer.Option(True, help="show a live progress line"),
         ) -> None:
-    """Run a whole study: build the structures, calculate, analyse, report."""
+    """Run a whole study: build the structures, calculate, analyse, report.
+
+    Calculations already in the results store are reused; a killed run resumes."""
+    from facetflow.engines.base import EngineUnavailable
+    from facetflow.workflows.lock import WorkdirBusy
+
+    if submit is not None:
+        _submit(study, work, engine, store, submit, launchpad)
+        return
+    spec = _checked_spec(study, engine)
+    from facetflow.workflows.local import run_study
+    from facetflow.workflows.progress import ProgressDisplay
+
+    display: list = []
+
+    def on_start(prep, pending) -> None:
+        err.print(f"{spec.name}: {len(prep.plan.nodes)} calculations "
+                  f"({prep.plan.raw_count} before deduplication), {len(pending)} to run, "
+                  f"{len(prep.plan.nodes) - len(pending)} already in {prep.store!r}")
+        if progress and pending:
+            display.append(ProgressDisplay(prep.workdir / "events.jsonl", len(pending),
+                                           time.time(), err).__enter__())
+
+    try:
+        summary = run_study(study, work, engine=engine, store_url=store, pictures=pictures,
+                            final_task=lambda wd: (REPORT_TASK, [str(wd)]),
+                            on_start=on_start)
+    except (SpecError, StructureError) as exc:
+        _fail(exc)
+    except WorkdirBusy as exc:
+        err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_BUSY) from None
+    except EngineUnavailable as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_ENGINE) from None
+    finally:
+        for d in display:
+            d.__exit__(None, None, None)
+    out.print(f"calculations: {summary.total} in the plan, {summary.run} run, "
+              f"{summary.reused} reused, {summary.failed} failed; {summary.wall_time:.1f} s")
+    for f in summary.failures:
+        out.print(f"[yellow]failed[/] {f['key']}: {f['error']}", highlight=False)
+    _headline(Path(summary.workdir))
+
+
+def _checked_spec(study: Path, engine: str | None):
+    from facetflow.engines import get_engine
+    from facetflow.engines.base import EngineUnavailable
+    from facetflow.study import ENGINES
+
     try:
         spec = _load(study)
     except SpecError as exc:
         _fail(exc)
-    from facetflow.study import ENGINES
-
     name = engine or spec.engine.name
     if name not in ENGINES:
         _fail(SpecError.single("--engine", "unknown engine", name, ENGINES))
-    _build(study, work / spec.name / "structures", pictures)
-    err.print(f"[yellow]the {name!r} engine is installed, but the workflow that runs a whole "
-              "study is not available yet[/] (workflows issue). Structures are in "
-              f"{work / spec.name / 'structures'}; run single calculations with "
-              "`facetflow calc FILE --engine NAME`.")
-    raise typer.Exit(EXIT_ENGINE)
+    try:
+        ok, why = get_engine(name).available()
+    except EngineUnavailable as exc:
+        ok, why = False, exc.reason
+    if not ok:
+        err.print(f"[bold red]error:[/] engine {name!r} cannot run here: {why}",
+                  highlight=False)
+        raise typer.Exit(EXIT_ENGINE)
+    return spec
+
+
+def _headline(workdir: Path) -> None:
+    """Where the report is and what it says."""
+    import json
+
+    path = workdir / "report" / "summary.json"
+    if not path.is_file():
+        err.print(f"[yellow]no report in {workdir / 'report'}[/]")
+        return
+    s = json.loads(path.read_text())
+    out.print(f"report: {workdir / 'report' / 'report.html'}")
+    for label, f in s["facets"].items():
+        for name, o in (f.get("optimum") or {}).items():
+            if o:
+                g = "n/a" if o.get("value") is None else f"{o['value']:.1f} meV/Å²"
+                out.print(f"  {{{label}}} {name:16s} theta* = {o['theta']:.3f}  gamma* = {g}")
+        for b in f.get("binding", []):
+            v = "n/a" if b["value"] is None else f"{b['value']:+.2f} eV"
+            out.print(f"  {{{label}}} E_b({b['species']}) at theta = {b['theta']:.3f}: {v}")
+    for case, c in s["growth"]["cases"].items():
+        if c.get("ranking"):
+            rank = " > ".join("{" + k + "}" for k in c["ranking"])
+            out.print(f"  growth {case}: {rank}; anisotropy index "
+                      f"{c['anisotropy_index']:.3g}")
+        else:
+            out.print(f"  growth {case}: not computed ({c.get('note', '')})")
+    if s.get("missing"):
+        out.print(f"[yellow]{len(s['missing'])} structures missing[/] (see the report)")
+
+
+def _submit(study: Path, work: Path, engine: str | None, store: str | None, qadapter: Path,
+            launchpad: Path | None) -> None:
+    from facetflow.workflows.lock import WorkdirBusy
+    from facetflow.workflows.queue import submit_study
+
+    _checked_spec(study, engine)
+    try:
+        sub = submit_study(study, work, qadapter, launchpad, engine=engine, store_url=store,
+                           final_task=(REPORT_TASK, [str((work / _load(study).name).resolve())]))
+    except (SpecError, StructureError) as exc:
+        _fail(exc)
+    except WorkdirBusy as exc:
+        err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_BUSY) from None
+    out.print(f"{sub.pending} of {sub.total} calculations queued on {sub.launchpad}; "
+              f"jobs: {', '.join(sub.jobs) or 'none (nothing to run)'}")
+    out.print(f"follow with: facetflow status {sub.workdir}")
+
+
+@app.command()
+def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study name>)"),
+           launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (MongoDB); "
+                                                 "default: the work directory's file store"),
+           requeue_lost: bool = typer.Option(False, "--requeue-lost", help="put Fireworks "
+                                             "whose job died back to READY"),
+           expiration: int = typer.Option(3600, help="seconds without a ping before a "
+                                          "running Firework counts as lost"),
+           ) -> None:
+    """Per-calculation state from the results store and the LaunchPad."""
+    import json
+    from collections import Counter
+
+    from facetflow.store import ResultStore
+    from facetflow.workflows.lock import WorkdirBusy
+    from facetflow.workflows.plan import read_plan
+    from facetflow.workflows.queue import fireworks_states
+    from facetflow.workflows.queue import requeue_lost as requeue
+
+    plan_file = workdir / "plan.json"
+    if not plan_file.is_file():
+        _fail(FileNotFoundError(f"{plan_file} not found: not a facetflow work directory"))
+    plan = read_plan(plan_file)
+    url = json.loads((workdir / "store.json").read_text())["url"] \
+        if (workdir / "store.json").is_file() else str(workdir / "results.db")
+    rows = ResultStore(url).hashes()
+    by_stage: dict[str, Counter] = {}
+    for node in plan.nodes.values():
+        state = rows.get(node.hash, "pending")
+        by_stage.setdefault(f"{node.engine}/{node.purpose}", Counter())[state] += 1
+    from rich.table import Table
+
+    table = Table("calculations", "done", "failed", "pending")
+    for k, c in sorted(by_stage.items()):
+        table.add_row(k, str(c["done"]), str(c["failed"]), str(c["pending"]))
+    out.print(table)
+    if requeue_lost:
+        try:
+            lost = requeue(workdir, launchpad, expiration)
+        except WorkdirBusy as exc:
+            err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+            raise typer.Exit(EXIT_BUSY) from None
+        out.print(f"requeued {len(lost)} lost Fireworks: {lost}")
+    if launchpad is not None or (workdir / "fireworks" / "launchpad.json").is_file():
+        states = fireworks_states(workdir, launchpad)
+        out.print("fireworks: " + (", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+                                   or "none"))
+
+
+@app.command()
+def report(workdir: Path = typer.Argument(..., help="work directory of a study "
+                                          "(WORK/<study name>)"),
+           figures: bool = typer.Option(True, help="draw the figures")) -> None:
+    """Rebuild WORKDIR/report from the results store alone (no calculation is run)."""
+    from facetflow.analysis.report import write_report
+
+    try:
+        path = write_report(workdir, figures=figures)
+    except FileNotFoundError as exc:
+        _fail(exc)
+    out.print(f"wrote {path.parent}")
+    _headline(workdir)
 
 
 @app.command()

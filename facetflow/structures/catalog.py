@@ -96,6 +96,34 @@ class StudyContext:
     ligands: dict[str, Ligand]
 
 
+def compound_dict(c: Compound) -> dict:
+    """What analysis needs of a compound: species roles and the formula unit."""
+    from facetflow.structures.bulk import primitive_cell
+    from facetflow.structures.references import formula_units
+
+    cell = primitive_cell(c)
+    n_fu = formula_units(cell, c)
+    fu: dict[str, float] = {}
+    for sym in cell.get_chemical_symbols():
+        fu[sym] = fu.get(sym, 0) + 1.0 / n_fu
+    return {"name": c.name, "structure": c.structure, "cations": list(c.cations),
+            "anion": c.anion, "a": c.a, "formula_unit": fu}
+
+
+def context_dict(ctx: StudyContext) -> dict:
+    """The resolved study as plain data (written to the work directory for analysis)."""
+    s = ctx.study
+    return {
+        "study": s.model_dump(mode="json"),
+        "core": compound_dict(ctx.core),
+        "shell": compound_dict(ctx.shell) if ctx.shell else None,
+        "ligands": {name: {"symbols": list(lig.symbols), "kind": lig.kind,
+                           "footprint": lig.footprint, "reference": dict(lig.reference),
+                           "charge": lig.charge}
+                    for name, lig in ctx.ligands.items()},
+    }
+
+
 def resolve(study: Study, base_dir: Path) -> StudyContext:
     core = get_compound(study.core.material, "core.material").with_lattice(study.core.a,
                                                                            study.core.c)

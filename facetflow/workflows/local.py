@@ -30,7 +30,7 @@ from pathlib import Path
 
 from facetflow import __version__
 from facetflow.store import ResultStore
-from facetflow.structures.catalog import build_catalog
+from facetflow.structures.catalog import build_catalog, context_dict, resolve
 from facetflow.structures.export import write_build
 from facetflow.study import Study, load_study
 from facetflow.workflows.lock import WorkdirLock
@@ -86,12 +86,16 @@ def prepare(study_path: Path, work_root: Path, engine: str | None = None,
     records = build_catalog(spec, Path(study_path).parent)
     workdir = Path(work_root) / spec.name
     plan = build_plan(spec, records, engine)
+    context = context_dict(resolve(spec, Path(study_path).parent))
+    context["engine"] = {"name": plan.engine, "settings": dict(spec.engine.settings)}
     workdir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(workdir / "study.json", context)
     write_build(records, workdir / "structures", pictures=pictures,
                 meta={"study": spec.name, "facetflow": __version__})
     plan_path = workdir / "plan.json"
     plan.write(plan_path)
     store = ResultStore(store_url or workdir / "results.db")
+    write_json_atomic(workdir / "store.json", {"url": store.url})
     return Prepared(spec, plan, plan_path, workdir, store)
 
 
@@ -127,8 +131,14 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
 
 def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | None) -> None:
     """Compile the pending calculations into a workflow and run it in-process."""
-    from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
+    from facetflow.workflows.fireworks import (
+        compile_workflow,
+        file_launchpad,
+        flush,
+        use_file_store,
+    )
 
+    use_file_store(prep.workdir / "fireworks" / "launchpad.json")
     wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, prep.workdir,
                           batch_size=prep.spec.workflow.batch_size, final_task=final_task)
     if wf is None:

@@ -1,0 +1,468 @@
+"""Report figures drawn from the summary dict (schema: docs/summary.md).
+
+Three kinds, after the paper's Fig. 2 f-j:
+
+* ``gamma_<facet>.png/.svg``: interfacial energy gamma (meV/Å^2, J/m^2 on the right axis)
+  against ligand coverage theta (ligands per surface cation), one line per ligand and per
+  ligand + variant (e.g. "acetate + F", dashed), through the lowest arrangement at each
+  theta; other arrangements as small grey markers; the optimum theta* as a star; points
+  that were not computed as red crosses on the theta axis.
+* ``binding.png/.svg``: binding energies E_b (eV, negative = bound) per facet and species.
+* ``shapes.png/.svg``: kinetic Wulff shapes (pymatgen ``WulffShape`` with the relative
+  growth rates in place of surface energies), one 3D panel per growth case.
+
+Every function copes with missing data (null values, empty lists, absent keys): the part
+that cannot be drawn is skipped and the axes say "not computed". The ``_..._figure``
+functions return the matplotlib ``Figure`` without writing it (used by the tests).
+Figures are built with the object-oriented API on an Agg canvas: no pyplot, no global
+backend switch, nothing kept alive after saving.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+MEV_A2_TO_J_M2 = 0.01602176634  # 1 meV/Å^2 = 0.016 J/m^2
+ROLE_ORDER = {"ligand": 0, "additive": 1, "growth": 2}
+ROLE_HATCH = {"ligand": "", "additive": "//", "growth": ".."}
+VARIANT_STYLES = [("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v")]
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+           "#17becf", "#bcbd22", "#7f7f7f"]
+FAMILY_COLORS = {"100": "#4c72b0", "111": "#dd8452", "110": "#55a868"}
+NOT_COMPUTED = "not computed"
+
+
+class FigureWarning(UserWarning):
+    """A figure could not be drawn normally and was replaced by a note."""
+
+
+# ---------------------------------------------------------------- public functions
+
+
+def gamma_figures(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
+    """One gamma(theta) figure per facet: ``gamma_<facet>.png`` and ``.svg`` in ``out``.
+    Returns the paths written (none when the summary has no facets)."""
+    paths: list[Path] = []
+    for facet in _facets(summary):
+        fig = _guarded(lambda f=facet: _gamma_figure(summary, f),
+                       f"interfacial energy of {_braces(facet)}")
+        paths += _save(fig, out, f"gamma_{_safe_stem(facet)}")
+    return paths
+
+
+def binding_figure(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
+    """Grouped bars of E_b per facet and species: ``binding.png`` and ``.svg``."""
+    fig = _guarded(lambda: _binding_figure(summary), "binding energies")
+    return _save(fig, out, "binding")
+
+
+def shape_figure(summary: Mapping[str, Any], out: str | Path, lattice_a: float = 6.0
+                 ) -> list[Path]:
+    """3D kinetic Wulff shapes, one panel per growth case: ``shapes.png`` and ``.svg``.
+    ``lattice_a`` (Å) only sets the scale of the cubic lattice; the shape does not depend
+    on it."""
+    fig = _guarded(lambda: _shape_figure(summary, lattice_a), "predicted shapes")
+    return _save(fig, out, "shapes")
+
+
+def all_figures(summary: Mapping[str, Any], out: str | Path, lattice_a: float = 6.0
+                ) -> list[Path]:
+    """All report figures; the paths written."""
+    return (gamma_figures(summary, out) + binding_figure(summary, out)
+            + shape_figure(summary, out, lattice_a))
+
+
+# ---------------------------------------------------------------- gamma(theta)
+
+
+def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
+    f = _as_dict(_facets(summary).get(facet))
+    fig = _new_figure(7.4, 5.0)
+    ax = fig.add_subplot(1, 1, 1)
+    points = [p for p in _as_list(f.get("gamma")) if isinstance(p, Mapping)]
+    optimum = _as_dict(f.get("optimum"))
+
+    combos: list[tuple[str, str | None]] = []
+    for p in points:
+        key = (str(p.get("ligand") or "?"), _variant(p.get("variant")))
+        if key not in combos:
+            combos.append(key)
+    ligands = list(dict.fromkeys(k[0] for k in combos))
+    combos.sort(key=lambda k: (ligands.index(k[0]), k[1] is not None))
+
+    variant_index: dict[str, int] = {}
+    drawn = 0
+    grey_label = "other arrangements"
+    failed: list[tuple[float | None, str]] = []
+    max_theta = 1.0
+    for i, (lig, var) in enumerate(combos):
+        color = PALETTE[i % len(PALETTE)]
+        if var is None:
+            ls, marker = "-", "o"
+        else:
+            j = variant_index.setdefault(var, len(variant_index))
+            ls, marker = VARIANT_STYLES[j % len(VARIANT_STYLES)]
+        label = _series_label(lig, var)
+        mine = [p for p in points
+                if str(p.get("ligand") or "?") == lig and _variant(p.get("variant")) == var]
+        by_theta: dict[float, list[float]] = {}
+        for p in mine:
+            theta, value = _num(p.get("theta")), _num(p.get("value"))
+            if theta is not None:
+                max_theta = max(max_theta, theta)
+            if value is None or theta is None:
+                failed.append((theta, label))
+                continue
+            by_theta.setdefault(theta, []).append(value)
+        thetas = sorted(by_theta)
+        lowest = [min(by_theta[t]) for t in thetas]
+        others = [(t, v) for t in thetas for v in sorted(by_theta[t])[1:]]
+        if others:
+            ax.plot([o[0] for o in others], [o[1] for o in others], ls="none", marker="o",
+                    ms=4, color="0.6", label=grey_label, gid="gamma-other", zorder=2)
+            grey_label = "_nolegend_"
+        if thetas:
+            ax.plot(thetas, lowest, ls=ls, marker=marker, color=color, lw=1.8, ms=6,
+                    label=label, gid=f"gamma-series:{lig}|{var or ''}", zorder=3)
+            drawn += 1
+        opt = _as_dict(optimum.get(lig if var is None else f"{lig}+{var}"))
+        ot, ov = _num(opt.get("theta")), _num(opt.get("value"))
+        if ot is not None and ov is not None:
+            ax.plot([ot], [ov], ls="none", marker="*", ms=17, color=color, mec="black",
+                    mew=0.8, label="_nolegend_", gid=f"gamma-optimum:{lig}|{var or ''}",
+                    zorder=5)
+            ax.annotate(f"θ* = {ot:g}", (ot, ov), xytext=(6, -13), textcoords="offset points",
+                        fontsize=8, color=color)
+
+    shell = _num(_as_dict(f.get("gamma_shell")).get("value"))
+    if shell is not None:
+        ax.axhline(shell, color="0.45", ls=(0, (1, 2)), lw=1.2, zorder=1,
+                   label="γ_shell: no ligands (θ = 0)", gid="gamma-shell")
+
+    if failed:
+        xs = [t for t, _ in failed if t is not None]
+        if xs:
+            ax.plot(xs, [0.0] * len(xs), ls="none", marker="x", ms=9, mew=2, color="#c00000",
+                    transform=ax.get_xaxis_transform(), clip_on=False, zorder=6,
+                    label="not computed", gid="gamma-missing")
+        text = "; ".join(f"{lab} at θ = {t:g}" if t is not None else lab
+                         for t, lab in failed[:4])
+        if len(failed) > 4:
+            text += f"; and {len(failed) - 4} more"
+        ax.text(0.01, 0.99, f"{NOT_COMPUTED}: {text}", transform=ax.transAxes, va="top",
+                ha="left", fontsize=8, color="#c00000", wrap=True)
+
+    if drawn == 0:
+        _note(ax, f"γ(θ) {NOT_COMPUTED}")
+    else:  # headroom for the legend and the note
+        y0, y1 = ax.get_ylim()
+        ax.set_ylim(y0, y1 + 0.15 * (y1 - y0))
+    ax.set_xlim(0.0, max_theta + 0.05)
+    ax.set_xlabel("coverage θ (ligands per surface cation)")
+    ax.set_ylabel("interfacial energy γ (meV/Å²)")
+    sec = ax.secondary_yaxis("right", functions=(lambda y: y * MEV_A2_TO_J_M2,
+                                                 lambda y: y / MEV_A2_TO_J_M2))
+    sec.set_ylabel("γ (J/m²)")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Interfacial energy of the {_braces(facet)} facet{_slab_note(f)}")
+    handles, labels = ax.get_legend_handles_labels()
+    if any(_num(_as_dict(o).get("theta")) is not None for o in optimum.values()):
+        handles.append(Line2D([], [], ls="none", marker="*", ms=12, color="0.8", mec="black"))
+        labels.append("optimum θ*")
+    if handles:
+        ax.legend(handles, labels, loc="upper right", fontsize=8, framealpha=0.85)
+    return fig
+
+
+def _series_label(ligand: str, variant: str | None) -> str:
+    return ligand if variant is None else f"{ligand} + {variant}"
+
+
+def _variant(v: Any) -> str | None:
+    return None if v is None or v == "" else str(v)
+
+
+def _slab_note(f: Mapping[str, Any]) -> str:
+    sym = f.get("symmetric")
+    if sym is True:
+        return " (symmetric slab)"
+    if sym is False:
+        return " (asymmetric slab, one active face)"
+    return ""
+
+
+# ---------------------------------------------------------------- binding energies
+
+
+def _binding_figure(summary: Mapping[str, Any]) -> Figure:
+    facets = _facets(summary)
+    entries: dict[str, list[Mapping[str, Any]]] = {
+        k: [b for b in _as_list(_as_dict(f).get("binding")) if isinstance(b, Mapping)]
+        for k, f in facets.items()}
+    species: dict[str, str] = {}
+    for bs in entries.values():
+        for b in bs:
+            species.setdefault(str(b.get("species") or "?"), str(b.get("role") or ""))
+    order = sorted(species, key=lambda s: (ROLE_ORDER.get(species[s], 9),
+                                           list(species).index(s)))
+    colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(order)}
+
+    n_max = max([len(bs) for bs in entries.values()] + [1])
+    fig = _new_figure(max(6.5, 1.0 + 0.55 * n_max * max(len(entries), 1)), 5.0)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / n_max
+    seen: set[str] = set()
+    ticks, ticklabels = [], []
+    lo, hi = 0.0, 0.0
+    n_bars = 0
+    for g, (facet, bs) in enumerate(entries.items()):
+        bs = sorted(bs, key=lambda b: order.index(str(b.get("species") or "?")))
+        x0 = g - width * (len(bs) - 1) / 2
+        for j, b in enumerate(bs):
+            sp = str(b.get("species") or "?")
+            role = str(b.get("role") or "")
+            x = x0 + j * width
+            value = _num(b.get("value"))
+            label = f"{sp} ({role})" if role else sp
+            if value is None:
+                ax.text(x, 0, "n/c", ha="center", va="bottom", fontsize=8, color="#c00000",
+                        rotation=90)
+                continue
+            ax.bar([x], [value], width * 0.92, color=colors[sp], edgecolor="black",
+                   lw=0.6, hatch=ROLE_HATCH.get(role, ""),
+                   label=label if sp not in seen else "_nolegend_",
+                   gid=f"binding:{facet}|{sp}")
+            seen.add(sp)
+            n_bars += 1
+            lo, hi = min(lo, value), max(hi, value)
+            ax.annotate(f"{value:.2f}", (x, value), xytext=(0, -3 if value < 0 else 3),
+                        textcoords="offset points", ha="center",
+                        va="top" if value < 0 else "bottom", fontsize=7.5)
+        ticks.append(g)
+        thetas = {_num(b.get("theta")) for b in bs} - {None}
+        extra = f"\nθ = {thetas.pop():g}" if len(thetas) == 1 else ""
+        ticklabels.append(f"{_braces(facet)}{extra}" if bs else f"{_braces(facet)}\n(none)")
+    ax.axhline(0.0, color="black", lw=0.9)
+    ax.set_xticks(ticks, ticklabels)
+    ax.set_xlim(-0.6, max(len(entries), 1) - 0.4)
+    span = max(hi - lo, 0.5)
+    ax.set_ylim(lo - 0.15 * span, hi + 0.15 * span)
+    ax.set_xlabel("facet (coverage of the binding calculation)")
+    ax.set_ylabel("binding energy E_b (eV)\nnegative = bound")
+    ax.set_title("Binding energies at the optimal coverage")
+    ax.grid(axis="y", alpha=0.3)
+    if n_bars == 0:
+        _note(ax, f"binding energies {NOT_COMPUTED}")
+    else:
+        ax.legend(loc="lower right" if hi <= 0 else "best", fontsize=8, framealpha=0.85)
+    return fig
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def _shape_figure(summary: Mapping[str, Any], lattice_a: float = 6.0) -> Figure:
+    cases = _as_dict(_as_dict(summary.get("growth")).get("cases"))
+    cases = {str(k): _as_dict(v) for k, v in cases.items()}
+    n = max(len(cases), 1)
+    fig = _new_figure(4.8 * n + 0.4, 5.4)
+    if not cases:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.set_axis_off()
+        ax.set_title("Predicted shapes")
+        _note(ax, f"growth cases {NOT_COMPUTED}")
+        return fig
+    families: list[str] = []
+    for case in cases.values():
+        for k in _as_dict(case.get("rates")):
+            fam = _family_key(k)
+            if fam and fam not in families:
+                families.append(fam)
+    colors = {fam: FAMILY_COLORS.get(fam, PALETTE[(i + 4) % len(PALETTE)])
+              for i, fam in enumerate(families)}
+    for i, (name, case) in enumerate(cases.items()):
+        ax = fig.add_subplot(1, n, i + 1, projection="3d")
+        _draw_shape(ax, name, case, colors, lattice_a)
+    fig.suptitle("Predicted shapes: kinetic Wulff construction from the relative growth "
+                 "rates", fontsize=11)
+    return fig
+
+
+def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str],
+                lattice_a: float) -> None:
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    ax.set_axis_off()
+    rates: dict[tuple[int, int, int], float] = {}
+    for k, v in _as_dict(case.get("rates")).items():
+        m, r = _miller(k), _num(v)
+        if m is not None and r is not None and r > 0:
+            rates[m] = r
+    shape_info = _as_dict(case.get("shape"))
+    aspect = _num(shape_info.get("aspect_ratio"))
+    aniso = _num(case.get("anisotropy_index"))
+    if not rates:
+        ax.set_title(_shape_title(name, aspect, aniso), fontsize=10)
+        _note(ax, f"growth rates {NOT_COMPUTED}")
+        return
+    try:
+        from pymatgen.analysis.wulff import WulffShape
+        from pymatgen.core import Lattice
+
+        millers = list(rates)
+        shape = WulffShape(Lattice.cubic(lattice_a), millers, [rates[m] for m in millers])
+        pts = np.asarray(shape.wulff_pt_list, dtype=float)
+    except Exception as exc:  # a degenerate input must not stop the report
+        ax.set_title(_shape_title(name, aspect, aniso), fontsize=10)
+        _note(ax, f"shape {NOT_COMPUTED}:\n{type(exc).__name__}: {exc}"[:160])
+        return
+    if aspect is None:
+        from facetflow.analysis.growth import _calipers
+
+        diameter, width = _calipers(pts)
+        aspect = diameter / width if width > 0 else None
+    light = np.array([0.4, -0.5, 0.77])
+    light /= np.linalg.norm(light)
+    polys, faces = [], []
+    for plane in shape.facets:
+        if len(plane.points) < 1:
+            continue
+        fam = _family_key(millers[plane.index])
+        shade = 0.55 + 0.45 * max(0.0, float(np.dot(np.asarray(plane.normal, float), light)))
+        polys.append(shape.get_line_in_facet(plane))
+        faces.append(tuple(min(1.0, c * shade) for c in to_rgb(colors.get(fam, "0.7"))))
+    coll = Poly3DCollection(polys, facecolors=faces, edgecolors="0.25", linewidths=0.5)
+    ax.add_collection3d(coll)
+    r = float(np.linalg.norm(pts, axis=1).max()) * 0.8
+    ax.set_xlim(-r, r)
+    ax.set_ylim(-r, r)
+    ax.set_zlim(-r, r)
+    ax.set_box_aspect((1, 1, 1))
+    ax.view_init(elev=20, azim=-62)
+    ax.set_title(_shape_title(name, aspect, aniso), fontsize=10)
+    areas: dict[str, float] = {}
+    for m, a in shape.area_fraction_dict.items():
+        fam = _family_key(m)
+        areas[fam] = areas.get(fam, 0.0) + float(a)
+    handles = [Patch(facecolor=colors[fam], edgecolor="0.25",
+                     label=f"{_braces(fam)}  {100 * areas.get(fam, 0.0):.0f} % of area, "
+                           f"rate {rates[m]:.2f}")
+               for m in millers for fam in [_family_key(m)] if fam in colors]
+    ax.legend(handles=handles, loc="lower center", fontsize=7.5, framealpha=0.85,
+              bbox_to_anchor=(0.5, -0.08))
+
+
+def _shape_title(name: str, aspect: float | None, aniso: float | None) -> str:
+    a = f"aspect ratio {aspect:.2f}" if aspect is not None else f"aspect ratio {NOT_COMPUTED}"
+    b = f", anisotropy {aniso:.2f}" if aniso is not None else ""
+    return f"{name}\n{a}{b}"
+
+
+def _family_key(key: Any) -> str | None:
+    m = _miller(key)
+    if m is None:
+        return None
+    return "".join(str(i) for i in sorted((abs(i) for i in m), reverse=True))
+
+
+def _miller(key: Any) -> tuple[int, int, int] | None:
+    """"100" -> (1, 0, 0); "-1-1-1" -> (-1, -1, -1); "1 1 10" -> (1, 1, 10); [1, 1, 0]
+    -> (1, 1, 0); anything else -> None."""
+    if isinstance(key, (list, tuple)) and len(key) == 3:
+        try:
+            return tuple(int(i) for i in key)  # type: ignore[return-value]
+        except (TypeError, ValueError):
+            return None
+    text = str(key).strip().strip("{}()[]")
+    tokens = (re.findall(r"-?\d+", text) if re.search(r"[\s,]", text)
+              else re.findall(r"-?\d", text))
+    if len(tokens) != 3:
+        return None
+    m = tuple(int(t) for t in tokens)
+    return None if m == (0, 0, 0) else m  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _new_figure(w: float, h: float) -> Figure:
+    fig = Figure(figsize=(w, h), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, out: str | Path, stem: str) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1])
+    return paths
+
+
+def _guarded(build, what: str) -> Figure:
+    """Build a figure; if drawing fails on data the code did not foresee, warn and return
+    a figure that says so, so the rest of the report is still written."""
+    try:
+        return build()
+    except Exception as exc:  # anything unforeseen: note it, keep going
+        warnings.warn(f"{what}: figure failed ({type(exc).__name__}: {exc})", FigureWarning,
+                      stacklevel=3)
+        fig = _new_figure(6.0, 4.0)
+        ax = fig.add_subplot(1, 1, 1)
+        ax.set_axis_off()
+        ax.set_title(what[:1].upper() + what[1:])
+        _note(ax, f"{NOT_COMPUTED}: figure failed\n({type(exc).__name__})")
+        return fig
+
+
+def _note(ax, text: str) -> None:
+    kw = dict(ha="center", va="center", fontsize=12, color="0.35",
+              bbox=dict(boxstyle="round", fc="white", ec="0.6"))
+    if hasattr(ax, "text2D"):
+        ax.text2D(0.5, 0.5, text, transform=ax.transAxes, **kw)
+    else:
+        ax.text(0.5, 0.5, text, transform=ax.transAxes, **kw)
+
+
+def _facets(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in _as_dict(_as_dict(summary).get("facets")).items()}
+
+
+def _as_dict(x: Any) -> Mapping[str, Any]:
+    return x if isinstance(x, Mapping) else {}
+
+
+def _as_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else []
+
+
+def _num(x: Any) -> float | None:
+    """A finite float, or None for null, NaN, booleans and anything not a number."""
+    if isinstance(x, bool) or x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _braces(facet: Any) -> str:
+    return f"{{{facet}}}"
+
+
+def _safe_stem(facet: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(facet)) or "facet"

@@ -1,0 +1,80 @@
+"""``WORKDIR/report/``: summary.json, CSV tables, figures and report.html, from the store.
+
+``write_report(workdir)`` is the analysis step at the end of every run and what
+``facetflow report WORKDIR`` calls; it reads only the work directory's plan, study context
+and results store. The report folder is written to a staging folder and swapped into
+place, so a reader never sees half a report. summary.json is written with sorted keys
+and no timestamps: an unchanged store gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from facetflow.analysis.data import load
+from facetflow.analysis.summary import summarise
+
+
+def build_summary(workdir: str | Path) -> dict:
+    workdir = Path(workdir)
+    wd = load(workdir)
+    context = json.loads((workdir / "study.json").read_text())
+    versions = {}
+    run = workdir / "run.json"
+    if run.is_file():
+        versions = json.loads(run.read_text()).get("versions", {})
+    return summarise(wd, context, versions)
+
+
+def write_report(workdir: str | Path, figures: bool = True) -> Path:
+    """Write ``workdir/report/`` and return the path of its summary.json."""
+    workdir = Path(workdir)
+    summary = build_summary(workdir)
+    target = workdir / "report"
+    stage = workdir / f".report.staging-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        (stage / "summary.json").write_text(
+            json.dumps(summary, indent=1, sort_keys=True, default=float) + "\n")
+        _extras(summary, stage, workdir, figures)
+        old = workdir / f".report.old-{os.getpid()}"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(stage, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return target / "summary.json"
+
+
+def _extras(summary: dict, out: Path, workdir: Path, figures: bool) -> None:
+    """CSV tables, figures and report.html (each optional part skipped if its module is
+    unavailable, never failing the summary)."""
+    from facetflow.analysis.data import energies
+
+    energies(load(workdir)).to_csv(out / "energies.csv", index=False)
+    try:
+        from facetflow.analysis.tables import write_tables
+    except ImportError:
+        write_tables = None
+    if write_tables is not None:
+        write_tables(summary, out)
+    made: list[Path] = []
+    if figures:
+        try:
+            from facetflow.analysis import figures as figs
+        except ImportError:
+            figs = None
+        if figs is not None:
+            made += figs.gamma_figures(summary, out)
+            made += figs.binding_figure(summary, out)
+            made += figs.shape_figure(summary, out, lattice_a=summary.get("lattice_a", 6.0))
+    try:
+        from facetflow.analysis.html import write_html
+    except ImportError:
+        return
+    write_html(summary, out, made)

@@ -1,0 +1,144 @@
+"""Tables drawn from the summary dict (schema: docs/summary.md) as pandas DataFrames, and
+the CSV files of the report.
+
+* ``gamma.csv``: one row per gamma(theta) point (every computed arrangement and variant);
+  columns facet, ligand, theta, variant, gamma_meV_A2, gamma_J_m2, structure, lowest.
+* ``binding.csv``: one row per binding entry; facet, species, role, theta, Eb_eV
+  (negative = bound), structure, reference.
+* ``growth.csv``: one row per growth case and facet; case, facet, rate (relative to the
+  fastest facet), rank (1 = fastest), anisotropy_index, aspect_ratio (the last two per
+  case, repeated on its rows).
+
+Null values become empty cells (NaN / None); a missing section gives a table with the
+columns and no rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+MEV_A2_TO_J_M2 = 0.01602176634  # 1 meV/Å^2 = 0.016 J/m^2
+
+GAMMA_COLUMNS = ["facet", "ligand", "theta", "variant", "gamma_meV_A2", "gamma_J_m2",
+                 "structure", "lowest"]
+BINDING_COLUMNS = ["facet", "species", "role", "theta", "Eb_eV", "structure", "reference"]
+GROWTH_COLUMNS = ["case", "facet", "rate", "rank", "anisotropy_index", "aspect_ratio"]
+COMPARISON_COLUMNS = ["finding", "paper", "this_run", "verdict", "engine"]
+
+
+def gamma_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per gamma point of every facet, in the summary's order."""
+    rows = []
+    for facet, f in _facets(summary).items():
+        for p in _as_list(_as_dict(f).get("gamma")):
+            if not isinstance(p, Mapping):
+                continue
+            value = _num(p.get("value"))
+            j_m2 = _num(p.get("j_m2"))
+            if j_m2 is None and value is not None:
+                j_m2 = value * MEV_A2_TO_J_M2
+            lowest = p.get("lowest")
+            rows.append({"facet": facet, "ligand": p.get("ligand"),
+                         "theta": _num(p.get("theta")), "variant": p.get("variant") or None,
+                         "gamma_meV_A2": value, "gamma_J_m2": j_m2,
+                         "structure": p.get("structure"),
+                         "lowest": lowest if isinstance(lowest, bool) else None})
+    return _frame(rows, GAMMA_COLUMNS, ["theta", "gamma_meV_A2", "gamma_J_m2"])
+
+
+def binding_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per binding entry of every facet (E_b in eV, negative = bound)."""
+    rows = []
+    for facet, f in _facets(summary).items():
+        for b in _as_list(_as_dict(f).get("binding")):
+            if not isinstance(b, Mapping):
+                continue
+            rows.append({"facet": facet, "species": b.get("species"), "role": b.get("role"),
+                         "theta": _num(b.get("theta")), "Eb_eV": _num(b.get("value")),
+                         "structure": b.get("structure"), "reference": b.get("reference")})
+    return _frame(rows, BINDING_COLUMNS, ["theta", "Eb_eV"])
+
+
+def growth_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per growth case and facet. ``rank`` comes from the case's ``ranking``
+    (fastest first) where given, else from the rates; the anisotropy index, where the
+    case lacks it, is max/min of its rates."""
+    rows = []
+    cases = _as_dict(_as_dict(summary.get("growth")).get("cases"))
+    for case, c in cases.items():
+        c = _as_dict(c)
+        rates = {str(k): _num(v) for k, v in _as_dict(c.get("rates")).items()}
+        ranking = [str(k) for k in _as_list(c.get("ranking"))]
+        if not ranking:
+            ranking = sorted((k for k, v in rates.items() if v is not None),
+                             key=lambda k: -rates[k])  # type: ignore[operator]
+        aniso = _num(c.get("anisotropy_index"))
+        finite = [v for v in rates.values() if v is not None]
+        if aniso is None and finite and min(finite) > 0:
+            aniso = max(finite) / min(finite)
+        aspect = _num(_as_dict(c.get("shape")).get("aspect_ratio"))
+        for facet, rate in rates.items():
+            rows.append({"case": str(case), "facet": facet, "rate": rate,
+                         "rank": ranking.index(facet) + 1 if facet in ranking else None,
+                         "anisotropy_index": aniso, "aspect_ratio": aspect})
+    df = _frame(rows, GROWTH_COLUMNS, ["rate", "anisotropy_index", "aspect_ratio"])
+    df["rank"] = pd.array(df["rank"].tolist(), dtype="Int64")
+    return df
+
+
+def comparison_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per paper finding: finding, paper, this_run, verdict, engine."""
+    rows = [{k: r.get(k) for k in COMPARISON_COLUMNS}
+            for r in _as_list(summary.get("paper_comparison")) if isinstance(r, Mapping)]
+    return _frame(rows, COMPARISON_COLUMNS, [])
+
+
+def write_tables(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
+    """Write gamma.csv, binding.csv and growth.csv into ``out``; the paths written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in (("gamma", gamma_frame), ("binding", binding_frame),
+                        ("growth", growth_frame)):
+        path = out / f"{name}.csv"
+        frame(summary).to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str], numeric: list[str]
+           ) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=columns)
+    for col in numeric:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def _facets(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in _as_dict(_as_dict(summary).get("facets")).items()}
+
+
+def _as_dict(x: Any) -> Mapping[str, Any]:
+    return x if isinstance(x, Mapping) else {}
+
+
+def _as_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else []
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None

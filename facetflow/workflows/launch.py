@@ -1,0 +1,62 @@
+"""What a batch job runs: ``python -m facetflow.workflows.launch [--launchpad FILE]``.
+
+With a MongoDB LaunchPad (``--launchpad my_launchpad.yaml``) it is FireWorks'
+``rlaunch rapidfire``: it pulls READY Fireworks until none is left, so one allocation runs
+many calculations. Without one it uses the work directory's file-backed LaunchPad, whose
+path must come in the job's environment as ``MONGOMOCK_SERVERSTORE_FILE`` (``sbatch``
+exports the submitting environment by default); jobs then take the work directory's lock
+one after another (waiting for it), since that store cannot have two writers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from facetflow.workflows.fireworks import STORE_ENV, file_launchpad, flush
+from facetflow.workflows.lock import WorkdirLock
+
+
+def workdir_of(store_file: Path) -> Path:
+    """The work directory of a file-backed LaunchPad (WORKDIR/fireworks/launchpad.json)."""
+    return Path(store_file).resolve().parent.parent
+
+
+def run_launches(launchpad_file: Path | None = None, worker: str = "facetflow-queue") -> int:
+    from fireworks import FWorker, LaunchPad
+    from fireworks.core.rocket_launcher import rapidfire
+
+    if launchpad_file is not None:
+        lp = LaunchPad.from_file(str(launchpad_file))
+        rapidfire(lp, FWorker(name=worker), nlaunches=0, sleep_time=5, strm_lvl="INFO")
+        return 0
+    store = os.environ.get(STORE_ENV)
+    if not store:
+        print(f"error: no LaunchPad: pass --launchpad my_launchpad.yaml, or set {STORE_ENV} "
+              "to the work directory's fireworks/launchpad.json", file=sys.stderr)
+        return 2
+    workdir = workdir_of(Path(store))
+    with WorkdirLock(workdir, wait=True, purpose="queue job"):
+        lp = file_launchpad(Path(store), workdir / "fireworks" / "logs")
+        launches = workdir / "fireworks" / "launches"
+        launches.mkdir(parents=True, exist_ok=True)
+        try:
+            rapidfire(lp, FWorker(name=worker), m_dir=str(launches), nlaunches=0,
+                      sleep_time=1, strm_lvl="INFO")
+        finally:
+            flush(lp)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--launchpad", type=Path, default=None)
+    parser.add_argument("--worker", default="facetflow-queue")
+    args = parser.parse_args(argv)
+    return run_launches(args.launchpad, args.worker)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
