@@ -22,6 +22,7 @@ so the calculation is recomputed instead of silently used.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -80,14 +81,17 @@ class ResultStore:
         if not self.is_postgres:
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         self.problems: list[StoreProblem] = []
+        if self.is_postgres:
+            _init_postgres(self._db())
 
     @property
     def is_postgres(self) -> bool:
         return self.url.startswith(("postgresql://", "postgres://"))
 
     def _db(self):
-        return connect(self.url, type="postgresql" if self.is_postgres else "db",
-                       use_lock_file=False)
+        if self.is_postgres:
+            return _postgres_class()(self.url)
+        return connect(self.url, type="db", use_lock_file=False)
 
     def __repr__(self) -> str:  # never print a password
         shown = self.url.split("@")[-1] if self.is_postgres else self.url
@@ -121,13 +125,20 @@ class ResultStore:
             kvp["study"] = meta["study"]
         from ase import Atoms
 
-        db = self._db()
-        with db:  # one transaction: the old row goes and the new one comes together
-            old = [row.id for row in db.select(calc_hash=calc_hash)]
-            if old:
-                db.delete(old)
-            db.write(atoms if atoms is not None else Atoms(), key_value_pairs=kvp,
-                     data=data)
+        for attempt in range(3):
+            db = self._db()
+            try:
+                with db:  # one transaction: the old row goes and the new one comes together
+                    old = [row.id for row in db.select(calc_hash=calc_hash)]
+                    if old:
+                        db.delete(old)
+                    db.write(atoms if atoms is not None else Atoms(), key_value_pairs=kvp,
+                             data=data)
+                return
+            except Exception as exc:  # another writer stored the same hash at the same time
+                if not _is_unique_violation(exc) or attempt == 2:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def delete(self, calc_hash: str) -> None:
         db = self._db()
@@ -175,3 +186,42 @@ class ResultStore:
         return StoredCalc(calc_hash=row.calc_hash, status=row.status, label=row.label,
                           result=CalcResult.from_dict(result) if result else None,
                           error=error, meta=data.get("meta") or {})
+
+
+@functools.cache
+def _postgres_class():
+    from ase_db_backends.postgresql import PostgreSQLDatabase
+
+    class SessionSafePostgreSQL(PostgreSQLDatabase):
+        """ase-db-backends reads a new row's id as the sequence's ``last_value``, which
+        all sessions share, so two writers at once could attach key-value and species
+        rows to each other's rows; ``currval`` is this session's own."""
+
+        def get_last_id(self, cur):
+            cur.execute("SELECT currval('systems_id_seq')")
+            return int(cur.fetchone()[0])
+
+    return SessionSafePostgreSQL
+
+
+def _init_postgres(db) -> None:
+    """Create the tables once (under an advisory lock: many nodes may start together) and a
+    unique index on calc_hash, so two rows for one calculation can never coexist."""
+    import psycopg2
+
+    con = psycopg2.connect(db.filename)
+    try:
+        with con, con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(7151)")
+            try:
+                db.count()  # creates the tables if they are missing
+                cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS facetflow_calc_hash ON systems "
+                            "((key_value_pairs->>'calc_hash'))")
+            finally:
+                cur.execute("SELECT pg_advisory_unlock(7151)")
+    finally:
+        con.close()
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    return type(exc).__name__ in ("UniqueViolation", "IntegrityError")

@@ -37,6 +37,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# A real single-node Slurm (munge, slurmctld, slurmd) and a PostgreSQL server for the
+# workflow tests; both are started and stopped by their scripts, not here.
+if [ "$(id -u)" = 0 ]; then
+  scripts/slurm.sh install
+  scripts/postgres.sh install
+fi
+
 # GPAW from PyPI, compiled against Debian's libxc, FFTW, OpenBLAS, OpenMPI and ScaLAPACK
 # (a plain pip install would leave ScaLAPACK out, and parallel plane-wave runs then fail).
 if ! "$PY" -c "import gpaw, _gpaw; assert hasattr(_gpaw, 'scalapack_set')" 2>/dev/null; then

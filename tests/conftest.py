@@ -31,3 +31,53 @@ def pseudo_h_pair(cell: float, distance: float):
     m.center()
     m.new_array("pseudo_h_charge", np.array([0.75, 1.25]))
     return m
+
+
+DATA = ROOT / "tests" / "data"
+
+
+def facetflow_cmd(*args: str) -> list[str]:
+    """The facetflow command line as a subprocess argument list."""
+    import sys
+
+    return [sys.executable, "-m", "facetflow.cli", *args]
+
+
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None):
+    import os
+    import subprocess
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(facetflow_cmd(*args), capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=ROOT)
+
+
+def variant_study(tmp_path: Path, source: Path, edit) -> Path:
+    """A copy of study ``source`` changed by ``edit(dict)``, written under ``tmp_path``."""
+    import yaml
+
+    data = yaml.safe_load(source.read_text())
+    edit(data)
+    out = tmp_path / source.name
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One finished run of tests/data/tiny.yaml (19 calculations, ~20 s); tests that
+    change it work on copies (``copy_workdir``)."""
+    work = tmp_path_factory.mktemp("tiny-work")
+    proc = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
+                   "--no-progress")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return work
+
+
+def copy_workdir(src_root: Path, dst_root: Path, name: str = "tiny") -> Path:
+    """Copy a work root (without its lock) so a test can change it freely."""
+    import shutil
+
+    shutil.copytree(src_root / name, dst_root / name,
+                    ignore=shutil.ignore_patterns(".lock"))
+    return dst_root

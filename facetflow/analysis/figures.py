@@ -20,7 +20,6 @@ backend switch, nothing kept alive after saving.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from collections.abc import Mapping
@@ -34,7 +33,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-MEV_A2_TO_J_M2 = 0.01602176634  # 1 meV/Å^2 = 0.016 J/m^2
+from facetflow.analysis.tables import MEV_A2_TO_J_M2, _as_dict, _as_list, _facets, _num
+
 ROLE_ORDER = {"ligand": 0, "additive": 1, "growth": 2}
 ROLE_HATCH = {"ligand": "", "additive": "//", "growth": ".."}
 VARIANT_STYLES = [("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v")]
@@ -73,7 +73,9 @@ def shape_figure(summary: Mapping[str, Any], out: str | Path, lattice_a: float =
     """3D kinetic Wulff shapes, one panel per growth case: ``shapes.png`` and ``.svg``.
     ``lattice_a`` (Å) only sets the scale of the cubic lattice; the shape does not depend
     on it."""
-    fig = _guarded(lambda: _shape_figure(summary, lattice_a), "predicted shapes")
+    a = _num(lattice_a)
+    a = a if a is not None and a > 0 else 6.0
+    fig = _guarded(lambda: _shape_figure(summary, a), "predicted shapes")
     return _save(fig, out, "shapes")
 
 
@@ -93,12 +95,23 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
     ax = fig.add_subplot(1, 1, 1)
     points = [p for p in _as_list(f.get("gamma")) if isinstance(p, Mapping)]
     optimum = _as_dict(f.get("optimum"))
+    # gamma itself; where gamma_bare (hence every gamma) is missing but the summary carries
+    # delta = gamma - gamma_bare, that is plotted instead (theta* does not depend on it)
+    field = "value"
+    if not any(_num(p.get("value")) is not None for p in points) and any(
+            _num(p.get("delta")) is not None for p in points):
+        field = "delta"
+    symbol = "γ" if field == "value" else "Δγ"
 
     combos: list[tuple[str, str | None]] = []
     for p in points:
         key = (str(p.get("ligand") or "?"), _variant(p.get("variant")))
         if key not in combos:
             combos.append(key)
+    for key in optimum:  # an optimum without points still gets its marker
+        lig, _, var = str(key).partition("+")
+        if (lig, var or None) not in combos:
+            combos.append((lig, var or None))
     ligands = list(dict.fromkeys(k[0] for k in combos))
     combos.sort(key=lambda k: (ligands.index(k[0]), k[1] is not None))
 
@@ -115,11 +128,12 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
             j = variant_index.setdefault(var, len(variant_index))
             ls, marker = VARIANT_STYLES[j % len(VARIANT_STYLES)]
         label = _series_label(lig, var)
+        gid = f"{lig}|{var or ''}"
         mine = [p for p in points
                 if str(p.get("ligand") or "?") == lig and _variant(p.get("variant")) == var]
         by_theta: dict[float, list[float]] = {}
         for p in mine:
-            theta, value = _num(p.get("theta")), _num(p.get("value"))
+            theta, value = _num(p.get("theta")), _num(p.get(field))
             if theta is not None:
                 max_theta = max(max_theta, theta)
             if value is None or theta is None:
@@ -133,48 +147,56 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
             ax.plot([o[0] for o in others], [o[1] for o in others], ls="none", marker="o",
                     ms=4, color="0.6", label=grey_label, gid="gamma-other", zorder=2)
             grey_label = "_nolegend_"
+        opt = _as_dict(optimum.get(lig if var is None else f"{lig}+{var}"))
+        ot, ov = _num(opt.get("theta")), _num(opt.get(field))
+        if ot is not None and ov is not None:
+            label += f"  (θ* = {ot:g}, {symbol}* = {ov:.1f})"
+            ax.plot([ot], [ov], ls="none", marker="*", ms=17, color=color, mec="black",
+                    mew=0.8, label="_nolegend_", gid=f"gamma-optimum:{gid}", zorder=5)
+        elif ot is not None:  # theta* known, its energy not: a vertical marker
+            label += f"  (θ* = {ot:g})"
+            ax.axvline(ot, color=color, ls=ls, lw=1.2, alpha=0.8, gid=f"gamma-optimum:{gid}",
+                       label="_nolegend_")
         if thetas:
             ax.plot(thetas, lowest, ls=ls, marker=marker, color=color, lw=1.8, ms=6,
-                    label=label, gid=f"gamma-series:{lig}|{var or ''}", zorder=3)
+                    label=label, gid=f"gamma-series:{gid}", zorder=3)
             drawn += 1
-        opt = _as_dict(optimum.get(lig if var is None else f"{lig}+{var}"))
-        ot, ov = _num(opt.get("theta")), _num(opt.get("value"))
-        if ot is not None and ov is not None:
-            ax.plot([ot], [ov], ls="none", marker="*", ms=17, color=color, mec="black",
-                    mew=0.8, label="_nolegend_", gid=f"gamma-optimum:{lig}|{var or ''}",
-                    zorder=5)
-            ax.annotate(f"θ* = {ot:g}", (ot, ov), xytext=(6, -13), textcoords="offset points",
-                        fontsize=8, color=color)
+        elif ot is not None:  # keep the optimum in the legend
+            ax.plot([], [], ls=ls, marker=marker, color=color, label=label)
 
-    shell = _num(_as_dict(f.get("gamma_shell")).get("value"))
+    shell = _num(_as_dict(f.get("gamma_shell")).get(field))
     if shell is not None:
         ax.axhline(shell, color="0.45", ls=(0, (1, 2)), lw=1.2, zorder=1,
-                   label="γ_shell: no ligands (θ = 0)", gid="gamma-shell")
+                   label=f"{symbol} of the shell without ligands (θ = 0)", gid="gamma-shell")
 
     if failed:
         xs = [t for t, _ in failed if t is not None]
         if xs:
             ax.plot(xs, [0.0] * len(xs), ls="none", marker="x", ms=9, mew=2, color="#c00000",
                     transform=ax.get_xaxis_transform(), clip_on=False, zorder=6,
-                    label="not computed", gid="gamma-missing")
+                    label=NOT_COMPUTED, gid="gamma-missing")
         text = "; ".join(f"{lab} at θ = {t:g}" if t is not None else lab
                          for t, lab in failed[:4])
         if len(failed) > 4:
             text += f"; and {len(failed) - 4} more"
         ax.text(0.01, 0.99, f"{NOT_COMPUTED}: {text}", transform=ax.transAxes, va="top",
                 ha="left", fontsize=8, color="#c00000", wrap=True)
+    if field == "delta":
+        ax.text(0.01, 0.93, "γ_bare not computed: Δγ = γ − γ_bare shown",
+                transform=ax.transAxes, va="top", ha="left", fontsize=8, color="0.3")
 
     if drawn == 0:
         _note(ax, f"γ(θ) {NOT_COMPUTED}")
-    else:  # headroom for the legend and the note
+    else:  # headroom for the legend and the notes
         y0, y1 = ax.get_ylim()
-        ax.set_ylim(y0, y1 + 0.15 * (y1 - y0))
+        ax.set_ylim(y0, y1 + 0.2 * (y1 - y0))
     ax.set_xlim(0.0, max_theta + 0.05)
     ax.set_xlabel("coverage θ (ligands per surface cation)")
-    ax.set_ylabel("interfacial energy γ (meV/Å²)")
+    what = "interfacial energy γ" if field == "value" else "Δγ = γ − γ_bare"
+    ax.set_ylabel(f"{what} (meV/Å²)")
     sec = ax.secondary_yaxis("right", functions=(lambda y: y * MEV_A2_TO_J_M2,
                                                  lambda y: y / MEV_A2_TO_J_M2))
-    sec.set_ylabel("γ (J/m²)")
+    sec.set_ylabel(f"{symbol} (J/m²)")
     ax.grid(alpha=0.3)
     ax.set_title(f"Interfacial energy of the {_braces(facet)} facet{_slab_note(f)}")
     handles, labels = ax.get_legend_handles_labels()
@@ -182,7 +204,7 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
         handles.append(Line2D([], [], ls="none", marker="*", ms=12, color="0.8", mec="black"))
         labels.append("optimum θ*")
     if handles:
-        ax.legend(handles, labels, loc="upper right", fontsize=8, framealpha=0.85)
+        ax.legend(handles, labels, loc="best", fontsize=8, framealpha=0.85)
     return fig
 
 
@@ -220,7 +242,7 @@ def _binding_figure(summary: Mapping[str, Any]) -> Figure:
     colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(order)}
 
     n_max = max([len(bs) for bs in entries.values()] + [1])
-    fig = _new_figure(max(6.5, 1.0 + 0.55 * n_max * max(len(entries), 1)), 5.0)
+    fig = _new_figure(max(7.5, 2.6 + 0.55 * n_max * max(len(entries), 1)), 5.0)
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / n_max
     seen: set[str] = set()
@@ -237,8 +259,9 @@ def _binding_figure(summary: Mapping[str, Any]) -> Figure:
             value = _num(b.get("value"))
             label = f"{sp} ({role})" if role else sp
             if value is None:
-                ax.text(x, 0, "n/c", ha="center", va="bottom", fontsize=8, color="#c00000",
-                        rotation=90)
+                ax.annotate(f"{sp}: {NOT_COMPUTED}", (x, 0), xytext=(0, -4),
+                            textcoords="offset points", ha="center", va="top", fontsize=8,
+                            color="#c00000", rotation=90)
                 continue
             ax.bar([x], [value], width * 0.92, color=colors[sp], edgecolor="black",
                    lw=0.6, hatch=ROLE_HATCH.get(role, ""),
@@ -250,6 +273,9 @@ def _binding_figure(summary: Mapping[str, Any]) -> Figure:
             ax.annotate(f"{value:.2f}", (x, value), xytext=(0, -3 if value < 0 else 3),
                         textcoords="offset points", ha="center",
                         va="top" if value < 0 else "bottom", fontsize=7.5)
+        if not bs:
+            ax.annotate(NOT_COMPUTED, (g, 0), xytext=(0, -6), textcoords="offset points",
+                        ha="center", va="top", fontsize=9, color="#c00000")
         ticks.append(g)
         thetas = {_num(b.get("theta")) for b in bs} - {None}
         extra = f"\nθ = {thetas.pop():g}" if len(thetas) == 1 else ""
@@ -266,7 +292,8 @@ def _binding_figure(summary: Mapping[str, Any]) -> Figure:
     if n_bars == 0:
         _note(ax, f"binding energies {NOT_COMPUTED}")
     else:
-        ax.legend(loc="lower right" if hi <= 0 else "best", fontsize=8, framealpha=0.85)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="species",
+                  title_fontsize=8)
     return fig
 
 
@@ -315,7 +342,8 @@ def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str
     aniso = _num(case.get("anisotropy_index"))
     if not rates:
         ax.set_title(_shape_title(name, aspect, aniso), fontsize=10)
-        _note(ax, f"growth rates {NOT_COMPUTED}")
+        why = str(case.get("note") or "")
+        _note(ax, f"growth rates {NOT_COMPUTED}" + (f":\n{_wrap(why)}" if why else ""))
         return
     try:
         from pymatgen.analysis.wulff import WulffShape
@@ -326,7 +354,7 @@ def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str
         pts = np.asarray(shape.wulff_pt_list, dtype=float)
     except Exception as exc:  # a degenerate input must not stop the report
         ax.set_title(_shape_title(name, aspect, aniso), fontsize=10)
-        _note(ax, f"shape {NOT_COMPUTED}:\n{type(exc).__name__}: {exc}"[:160])
+        _note(ax, f"shape {NOT_COMPUTED}:\n{_wrap(f'{type(exc).__name__}: {exc}')}")
         return
     if aspect is None:
         from facetflow.analysis.growth import _calipers
@@ -362,6 +390,12 @@ def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str
                for m in millers for fam in [_family_key(m)] if fam in colors]
     ax.legend(handles=handles, loc="lower center", fontsize=7.5, framealpha=0.85,
               bbox_to_anchor=(0.5, -0.08))
+
+
+def _wrap(text: str, width: int = 36, limit: int = 160) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text[:limit], width))
 
 
 def _shape_title(name: str, aspect: float | None, aniso: float | None) -> str:
@@ -435,29 +469,6 @@ def _note(ax, text: str) -> None:
         ax.text2D(0.5, 0.5, text, transform=ax.transAxes, **kw)
     else:
         ax.text(0.5, 0.5, text, transform=ax.transAxes, **kw)
-
-
-def _facets(summary: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): v for k, v in _as_dict(_as_dict(summary).get("facets")).items()}
-
-
-def _as_dict(x: Any) -> Mapping[str, Any]:
-    return x if isinstance(x, Mapping) else {}
-
-
-def _as_list(x: Any) -> list[Any]:
-    return list(x) if isinstance(x, (list, tuple)) else []
-
-
-def _num(x: Any) -> float | None:
-    """A finite float, or None for null, NaN, booleans and anything not a number."""
-    if isinstance(x, bool) or x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _braces(facet: Any) -> str:

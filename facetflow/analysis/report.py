@@ -16,17 +16,14 @@ from pathlib import Path
 
 from facetflow.analysis.data import load
 from facetflow.analysis.summary import summarise
+from facetflow.provenance import versions
 
 
 def build_summary(workdir: str | Path) -> dict:
     workdir = Path(workdir)
     wd = load(workdir)
     context = json.loads((workdir / "study.json").read_text())
-    versions = {}
-    run = workdir / "run.json"
-    if run.is_file():
-        versions = json.loads(run.read_text()).get("versions", {})
-    return summarise(wd, context, versions)
+    return summarise(wd, context, versions())
 
 
 def write_report(workdir: str | Path, figures: bool = True) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+import warnings
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
@@ -215,7 +216,9 @@ def _batch_forces(model: str, calc, batch_size: int):
 
         def forces_fn(batch):
             structs = [AseAtomsAdaptor.get_structure(_plain(a)) for a in batch]
-            preds = net.predict_structure(structs, task="ef", batch_size=batch_size)
+            with warnings.catch_warnings():  # CHGNet's own internal tensor warning
+                warnings.filterwarnings("ignore", message="Converting a tensor")
+                preds = net.predict_structure(structs, task="ef", batch_size=batch_size)
             if isinstance(preds, dict):
                 preds = [preds]
             return ([float(p["e"]) * len(a) for p, a in zip(preds, batch, strict=True)],

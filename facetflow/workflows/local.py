@@ -18,10 +18,8 @@ unchanged study runs nothing and a killed run resumes where it stopped.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import platform
 import shutil
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from facetflow import __version__
+from facetflow.provenance import versions
 from facetflow.store import ResultStore
 from facetflow.structures.catalog import build_catalog, context_dict, resolve
 from facetflow.structures.export import write_build
@@ -66,16 +65,6 @@ class Prepared:
     plan_path: Path
     workdir: Path
     store: ResultStore
-
-
-def versions() -> dict:
-    from importlib import metadata
-
-    out = {"facetflow": __version__, "python": platform.python_version()}
-    for pkg in ("ase", "pymatgen", "fireworks", "chgnet", "sevenn", "torch", "numpy"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[pkg] = metadata.version(pkg)
-    return out
 
 
 def prepare(study_path: Path, work_root: Path, engine: str | None = None,

@@ -6,7 +6,8 @@ engine (MLIP batches in one batched relaxation) and writes each result to the st
 moment it is finished, so a killed batch loses only the calculations still running.
 
 A calculation that fails (``CalcError``: SCF never converged, the code crashed) is stored
-as ``failed`` with its error; so is one whose input failed. Neither stops the rest.
+as ``failed`` with its error; so is one whose input failed, and a relaxation that ran out
+of steps when its settings say ``require_convergence: true``. Neither stops the rest.
 Every start and end is appended to ``events.jsonl`` in the work directory (one JSON
 object a line), which the progress display and the tests read.
 """
@@ -126,8 +127,8 @@ def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
             t0 = time.perf_counter()
 
             def stored(i: int, result: CalcResult, items=items, t0=t0) -> None:
-                _done(store, events, plan, items[i][0], result, time.perf_counter() - t0)
-                counts.run += 1
+                _done(store, events, plan, items[i][0], result, time.perf_counter() - t0,
+                      counts)
 
             try:
                 eng.run_many([a for _, a in items], task, items[0][0].settings,
@@ -144,8 +145,7 @@ def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
             except CalcError as exc:
                 _failed(store, events, plan, node, str(exc), counts)
                 continue
-            _done(store, events, plan, node, result, time.perf_counter() - t0)
-            counts.run += 1
+            _done(store, events, plan, node, result, time.perf_counter() - t0, counts)
     return counts
 
 
@@ -157,7 +157,12 @@ def _meta(plan: Plan, node: Calculation) -> dict:
 
 
 def _done(store: ResultStore, events: Path | None, plan: Plan, node: Calculation,
-          result: CalcResult, wall: float) -> None:
+          result: CalcResult, wall: float, counts: BatchCounts) -> None:
+    if not result.converged and node.settings.get("require_convergence"):
+        _failed(store, events, plan, node, "relaxation did not converge: "
+                + "; ".join(result.warnings) + " (require_convergence is set)", counts)
+        return
+    counts.run += 1
     store.put(node.hash, result, node.key, {**_meta(plan, node), "wall_time": wall})
     log_event(events, event="done", hash=node.hash, key=node.key,
               converged=result.converged, steps=result.steps)

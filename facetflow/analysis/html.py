@@ -1,0 +1,385 @@
+"""A self-contained HTML report (``report.html``) from the summary dict (schema:
+docs/summary.md) and the figures of ``facetflow.analysis.figures``.
+
+Figures are embedded (SVG inline, PNG as base64 where no SVG of the same name is given),
+styles are inline: the file can be moved or mailed alone. All text from the summary is
+escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from facetflow.analysis.tables import (
+    _as_dict,
+    _as_list,
+    _facets,
+    _num,
+    binding_frame,
+    comparison_frame,
+)
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       margin: 2em auto; max-width: 1150px; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
+table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left;
+         vertical-align: top; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.meta { color: #555; }
+.na { color: #999; }
+.verdict-agrees { color: #1a7f37; font-weight: 600; }
+.verdict-disagrees { color: #c00000; font-weight: 600; }
+.verdict-not-computed { color: #8a6d00; }
+figure { margin: 1em 0; }
+figure svg, figure img { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: 0.9em; }
+code { font-size: 0.9em; }
+"""
+
+NA = '<span class="na">—</span>'
+
+
+def write_html(summary: Mapping[str, Any], out: str | Path,
+               figures: Sequence[str | Path] = ()) -> Path:
+    """Write ``report.html`` into ``out``; the path written. ``figures`` are image files
+    (.svg / .png) to embed: ``gamma_*`` under the facets, ``binding`` under the binding
+    energies, ``shapes`` under growth, anything else at the end. Where a figure is given
+    as both .svg and .png, the SVG is embedded."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.html"
+    path.write_text(render_html(summary, figures), encoding="utf-8")
+    return path
+
+
+def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) -> str:
+    """The report as a string (see ``write_html``)."""
+    summary = _as_dict(summary)
+    figs = _pick_figures(figures)
+    study = str(summary.get("study") or "unnamed study")
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>facetflow report: {_e(study)}</title>", f"<style>{CSS}</style>", "</head>",
+        "<body>", f"<h1>facetflow report: {_e(study)}</h1>",
+        f'<p class="meta">{_e(_engine_line(summary))}; schema '
+        f"<code>{_e(summary.get('schema') or 'unknown')}</code></p>",
+    ]
+    n_missing = len([m for m in _as_list(summary.get("missing")) if m is not None])
+    n_store = len([p for p in _as_list(summary.get("store_problems")) if p is not None])
+    parts.append(f'<p class="meta">{n_missing} missing or failed calculation(s), {n_store} '
+                 'store problem(s): <a href="#missing">listed at the end</a>.</p>')
+    parts += _engine_section(summary)
+    parts += _conditions_section(summary)
+    parts += _potentials_section(summary)
+    parts += _references_section(summary)
+    parts += _facets_section(summary)
+    parts += _figure_blocks([p for p in figs if p.stem.startswith("gamma_")])
+    parts += _binding_section(summary)
+    parts += _figure_blocks([p for p in figs if p.stem == "binding"])
+    parts += _growth_section(summary)
+    parts += _figure_blocks([p for p in figs if p.stem == "shapes"])
+    parts += _comparison_section(summary)
+    parts += _missing_section(summary)
+    rest = [p for p in figs
+            if not (p.stem.startswith("gamma_") or p.stem in ("binding", "shapes"))]
+    if rest:
+        parts += ["<h2>Other figures</h2>"] + _figure_blocks(rest)
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _engine_line(summary: Mapping[str, Any]) -> str:
+    eng = _as_dict(summary.get("engine"))
+    name = eng.get("name") or "unknown engine"
+    ident = eng.get("identity")
+    return f"engine {name}" + (f" ({ident})" if ident else "")
+
+
+def _engine_section(summary: Mapping[str, Any]) -> list[str]:
+    eng = _as_dict(summary.get("engine"))
+    rows = [("name", eng.get("name")), ("identity", eng.get("identity"))]
+    for key, value in eng.items():
+        if key in ("name", "identity"):
+            continue
+        if isinstance(value, Mapping):
+            rows += [(f"{key}: {k}", _jsonish(v)) for k, v in value.items()]
+        else:
+            rows.append((key, _jsonish(value)))
+    out = ["<h2>Engine and versions</h2>", _table(["", "value"], rows)]
+    versions = _as_dict(summary.get("versions"))
+    if versions:
+        out.append(_table(["package", "version"], list(versions.items())))
+    else:
+        out.append("<p>Versions: none recorded.</p>")
+    return out
+
+
+def _conditions_section(summary: Mapping[str, Any]) -> list[str]:
+    cond = _as_dict(summary.get("conditions"))
+    rows = [(k, _jsonish(v)) for k, v in cond.items()]
+    return ["<h2>Conditions</h2>",
+            _table(["condition", "value"], rows) if rows else "<p>none recorded</p>"]
+
+
+def _potentials_section(summary: Mapping[str, Any]) -> list[str]:
+    mus = _as_dict(summary.get("chemical_potentials"))
+    rows = []
+    for k, v in mus.items():
+        v = v if isinstance(v, Mapping) else {"value": v}
+        rows.append((k, _n(v.get("value"), 4), v.get("how")))
+    return ["<h2>Chemical potentials</h2>",
+            _table(["species", "μ (eV per atom or ligand unit)", "how it was chosen"], rows,
+                   numeric={1}) if rows else "<p>not computed</p>"]
+
+
+def _references_section(summary: Mapping[str, Any]) -> list[str]:
+    refs = _as_dict(summary.get("references"))
+    if not refs:
+        return []
+    rows = [(k, _n(_as_dict(v).get("energy"), 4), _as_dict(v).get("per"),
+             _as_dict(v).get("structure")) for k, v in refs.items()]
+    out = ["<h2>Reference calculations</h2>",
+           _table(["reference", "energy (eV)", "per", "structure"], rows, numeric={1})]
+    passivation = _as_dict(summary.get("passivation"))
+    if passivation:
+        prow = [(k, _n(_as_dict(v).get("value"), 4), _as_dict(v).get("unit"))
+                for k, v in passivation.items()]
+        out += ["<h3>Pseudo-H passivation energies</h3>",
+                _table(["host", "ε (eV)", "unit"], prow, numeric={1})]
+    return out
+
+
+def _facets_section(summary: Mapping[str, Any]) -> list[str]:
+    facets = _facets(summary)
+    out = ["<h2>Facets: surface and interfacial energies</h2>"]
+    if not facets:
+        return out + ["<p>not computed</p>"]
+    out.append("<p>γ in meV/Å² (J/m² in brackets). γ_bare: the bare core slab; "
+               "γ_shell: the slab with its shell and no ligands (θ = 0); θ*: the optimal "
+               "coverage (ligands per surface cation) and γ* the interfacial energy there, "
+               "per ligand and ligand + variant.</p>")
+    head = ("<tr><th>facet</th><th>slab</th><th>area (Å²)</th><th>γ_bare</th>"
+            "<th>γ_shell</th><th>ligand / variant</th><th>θ*</th><th>γ*</th>"
+            "<th>how θ* was chosen</th></tr>")
+    body = []
+    for facet, f in facets.items():
+        f = _as_dict(f)
+        opts = [(k, _as_dict(v)) for k, v in _as_dict(f.get("optimum")).items()] or [(None, {})]
+        span = f' rowspan="{len(opts)}"' if len(opts) > 1 else ""
+        sym = f.get("symmetric")
+        slab = ("symmetric" if sym is True else "asymmetric" if sym is False else "?")
+        if f.get("n_faces") is not None:
+            slab += f", {f.get('n_faces')} face(s)"
+        first = (f"<td{span}>{{{_e(facet)}}}</td><td{span}>{_e(slab)}</td>"
+                 f'<td class="num"{span}>{_n(f.get("area"), 2)}</td>'
+                 f'<td class="num"{span}>{_gamma(f.get("gamma_bare"))}</td>'
+                 f'<td class="num"{span}>{_gamma(f.get("gamma_shell"))}</td>')
+        for i, (key, o) in enumerate(opts):
+            cells = (f"<td>{_e(key) if key else NA}</td>"
+                     f'<td class="num">{_n(o.get("theta"), 3)}</td>'
+                     f'<td class="num">{_n(o.get("value"), 2)}</td>'
+                     f"<td>{_e(o.get('method')) if o.get('method') else NA}</td>")
+            if key is None:
+                cells = '<td colspan="4" class="na">θ* not computed</td>'
+            body.append(f"<tr>{first if i == 0 else ''}{cells}</tr>")
+    out.append(f"<table>{head}{''.join(body)}</table>")
+    return out
+
+
+def _binding_section(summary: Mapping[str, Any]) -> list[str]:
+    df = binding_frame(summary)
+    out = ["<h2>Binding energies</h2>",
+           "<p>E_b(A) = E(slab + A) − E(slab) − μ_A in eV; negative = bound. Computed at "
+           "the optimal coverage θ*.</p>"]
+    if df.empty:
+        return out + ["<p>not computed</p>"]
+    rows = [(f"{{{r.facet}}}", r.species, r.role, _n(r.theta, 3), _n(r.Eb_eV, 3), r.structure,
+             r.reference) for r in df.itertuples(index=False)]
+    out.append(_table(["facet", "species", "role", "θ", "E_b (eV)", "structure",
+                       "reference"], rows, numeric={3, 4}))
+    return out
+
+
+def _growth_section(summary: Mapping[str, Any]) -> list[str]:
+    g = _as_dict(summary.get("growth"))
+    out = ["<h2>Growth</h2>"]
+    meta = []
+    if g.get("model"):
+        meta.append(f"model: <code>{_e(g.get('model'))}</code>")
+    if _num(g.get("temperature_C")) is not None:
+        meta.append(f"temperature {_n(g.get('temperature_C'), 1)} °C")
+    if meta:
+        out.append(f"<p>{'; '.join(meta)}. Rates relative to the fastest facet; anisotropy "
+                   "index = max/min rate; aspect ratio = largest / smallest caliper width "
+                   "of the kinetic Wulff shape.</p>")
+    cases = _as_dict(g.get("cases"))
+    if cases:
+        rows = []
+        for name, c in cases.items():
+            c = _as_dict(c)
+            rates = _as_dict(c.get("rates"))
+            fr = _as_dict(_as_dict(c.get("shape")).get("facet_area_fractions"))
+            notes = [str(x) for x in (c.get("note"), _as_dict(c.get("shape")).get("error"))
+                     if x]
+            rows.append((
+                name, _n(c.get("anisotropy_index"), 2),
+                _n(_as_dict(c.get("shape")).get("aspect_ratio"), 2),
+                " > ".join(f"{{{k}}}" for k in _as_list(c.get("ranking"))) or None,
+                ", ".join(f"{{{k}}} {_plain(v, 3)}" for k, v in rates.items()) or None,
+                ", ".join(f"{{{k}}} {_plain(v, 2)}" for k, v in fr.items()) or None,
+                "; ".join(notes) or None))
+        out.append(_table(["case", "anisotropy index", "aspect ratio",
+                           "ranking (fastest first)", "relative rates",
+                           "facet area fractions", "note"], rows, numeric={1, 2}))
+    else:
+        out.append("<p>Growth cases: not computed.</p>")
+    assumptions = [a for a in _as_list(g.get("assumptions")) if a is not None]
+    out.append("<h3>Assumptions of the growth model</h3>")
+    if assumptions:
+        out.append("<ul>" + "".join(f"<li>{_e(a)}</li>" for a in assumptions) + "</ul>")
+    else:
+        out.append("<p>none stated</p>")
+    return out
+
+
+def _comparison_section(summary: Mapping[str, Any]) -> list[str]:
+    df = comparison_frame(summary)
+    if df.empty:
+        return []
+    head = "".join(f"<th>{h}</th>" for h in ("finding", "paper", "this run", "verdict",
+                                               "engine"))
+    body = []
+    for r in df.itertuples(index=False):
+        verdict = str(r.verdict) if r.verdict is not None else ""
+        cls = "verdict-" + re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
+        body.append(f"<tr>{_td(r.finding)}{_td(r.paper)}{_td(r.this_run)}"
+                    f'<td class="{cls}">{_e(verdict) if verdict else NA}</td>'
+                    f"{_td(r.engine)}</tr>")
+    return ["<h2>Comparison with the paper</h2>",
+            f"<table><tr>{head}</tr>{''.join(body)}</table>"]
+
+
+def _missing_section(summary: Mapping[str, Any]) -> list[str]:
+    out = ['<h2 id="missing">Missing or failed calculations</h2>']
+    missing = [m for m in _as_list(summary.get("missing")) if m is not None]
+    out.append("<h3>Missing structures</h3>")
+    if missing:
+        rows = [(_as_dict(m).get("structure", m if not isinstance(m, Mapping) else None),
+                 _as_dict(m).get("reason")) for m in missing]
+        out.append(_table(["structure", "reason"], rows))
+    else:
+        out.append("<p>none</p>")
+    problems = [p for p in _as_list(summary.get("store_problems")) if p is not None]
+    out.append("<h3>Store problems</h3>")
+    if problems:
+        rows = [(_as_dict(p).get("calc_hash", p if not isinstance(p, Mapping) else None),
+                 _as_dict(p).get("reason")) for p in problems]
+        out.append(_table(["calculation", "reason"], rows))
+    else:
+        out.append("<p>none</p>")
+    return out
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _pick_figures(figures: Iterable[str | Path]) -> list[Path]:
+    """One file per figure name, SVG preferred, in the order first given."""
+    chosen: dict[str, Path] = {}
+    for f in figures:
+        p = Path(f)
+        if p.suffix.lower() not in (".svg", ".png"):
+            continue
+        key = str(p.with_suffix(""))
+        if key not in chosen or (p.suffix.lower() == ".svg" and p.exists()):
+            chosen[key] = p
+    return list(chosen.values())
+
+
+def _figure_blocks(paths: Sequence[Path]) -> list[str]:
+    return [_figure(p) for p in paths]
+
+
+def _figure(path: Path) -> str:
+    caption = f"<figcaption>{_e(path.name)}</figcaption>"
+    try:
+        if path.suffix.lower() == ".svg":
+            text = path.read_text(encoding="utf-8")
+            start = text.find("<svg")
+            if start < 0:
+                raise ValueError("no <svg> element")
+            body = text[start:]
+        else:
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            body = f'<img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        body = f'<p class="na">figure {_e(path.name)} not available ({_e(exc)})</p>'
+    return f"<figure>{body}{caption}</figure>"
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _jsonish(v: Any) -> str:
+    if isinstance(v, (Mapping, list, tuple)):
+        return json.dumps(v, default=str, ensure_ascii=False)
+    return "" if v is None else str(v)
+
+
+def _plain(v: Any, digits: int) -> str:
+    x = _num(v)
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _n(v: Any, digits: int) -> str:
+    """A number as escaped HTML, or the n/a mark."""
+    x = _num(v)
+    return NA if x is None else _e(f"{x:.{digits}f}")
+
+
+def _gamma(g: Any) -> str:
+    g = _as_dict(g)
+    v, j = _num(g.get("value")), _num(g.get("j_m2"))
+    if v is None:
+        return NA
+    return _e(f"{v:.2f}" + (f" ({j:.3f})" if j is not None else ""))
+
+
+def _td(v: Any) -> str:
+    blank = v is None or v == "" or (isinstance(v, float) and math.isnan(v))
+    return f"<td>{NA if blank else _e(v)}</td>"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]],
+           numeric: Collection[int] = ()) -> str:
+    """Rows of plain values (escaped here), except the columns in ``numeric``, which hold
+    HTML already made by ``_n``."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            if i in numeric:
+                cells.append(f'<td class="num">{v}</td>')
+            else:
+                cells.append(_td(v))
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"

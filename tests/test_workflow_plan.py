@@ -1,0 +1,148 @@
+"""The plan: nodes, inputs, content hashes, deduplication, warm starts."""
+
+import numpy as np
+import pytest
+from conftest import STUDIES
+
+
+@pytest.fixture(scope="module")
+def quick():
+    from facetflow.study import load_study
+
+    return load_study(STUDIES / "quick.yaml")
+
+
+@pytest.fixture(scope="module")
+def quick_plan(quick, quick_records):
+    from facetflow.workflows.plan import build_plan
+
+    return build_plan(quick, quick_records)
+
+
+def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
+    plan = quick_plan
+    by_key = {n.key: n for n in plan.nodes.values()}
+    assert len(plan.nodes) == len(quick_records) == 36
+    assert len(set(plan.nodes)) == len(plan.nodes)  # no duplicate hashes
+    labels = [lab for n in plan.nodes.values() for lab in n.labels]
+    assert sorted(labels) == sorted(r.id for r in quick_records)
+    bulk = by_key["ref_bulk_InAs"]
+    assert bulk.purpose == "bulk" and bulk.settings["relax_cell"] and not bulk.inputs
+    assert by_key["ref_bulk_In"].purpose == "bulk"  # In metal: bulk, not a "molecule"
+    assert by_key["ref_mol_HF"].purpose == "molecule"
+    for n in plan.nodes.values():
+        if not n.key.startswith("ref_"):
+            assert n.lattice_from == bulk.hash, n.key  # the relaxed lattice feeds every slab
+    lig = by_key["100_acetate_t0.500_c0"]
+    assert lig.start_from == by_key["100_shell"].hash
+    assert by_key["100_acetate_t0.500_c0_F0"].start_from == lig.hash
+    assert by_key["100_acetate_t0.500_c0_vac0"].start_from == lig.hash
+    # topological order: every input comes first, and one level deeper
+    seen = set()
+    for h, n in plan.nodes.items():
+        assert all(i in seen for i in n.inputs), n.key
+        assert all(plan.nodes[i].depth < n.depth for i in n.inputs)
+        seen.add(h)
+    assert sum(len(level) for level in plan.levels()) == 36
+
+
+def test_identical_calculations_are_merged(quick, quick_records):
+    from facetflow.structures.catalog import StructureRecord
+    from facetflow.workflows.plan import build_plan
+
+    h2 = next(r for r in quick_records if r.id == "ref_mol_H2")
+    twin = StructureRecord(id="ref_mol_H2_again", atoms=h2.atoms.copy(), role="reference",
+                           reference_key="H2")
+    plan = build_plan(quick, [*quick_records, twin])
+    assert plan.raw_count == 37 and len(plan.nodes) == 36
+    node = plan.nodes[plan.records["ref_mol_H2_again"]["calc"]]
+    assert node.labels == ["ref_mol_H2", "ref_mol_H2_again"]
+
+
+def test_hashes_follow_physical_settings_only(quick, quick_records, quick_plan):
+    from facetflow.workflows.plan import build_plan
+
+    threads = build_plan(quick, quick_records, settings={"threads": 1, "device": "cpu"})
+    assert set(threads.nodes) == set(quick_plan.nodes)
+    loose = build_plan(quick, quick_records, settings={"fmax": 0.08})
+    assert not set(loose.nodes) & set(quick_plan.nodes)
+    # a molecule-only change: molecules change, nothing downstream of them does
+    mol = build_plan(quick, quick_records, settings={"molecule": {"fmax": 0.01}})
+    changed = {n.key for h, n in mol.nodes.items() if h not in quick_plan.nodes}
+    assert changed == {"ref_mol_CH3COOH", "ref_mol_H2", "ref_mol_HF"}
+
+
+def test_changed_coverage_changes_only_its_structures(quick, quick_records, quick_plan):
+    from facetflow.structures.catalog import build_catalog
+    from facetflow.study import parse_study
+    from facetflow.workflows.plan import build_plan
+
+    data = quick.model_dump(mode="json")
+    data["ligands"][0]["coverages"] = [0.5, 0.75]
+    spec = parse_study(data)
+    records = build_catalog(spec, STUDIES)
+    plan = build_plan(spec, records)
+    new = {n.key for h, n in plan.nodes.items() if h not in quick_plan.nodes}
+    assert new and all("_t0.750" in k for k in new)
+    kept = {n.key for h, n in plan.nodes.items() if h in quick_plan.nodes}
+    assert "100_acetate_t0.500_c0_F0" in kept and "ref_bulk_InAs" in kept
+
+
+def test_dft_plan_prerelaxes_with_mlip(quick, quick_records):
+    from facetflow.study import parse_study
+    from facetflow.workflows.plan import build_plan
+
+    data = quick.model_dump(mode="json")
+    data["engine"].update(name="qe", prerelax="mlip")
+    spec = parse_study(data)
+    plan = build_plan(spec, quick_records)
+    by_key = {n.key: n for n in plan.nodes.values()}
+    pre, final = by_key["110_shell@prerelax"], by_key["110_shell"]
+    assert pre.engine == "mlip" and final.engine == "qe"
+    assert final.start_from == pre.hash and final.start_map is None
+    assert by_key["ref_bulk_InAs"].engine == "qe" and "ref_bulk_InAs@prerelax" not in by_key
+    # the ligand pre-relaxation starts from the capped slab's pre-relaxation
+    assert by_key["110_acetate_t0.500_c0@prerelax"].start_from == pre.hash
+    assert plan.raw_count == len(quick_records) * 2 - 7  # references are not pre-relaxed
+
+
+def test_warm_start_moves_matched_and_new_atoms(quick_records):
+    from facetflow.workflows.plan import match_atoms, warm_start
+
+    by_id = {r.id: r for r in quick_records}
+    parent, child = by_id["100_shell"].atoms, by_id["100_acetate_t0.500_c0"].atoms
+    mapping = match_atoms(child, parent)
+    assert mapping is not None
+    assert sum(m >= 0 for m in mapping) == len(parent)  # the whole capped slab matches
+    final = parent.copy()
+    shift = np.zeros((len(parent), 3))
+    top = parent.positions[:, 2] > parent.positions[:, 2].max() - 0.5
+    shift[top, 2] = 0.1  # the outermost plane relaxed outwards by 0.1 Å
+    final.positions += shift
+    moved = warm_start(child, parent, final, mapping)
+    d = moved.positions - child.positions
+    m = np.array(mapping)
+    assert np.allclose(d[m >= 0], shift[m[m >= 0]])
+    new = np.flatnonzero(m < 0)
+    above = child.positions[new, 2] > child.positions[:, 2].mean()
+    assert above.any() and (~above).any()  # symmetric slab: acetates on both faces
+    assert np.allclose(d[new[above]], [0, 0, 0.1])  # the top ones ride on the top plane
+    assert np.allclose(d[new[~above]], 0.0)  # the bottom face did not move
+
+
+def test_plan_file_round_trip_and_corruption(tmp_path, quick_plan):
+    import json
+
+    from facetflow.workflows.plan import read_plan
+
+    path = tmp_path / "plan.json"
+    quick_plan.write(path)
+    back = read_plan(path)
+    assert list(back.nodes) == list(quick_plan.nodes)
+    node = next(iter(back.nodes.values()))
+    assert len(node.atoms()) == len(node.structure["symbols"])
+    data = json.loads(path.read_text())
+    data["nodes"][0]["structure"]["positions"][0][0] += 0.3
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="does not match its hash"):
+        next(iter(read_plan(path).nodes.values())).atoms()

@@ -1,0 +1,153 @@
+"""Whole-study runs on the embedded engine: reruns, changed studies, kill and resume,
+the work-directory lock, failed calculations. Real CHGNet calculations on tests/data/tiny.yaml."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+from conftest import DATA, copy_workdir, facetflow_cmd, run_cli, variant_study
+
+TINY = DATA / "tiny.yaml"
+
+
+def run_json(work: Path) -> dict:
+    return json.loads((work / "tiny" / "run.json").read_text())
+
+
+def done_events(workdir: Path) -> Counter:
+    from facetflow.workflows.tasks import read_events
+
+    return Counter(e["hash"] for e in read_events(workdir / "events.jsonl")
+                   if e["event"] == "done")
+
+
+def test_first_run_computes_everything_and_reports(tiny_run):
+    info = run_json(tiny_run)
+    assert info["total"] == 19 and info["run"] == 19 and info["failed"] == 0
+    assert info["versions"]["fireworks"] and info["versions"]["ase"]
+    wd = tiny_run / "tiny"
+    summary = json.loads((wd / "report" / "summary.json").read_text())
+    assert summary["schema"] == "facetflow.summary/1" and not summary["missing"]
+    assert set(summary["facets"]) == {"110", "111"}
+    # the store is an ase.db the ase command line can browse
+    out = subprocess.run(["ase", "db", str(wd / "results.db"), "-c", "calc_hash,status"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.count("done") == 19
+    # the FireWorks side really ran: one COMPLETED Firework per batch plus the analysis
+    from facetflow.workflows.queue import fireworks_states
+
+    states = fireworks_states(wd)
+    assert states["COMPLETED"] >= 2 and set(states) == {"COMPLETED"}
+
+
+def test_rerun_runs_nothing_and_reproduces_summary(tmp_path, tiny_run):
+    work = copy_workdir(tiny_run, tmp_path)
+    before = (work / "tiny" / "report" / "summary.json").read_bytes()
+    proc = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    info = run_json(work)
+    assert info["run"] == 0 and info["reused"] == 19 and info["failed"] == 0
+    assert (work / "tiny" / "report" / "summary.json").read_bytes() == before
+
+
+def test_changed_study_recomputes_only_changed_hashes(tmp_path, tiny_run):
+    from facetflow.workflows.plan import read_plan
+
+    work = copy_workdir(tiny_run, tmp_path)
+    old = set(read_plan(work / "tiny" / "plan.json").nodes)
+
+    def edit(d):
+        d["facets"][0]["coverages"] = {"acetate": [0.5, 1.0]}  # one coverage added on 110
+        d["engine"]["settings"]["molecule"] = {"fmax": 0.04}  # one engine setting changed
+
+    study = variant_study(tmp_path, TINY, edit)
+    proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    new = set(read_plan(work / "tiny" / "plan.json").nodes)
+    changed = new - old
+    info = run_json(work)
+    assert info["run"] == len(changed) and info["reused"] == len(new & old)
+    assert 0 < len(changed) < len(new)
+    counts = done_events(work / "tiny")
+    assert all(n == 1 for n in counts.values())  # nothing computed twice
+
+
+def test_kill_and_resume_computes_nothing_twice(tmp_path, tiny_run):
+    work = tmp_path / "work"
+    proc = subprocess.Popen(facetflow_cmd("run", str(TINY), "--work", str(work),
+                                          "--no-pictures", "--no-progress"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    events = work / "tiny" / "events.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and sum(done_events(work / "tiny").values()) < 8:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = sum(done_events(work / "tiny").values())
+    assert 8 <= killed_at < 19 and events.is_file()
+    proc2 = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc2.returncode == 0, proc2.stderr
+    counts = done_events(work / "tiny")
+    assert len(counts) == 19 and max(counts.values()) == 1
+    assert run_json(work)["run"] == 19 - killed_at
+    a = json.loads((work / "tiny" / "report" / "summary.json").read_text())
+    b = json.loads((tiny_run / "tiny" / "report" / "summary.json").read_text())
+    for facet in ("110", "111"):  # same physics as the uninterrupted run
+        ga = {p["structure"]: p["delta"] for p in a["facets"][facet]["gamma"]}
+        gb = {p["structure"]: p["delta"] for p in b["facets"][facet]["gamma"]}
+        assert ga.keys() == gb.keys()
+        for k in ga:
+            assert abs(ga[k] - gb[k]) < 0.05, k  # meV/Å²
+
+
+def test_second_run_on_the_same_workdir_is_refused(tmp_path, tiny_run):
+    from facetflow.store import ResultStore
+    from facetflow.workflows.lock import WorkdirLock
+
+    work = copy_workdir(tiny_run, tmp_path)
+    rows_before = ResultStore(work / "tiny" / "results.db").hashes()
+    with WorkdirLock(work / "tiny"):
+        proc = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 5
+    assert "in use by another facetflow run" in proc.stderr
+    assert f"pid {os.getpid()}" in proc.stderr
+    store = ResultStore(work / "tiny" / "results.db")
+    assert store.hashes() == rows_before and len(store.all()) == 19 and not store.problems
+
+
+def test_failed_calculations_are_recorded_and_reported(tmp_path):
+    def edit(d):  # the molecule references cannot converge in 2 steps, and must
+        d["engine"]["settings"]["molecule"] = {"max_steps": 2, "fmax": 0.001,
+                                               "require_convergence": True}
+
+    study = variant_study(tmp_path, TINY, edit)
+    work = tmp_path / "work"
+    proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    info = run_json(work)
+    assert info["failed"] == 3 and info["run"] == 16
+    assert {f["key"] for f in info["failures"]} == {"ref_mol_CH3COOH", "ref_mol_H2",
+                                                    "ref_mol_HF"}
+    assert all("did not converge" in f["error"] for f in info["failures"])
+    assert "failed ref_mol_HF" in proc.stdout.replace("\n", " ")
+    summary = json.loads((work / "tiny" / "report" / "summary.json").read_text())
+    missing = {m["structure"]: m["reason"] for m in summary["missing"]}
+    assert set(missing) >= {"ref_mol_CH3COOH", "ref_mol_H2", "ref_mol_HF"}
+    assert all(r.startswith("failed:") for r in missing.values())
+    assert "acetate" not in summary["chemical_potentials"]
+    points = summary["facets"]["110"]["gamma"]
+    assert points and all(p["value"] is None for p in points)  # gaps, not crashes
+    assert summary["facets"]["110"]["gamma_bare"]["value"] is not None
+    html = (work / "tiny" / "report" / "report.html").read_text()
+    assert "ref_mol_HF" in html
+    # the failure is a store row with its error, and a rerun tries it again
+    from facetflow.store import ResultStore
+
+    failed = ResultStore(work / "tiny" / "results.db").all(status="failed")
+    assert len(failed) == 3 and all("did not converge" in f.error for f in failed.values())
