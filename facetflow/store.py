@@ -40,9 +40,21 @@ from facetflow.engines.base import CalcResult, dict_to_atoms
 STATUSES = ("done", "failed")
 
 
+def _canonical(obj):
+    """-0.0 as 0.0 (PostgreSQL's JSONB keeps no negative zero), tuples as lists."""
+    if isinstance(obj, float):
+        return obj + 0.0
+    if isinstance(obj, dict):
+        return {k: _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_canonical(v) for v in obj]
+    return obj
+
+
 def checksum(payload: dict) -> str:
-    """sha256 of a JSON payload in canonical form (sorted keys)."""
-    text = json.dumps(payload, sort_keys=True, default=float, separators=(",", ":"))
+    """sha256 of a JSON payload in canonical form (sorted keys, no negative zero)."""
+    text = json.dumps(_canonical(payload), sort_keys=True, default=float,
+                      separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -200,6 +212,13 @@ def _postgres_class():
         def get_last_id(self, cur):
             cur.execute("SELECT currval('systems_id_seq')")
             return int(cur.fetchone()[0])
+
+        def _connect(self):
+            # its connection wrapper has no rollback, which a failed transaction needs
+            con = super()._connect()
+            if not hasattr(con, "rollback"):
+                con.rollback = con.con.rollback
+            return con
 
     return SessionSafePostgreSQL
 

@@ -50,6 +50,8 @@ def use_file_store(path: Path) -> Path:
 def file_launchpad(path: Path, logdir: Path | None = None, reset: bool = False):
     """A LaunchPad on the file-backed store at ``path`` (``reset`` empties it)."""
     path = use_file_store(path)
+    if logdir is not None:
+        Path(logdir).mkdir(parents=True, exist_ok=True)
     if reset:
         path.write_text("{}")
     from fireworks import LaunchPad

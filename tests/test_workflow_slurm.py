@@ -1,0 +1,83 @@
+"""A real single-node Slurm cluster (scripts/slurm.sh, Debian's slurmctld/slurmd/munge):
+submit a study through FireWorks' queue launcher and wait for it to finish.
+
+No MongoDB server can run here, so the LaunchPad is FireWorks' file-backed store; its
+path reaches the batch job through the job's environment (MONGOMOCK_SERVERSTORE_FILE) and
+the jobs take the work directory's lock in turn."""
+
+import json
+import subprocess
+import time
+
+import pytest
+from conftest import DATA, ROOT, copy_workdir, run_cli
+
+SLURM = ROOT / "scripts" / "slurm.sh"
+QADAPTER = ROOT / "cluster_configs" / "slurm" / "my_qadapter.yaml"
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    proc = subprocess.run(["bash", str(SLURM), "start"], capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    yield
+    subprocess.run(["bash", str(SLURM), "stop"], capture_output=True, timeout=120)
+
+
+def test_study_runs_through_slurm(slurm, tmp_path):
+    work = tmp_path / "work"
+    proc = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
+                   "--submit", str(QADAPTER))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "19 of 19 calculations queued" in proc.stdout
+    job = proc.stdout.split("jobs:")[1].split()[0].strip(";,")
+    summary = work / "tiny" / "report" / "summary.json"
+    deadline = time.time() + 420
+    while time.time() < deadline:
+        q = subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True)
+        if summary.is_file() and job not in q.stdout:
+            break
+        time.sleep(2)
+    state = subprocess.run(["scontrol", "show", "job", job, "-o"], capture_output=True,
+                           text=True).stdout
+    assert "JobState=COMPLETED" in state, state
+    assert summary.is_file()
+    from facetflow.store import ResultStore
+
+    rows = ResultStore(work / "tiny" / "results.db").all()
+    assert len(rows) == 19 and all(r.status == "done" for r in rows.values())
+    assert {r.meta["host"] for r in rows.values()}  # provenance recorded by the job
+    out = list((work / "tiny" / "fireworks" / "queue").rglob("*.out"))
+    assert out and f"facetflow job {job}" in out[0].read_text()
+    status = run_cli("status", str(work / "tiny"))
+    assert status.returncode == 0 and "COMPLETED" in status.stdout
+    # resubmitting the finished study queues nothing
+    again = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
+                    "--submit", str(QADAPTER))
+    assert again.returncode == 0 and "0 of 19 calculations queued" in again.stdout
+    assert json.loads(summary.read_text())["study"] == "tiny"
+
+
+def test_lost_run_is_requeued(tmp_path, tiny_run):
+    """A job killed while running leaves its Firework RUNNING; status --requeue-lost puts
+    it back to READY (its finished calculations stay in the store)."""
+    from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
+    from facetflow.workflows.plan import read_plan
+
+    work = copy_workdir(tiny_run, tmp_path)
+    wd = work / "tiny"
+    lp = file_launchpad(wd / "fireworks" / "launchpad.json", reset=True)
+    plan = read_plan(wd / "plan.json")
+    wf = compile_workflow(plan, plan.order()[:3], wd / "plan.json", str(wd / "results.db"),
+                          wd, batch_size=64)
+    lp.add_wf(wf)
+    from fireworks import FWorker
+
+    fw, launch_id = lp.checkout_fw(FWorker(name="doomed-job"), str(tmp_path))
+    assert fw is not None and launch_id
+    flush(lp)
+    proc = run_cli("status", str(wd), "--requeue-lost", "--expiration", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "requeued 1 lost Fireworks" in proc.stdout
+    assert "READY 1" in proc.stdout and "RUNNING" not in proc.stdout
