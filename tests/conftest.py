@@ -65,7 +65,7 @@ def variant_study(tmp_path: Path, source: Path, edit) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """One finished run of tests/data/tiny.yaml (19 calculations, ~20 s); tests that
+    """One finished run of tests/data/tiny.yaml (21 calculations, ~20 s); tests that
     change it work on copies (``copy_workdir``)."""
     work = tmp_path_factory.mktemp("tiny-work")
     proc = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",

@@ -78,12 +78,12 @@ def test_study_into_postgres_and_rerun(pg_url, tmp_path):
             "--no-progress", "--store", pg_url)
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
-    assert "19 run" in first.stdout
+    assert "21 run" in first.stdout
     assert "facetflow:facetflow@" not in first.stdout + first.stderr  # no password shown
     second = run_cli(*args)
-    assert second.returncode == 0 and "0 run, 19 reused" in second.stdout
+    assert second.returncode == 0 and "0 run, 21 reused" in second.stdout
     listing = subprocess.run(["ase", "db", pg_url, "study=tiny", "-n"], capture_output=True,
                              text=True, timeout=120)
-    assert listing.returncode == 0 and "19 rows" in listing.stdout
+    assert listing.returncode == 0 and "21 rows" in listing.stdout
     report = run_cli("report", str(work / "tiny"))
     assert report.returncode == 0, report.stderr

@@ -22,7 +22,7 @@ def quick_plan(quick, quick_records):
 def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
     plan = quick_plan
     by_key = {n.key: n for n in plan.nodes.values()}
-    assert len(plan.nodes) == len(quick_records) == 36
+    assert len(plan.nodes) == len(quick_records) == 38
     assert len(set(plan.nodes)) == len(plan.nodes)  # no duplicate hashes
     labels = [lab for n in plan.nodes.values() for lab in n.labels]
     assert sorted(labels) == sorted(r.id for r in quick_records)
@@ -30,6 +30,7 @@ def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
     assert bulk.purpose == "bulk" and bulk.settings["relax_cell"] and not bulk.inputs
     assert by_key["ref_bulk_In"].purpose == "bulk"  # In metal: bulk, not a "molecule"
     assert by_key["ref_mol_HF"].purpose == "molecule"
+    assert by_key["pass_100_In"].purpose == "slab"  # passivated-face references
     for n in plan.nodes.values():
         if not n.key.startswith("ref_"):
             assert n.lattice_from == bulk.hash, n.key  # the relaxed lattice feeds every slab
@@ -43,7 +44,7 @@ def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
         assert all(i in seen for i in n.inputs), n.key
         assert all(plan.nodes[i].depth < n.depth for i in n.inputs)
         seen.add(h)
-    assert sum(len(level) for level in plan.levels()) == 36
+    assert sum(len(level) for level in plan.levels()) == 38
 
 
 def test_identical_calculations_are_merged(quick, quick_records):
@@ -54,7 +55,7 @@ def test_identical_calculations_are_merged(quick, quick_records):
     twin = StructureRecord(id="ref_mol_H2_again", atoms=h2.atoms.copy(), role="reference",
                            reference_key="H2")
     plan = build_plan(quick, [*quick_records, twin])
-    assert plan.raw_count == 37 and len(plan.nodes) == 36
+    assert plan.raw_count == 39 and len(plan.nodes) == 38
     node = plan.nodes[plan.records["ref_mol_H2_again"]["calc"]]
     assert node.labels == ["ref_mol_H2", "ref_mol_H2_again"]
 

@@ -27,7 +27,7 @@ def done_events(workdir: Path) -> Counter:
 
 def test_first_run_computes_everything_and_reports(tiny_run):
     info = run_json(tiny_run)
-    assert info["total"] == 19 and info["run"] == 19 and info["failed"] == 0
+    assert info["total"] == 21 and info["run"] == 21 and info["failed"] == 0
     assert info["versions"]["fireworks"] and info["versions"]["ase"]
     wd = tiny_run / "tiny"
     summary = json.loads((wd / "report" / "summary.json").read_text())
@@ -36,7 +36,7 @@ def test_first_run_computes_everything_and_reports(tiny_run):
     # the store is an ase.db the ase command line can browse
     out = subprocess.run(["ase", "db", str(wd / "results.db"), "-c", "calc_hash,status"],
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and out.stdout.count("done") == 19
+    assert out.returncode == 0 and out.stdout.count("done") == 21
     # the FireWorks side really ran: one COMPLETED Firework per batch plus the analysis
     from facetflow.workflows.queue import fireworks_states
 
@@ -50,7 +50,7 @@ def test_rerun_runs_nothing_and_reproduces_summary(tmp_path, tiny_run):
     proc = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     info = run_json(work)
-    assert info["run"] == 0 and info["reused"] == 19 and info["failed"] == 0
+    assert info["run"] == 0 and info["reused"] == 21 and info["failed"] == 0
     assert (work / "tiny" / "report" / "summary.json").read_bytes() == before
 
 
@@ -90,12 +90,12 @@ def test_kill_and_resume_computes_nothing_twice(tmp_path, tiny_run):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = sum(done_events(work / "tiny").values())
-    assert 8 <= killed_at < 19 and events.is_file()
+    assert 8 <= killed_at < 21 and events.is_file()
     proc2 = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
     assert proc2.returncode == 0, proc2.stderr
     counts = done_events(work / "tiny")
-    assert len(counts) == 19 and max(counts.values()) == 1
-    assert run_json(work)["run"] == 19 - killed_at
+    assert len(counts) == 21 and max(counts.values()) == 1
+    assert run_json(work)["run"] == 21 - killed_at
     a = json.loads((work / "tiny" / "report" / "summary.json").read_text())
     b = json.loads((tiny_run / "tiny" / "report" / "summary.json").read_text())
     for facet in ("110", "111"):  # same physics as the uninterrupted run
@@ -118,7 +118,7 @@ def test_second_run_on_the_same_workdir_is_refused(tmp_path, tiny_run):
     assert "in use by another facetflow run" in proc.stderr
     assert f"pid {os.getpid()}" in proc.stderr
     store = ResultStore(work / "tiny" / "results.db")
-    assert store.hashes() == rows_before and len(store.all()) == 19 and not store.problems
+    assert store.hashes() == rows_before and len(store.all()) == 21 and not store.problems
 
 
 def test_failed_calculations_are_recorded_and_reported(tmp_path):
@@ -131,7 +131,7 @@ def test_failed_calculations_are_recorded_and_reported(tmp_path):
     proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     info = run_json(work)
-    assert info["failed"] == 3 and info["run"] == 16
+    assert info["failed"] == 3 and info["run"] == 18
     assert {f["key"] for f in info["failures"]} == {"ref_mol_CH3COOH", "ref_mol_H2",
                                                     "ref_mol_HF"}
     assert all("did not converge" in f["error"] for f in info["failures"])

@@ -30,7 +30,7 @@ def test_study_runs_through_slurm(slurm, tmp_path):
     proc = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
                    "--submit", str(QADAPTER))
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert "19 of 19 calculations queued" in proc.stdout
+    assert "21 of 21 calculations queued" in proc.stdout
     job = proc.stdout.split("jobs:")[1].split()[0].strip(";,")
     summary = work / "tiny" / "report" / "summary.json"
     deadline = time.time() + 420
@@ -46,7 +46,7 @@ def test_study_runs_through_slurm(slurm, tmp_path):
     from facetflow.store import ResultStore
 
     rows = ResultStore(work / "tiny" / "results.db").all()
-    assert len(rows) == 19 and all(r.status == "done" for r in rows.values())
+    assert len(rows) == 21 and all(r.status == "done" for r in rows.values())
     assert {r.meta["host"] for r in rows.values()}  # provenance recorded by the job
     out = list((work / "tiny" / "fireworks" / "queue").rglob("*.out"))
     assert out and f"facetflow job {job}" in out[0].read_text()
@@ -55,7 +55,7 @@ def test_study_runs_through_slurm(slurm, tmp_path):
     # resubmitting the finished study queues nothing
     again = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
                     "--submit", str(QADAPTER))
-    assert again.returncode == 0 and "0 of 19 calculations queued" in again.stdout
+    assert again.returncode == 0 and "0 of 21 calculations queued" in again.stdout
     assert json.loads(summary.read_text())["study"] == "tiny"
 
 

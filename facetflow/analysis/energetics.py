@@ -130,3 +130,22 @@ def optimal_coverage(thetas: Sequence[float], gammas: Sequence[float]) -> Optimu
                                "neighbours")
         return Optimum(float(t[k]), float(g[k]), "lowest computed point")
     return Optimum(float(t[k]), float(g[k]), "lowest computed point (end of the range)")
+
+
+def passivation_energy(e_slab: float, counts: Mapping[str, float], mu: Mapping[str, float],
+                       n_pseudo_h: int) -> float:
+    """eps_host (eV per pseudo-H): the energy of one pseudo-H on its host in a slab whose
+    faces are all passivated by that host's pseudo-H (pseudo-H chemical-potential method,
+    Zhang et al., Sci. Rep. 6, 20055, 2016): (E_slab - sum_i n_i mu_i) / N_H, the sum over
+    the slab's atoms other than the pseudo-H."""
+    return (e_slab - sum(n * mu[s] for s, n in counts.items())) / n_pseudo_h
+
+
+def polar_surface_energy(e_slab: float, counts: Mapping[str, float], mu: Mapping[str, float],
+                         pseudo_h: Mapping[str, int], eps: Mapping[str, float],
+                         area: float) -> float:
+    """gamma of the one free face of an asymmetric slab whose bottom is pseudo-H
+    passivated: (E_slab - sum_i n_i mu_i - sum_host N_H(host) eps_host) / A (eV/Å^2).
+    ``counts`` excludes the pseudo-H; ``pseudo_h`` counts them per host element."""
+    passivated = sum(n * eps[h] for h, n in pseudo_h.items())
+    return (e_slab - sum(n * mu[s] for s, n in counts.items()) - passivated) / area

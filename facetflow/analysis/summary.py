@@ -182,7 +182,8 @@ class _Summariser:
             rest = {el: n for el, n in rec["counts"].items() if el != "H"}
             if any(el not in mu for el in rest):
                 continue
-            eps[host] = (e - sum(n * mu[el]["value"] for el, n in rest.items())) / n_h
+            eps[host] = en.passivation_energy(e, rest, {k: v["value"] for k, v in mu.items()},
+                                              n_h)
         return eps
 
     def gamma_bare(self, label: str, mu: dict, eps: dict) -> dict:
@@ -204,7 +205,8 @@ class _Summariser:
             if any(h not in eps for h in hosts):
                 return {"value": None, "j_m2": None, "structure": sid,
                         "method": "asymmetric slab: passivated-face energies not computed"}
-            g = (base - sum(n * eps[h] for h, n in hosts.items())) / area
+            g = en.polar_surface_energy(e, counts, {k: v["value"] for k, v in mu.items()},
+                                        hosts, eps, area)
             method = ("asymmetric slab, pseudo-H chemical-potential method: (E - sum n mu - "
                       "sum N_H eps_host) / A")
         return {"value": en.to_mev_per_a2(g), "j_m2": en.to_j_per_m2(g), "method": method,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ase import Atoms
+from ase.constraints import FixAtoms
 
 from facetflow.errors import Problem, SpecError
 from facetflow.structures.coverage import (
@@ -171,8 +172,36 @@ def build_catalog(study: Study, base_dir: Path = Path(".")) -> list[StructureRec
             problems += exc.problems
     if problems:
         raise SpecError(problems)
+    if any(not r.symmetric for r in records if r.role == "bare"):
+        records += passivation_records(ctx.core, study.slab.vacuum)
     records += _reference_records(ctx)
     return records
+
+
+PASSIVATION_MONOLAYERS = 4
+
+
+def passivation_records(core: Compound, vacuum: float) -> list[StructureRecord]:
+    """Reference slabs for the energy of pseudo-H passivated faces (pseudo-H chemical-
+    potential method): symmetric 1x1 {100} slabs of the core, cation- and anion-terminated,
+    pseudo-H on both faces, every atom fixed (bulk-like, as the passivated bottom of an
+    asymmetric slab is). Each gives eps_host = (E - sum n_i mu_i) / N_H for the pseudo-H
+    bonded to one host element."""
+    out = []
+    for term in (*core.cations, core.anion):
+        req = SlabRequest(compound=core, miller=(1, 0, 0), monolayers=PASSIVATION_MONOLAYERS,
+                          vacuum=vacuum, termination=term, symmetric=True,
+                          passivate_both=True)
+        slab = build_facet_slabs(req, path="passivation").bare
+        atoms = slab.atoms
+        atoms.set_constraint(FixAtoms(indices=list(range(len(atoms)))))
+        rid = f"pass_100_{term}"
+        atoms.info = {"facetflow_id": rid}
+        out.append(StructureRecord(id=rid, atoms=atoms, role="passivation",
+                                   termination=term, symmetric=True, area=slab.area,
+                                   n_faces=2, notes=["all atoms fixed; pseudo-H on both faces",
+                                                     *slab.notes]))
+    return out
 
 
 def _electrons(ctx: StudyContext, slab: Slab, atoms: Atoms, charges: dict[int, int]) -> dict:

@@ -54,6 +54,7 @@ class SlabRequest:
     shell_monolayers: int = 0
     fixed_monolayers: int | None = None
     passivate_bottom: bool = True
+    passivate_both: bool = False  # pseudo-H on both faces (passivated-face references)
 
 
 @dataclass
@@ -261,15 +262,21 @@ def _assemble(stack: PlaneStack, bonds: dict, req: SlabRequest, s: int, length: 
             phq.append(0.0)
 
     notes: list[str] = []
-    if not req.symmetric and req.passivate_bottom:
-        if not core.tetrahedral:
-            raise SpecError.single("facet.symmetric", "pseudo-hydrogen passivation needs a "
-                                   "tetrahedral (zincblende/wurtzite) material; use a "
-                                   "symmetric slab", core.structure)
-        # bonds from a kept atom to an atom below the window are capped by pseudo-H
+    faces = []
+    if (not req.symmetric and req.passivate_bottom) or req.passivate_both:
+        faces.append("bottom")
+    if req.passivate_both:
+        faces.append("top")
+    if faces and not core.tetrahedral:
+        raise SpecError.single("facet.symmetric", "pseudo-hydrogen passivation needs a "
+                               "tetrahedral (zincblende/wurtzite) material; use a "
+                               "symmetric slab", core.structure)
+    for face in faces:
+        # bonds from a kept atom to an atom outside the window are capped by pseudo-H
         for a, b_ in (("i", "j"), ("j", "i")):
             pa, pb = bonds["p" + a], bonds["p" + b_]
-            sel = (pa >= lo) & (pa < hi) & (pb < lo)
+            outside = pb < lo if face == "bottom" else pb >= hi
+            sel = (pa >= lo) & (pa < hi) & outside
             for n in np.flatnonzero(sel):
                 k = int(pa[n])
                 host_sym = stack.planes[k].symbols[int(bonds["i" + a][n])]
