@@ -183,6 +183,25 @@ class WorkflowSpec(_Spec):
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 64
 
 
+class AnalysisSpec(_Spec):
+    """Extra analysis. ``delta_mu``: species -> [min, max] (eV) over which gamma(theta),
+    theta* and gamma* are also reported, as the chemical potential of that species moves
+    away from its reference value (a cation of the core or shell: the anion moves the
+    opposite way, keeping mu_cation + mu_anion = E(bulk); a ligand or additive: its mu
+    alone). ``delta_mu_points`` values are spread evenly over each range."""
+
+    delta_mu: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = {}
+    delta_mu_points: Annotated[int, Field(ge=2, le=201)] = 11
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AnalysisSpec:
+        for name, (lo, hi) in self.delta_mu.items():
+            if not lo < hi:
+                raise ValueError(f"delta_mu.{name}: the range must be [min, max] with "
+                                 f"min < max, got [{lo}, {hi}]")
+        return self
+
+
 class ConditionsSpec(_Spec):
     """Synthesis conditions: temperature (°C) and chemical-potential limit."""
 
@@ -204,6 +223,7 @@ class Study(_Spec):
     enumeration: EnumerationSpec = EnumerationSpec()
     engine: EngineSpec = EngineSpec()
     workflow: WorkflowSpec = WorkflowSpec()
+    analysis: AnalysisSpec = AnalysisSpec()
     conditions: ConditionsSpec = ConditionsSpec()
 
     @model_validator(mode="after")
@@ -261,7 +281,7 @@ def load_study(path: str | Path) -> Study:
 def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     """Checks that need the materials table and ligand library (collected, not raised)."""
     from facetflow.structures.ligands import MODES, get_ligand
-    from facetflow.structures.materials import get_compound
+    from facetflow.structures.materials import compound_names, get_compound
 
     problems: list[Problem] = []
 
@@ -322,6 +342,16 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
                     name not in {v.replace_with for v in study.variants}:
                 problems.append(Problem(f"facets.{i}.modes.{name}", "mode given for a species "
                                         "the study does not use", name))
+    known_mu = set(sweep) | {v.replace_with for v in study.variants}
+    for material in (study.core.material, study.shell.material if study.shell else None):
+        if material and material in compound_names():
+            comp = get_compound(material)
+            known_mu |= set(comp.cations) | {comp.anion}
+    for name in study.analysis.delta_mu:
+        if name not in known_mu:
+            problems.append(Problem(f"analysis.delta_mu.{name}", "no chemical potential of "
+                                    "that name in this study", name,
+                                    ", ".join(sorted(known_mu))))
     if study.variants and not study.ligands:
         problems.append(Problem("variants", "variants replace a ligand, but the study has no "
                                 "ligands"))

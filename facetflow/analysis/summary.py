@@ -236,6 +236,10 @@ class _Summariser:
             label = "".join(str(i) for i in f["miller"])
             facets[label] = self.facet(label, f, mu, eps)
         growth = self.growth(facets)
+        for species, (lo, hi) in (self.spec.get("analysis") or {}).get("delta_mu", {}).items():
+            n = self.spec["analysis"].get("delta_mu_points", 11)
+            for label, rows in self.sweep(species, np.linspace(lo, hi, n), mu).items():
+                facets[label].setdefault("gamma_vs_delta_mu", {})[species] = rows
         return {
             "schema": SCHEMA, "study": self.spec["name"],
             "engine": {**self.ctx.get("engine", {}), "identity": _identity(self.wd)},
@@ -247,7 +251,38 @@ class _Summariser:
             "store_problems": self.wd.store_problems,
         }
 
-    def facet(self, label: str, f: dict, mu: dict, eps: dict) -> dict:
+    def shifted(self, mu: dict, species: str, delta: float) -> dict:
+        """mu with ``species`` moved by ``delta`` (eV); for a cation of the core or shell
+        the anion moves by -delta (mu_cation + mu_anion = E(bulk) is kept), and a
+        single-atom adsorbate named like a moved element moves with it."""
+        out = {k: dict(v) for k, v in mu.items()}
+        moves = {species: delta}
+        for comp in (self.ctx.get("core"), self.ctx.get("shell")):
+            if comp and species in comp["cations"] and len(comp["cations"]) == 1:
+                moves[comp["anion"]] = -delta
+        for name, d in moves.items():
+            if name in out:
+                out[name]["value"] += d
+        return out
+
+    def sweep(self, species: str, deltas, mu: dict) -> dict[str, list[dict]]:
+        """theta* and gamma* per facet and ligand as mu(species) moves by each delta."""
+        out: dict[str, list[dict]] = {}
+        for d in deltas:
+            mu_d = self.shifted(mu, species, float(d))
+            eps = self.passivation_energies(mu_d)
+            for f in self.spec["facets"]:
+                label = "".join(str(i) for i in f["miller"])
+                fac = self.facet(label, f, mu_d, eps, binding=False)
+                row = {"delta_mu": float(d), "gamma_bare": fac["gamma_bare"]["value"],
+                       "optimum": {k: None if o is None else
+                                   {"theta": o["theta"], "value": o["value"],
+                                    "delta": o["delta"]}
+                                   for k, o in fac["optimum"].items()}}
+                out.setdefault(label, []).append(row)
+        return out
+
+    def facet(self, label: str, f: dict, mu: dict, eps: dict, binding: bool = True) -> dict:
         bare = self.recs.get(f"{label}_bare", {})
         gb = self.gamma_bare(label, mu, eps)
         out = {"miller": f["miller"], "symmetric": bare.get("symmetric"),
@@ -288,7 +323,7 @@ class _Summariser:
                              "structure": best[nearest]["structure"]}
         out["gamma"] = points
         out["optimum"] = optimum
-        out["binding"] = self.binding(label, optimum, mu)
+        out["binding"] = self.binding(label, optimum, mu) if binding else []
         return out
 
     def binding(self, label: str, optimum: dict, mu: dict) -> list[dict]:
