@@ -1,0 +1,93 @@
+"""The summary on a fixture of known energies: the tiny study's plan with every energy
+set by hand, E = sum_el n_el eps_el + bonus(structure), references with no bonus, so that
+mu_el = eps_el and every surface quantity is the bonus over (n_faces x area)."""
+
+import json
+from collections import Counter
+
+import pytest
+from conftest import copy_workdir
+
+EPS = {"In": -2.1, "As": -3.7, "Zn": -1.3, "Se": -4.4, "H": -1.1, "C": -5.3, "O": -6.9,
+       "F": -2.6}
+BONUS = {"110_bare": 2.0, "110_shell": 1.0, "110_acetate_t1.000_c0": -3.0,
+         "110_acetate_t1.000_c0_vac0": -1.0, "110_acetate_t1.000_c0_F0": -4.0,
+         "110_acetate_t1.000_c0_ZnSe0": -0.2, "111_bare": 1.5}
+
+
+def _write_store(workdir, drop=()):
+    from facetflow.engines.base import CalcResult
+    from facetflow.store import ResultStore
+
+    plan = json.loads((workdir / "plan.json").read_text())
+    nodes = {n["hash"]: n for n in plan["nodes"]}
+    store = ResultStore(workdir / "synthetic.db")
+    for sid, rec in plan["records"].items():
+        if sid in drop:
+            continue
+        node = nodes[rec["calc"]]
+        counts = Counter(node["structure"]["symbols"])
+        energy = sum(n * EPS[el] for el, n in counts.items()) + BONUS.get(sid, 0.0)
+        zero = [[0.0, 0.0, 0.0]] * len(node["structure"]["symbols"])
+        result = CalcResult(engine="fixture", task="relax", converged=True, energy=energy,
+                            structure=node["structure"], forces=zero)
+        store.put(rec["calc"], result, sid, {})
+    (workdir / "store.json").write_text(json.dumps({"url": str(workdir / "synthetic.db")}))
+    return plan["records"]
+
+
+@pytest.fixture()
+def fixture_dir(tmp_path, tiny_run):
+    return copy_workdir(tiny_run, tmp_path) / "tiny"
+
+
+def test_hand_computed_gamma_and_binding(fixture_dir):
+    from facetflow.analysis.report import build_summary
+
+    records = _write_store(fixture_dir)
+    s = build_summary(fixture_dir)
+    mu = s["chemical_potentials"]
+    for el in ("In", "As", "Zn", "Se"):
+        assert mu[el]["value"] == pytest.approx(EPS[el])
+    assert mu["acetate"]["value"] == pytest.approx(2 * EPS["C"] + 3 * EPS["H"] + 2 * EPS["O"])
+    assert mu["F"]["value"] == pytest.approx(EPS["F"])
+    f = s["facets"]["110"]
+    area = records["110_bare"]["area_A2"]
+    assert f["n_faces"] == 2
+    g_bare = 1000 * 2.0 / (2 * area)  # meV/Å², both faces
+    assert f["gamma_bare"]["value"] == pytest.approx(g_bare)
+    assert f["gamma_bare"]["j_m2"] == pytest.approx(g_bare * 0.01602176634)
+    assert f["gamma_shell"]["value"] == pytest.approx(g_bare + 1000 * (1.0 - 2.0) / (2 * area))
+    pts = {p["structure"]: p for p in f["gamma"]}
+    assert pts["110_acetate_t1.000_c0"]["value"] == pytest.approx(
+        g_bare + 1000 * (-3.0 - 2.0) / (2 * area))
+    assert pts["110_acetate_t1.000_c0_F0"]["value"] == pytest.approx(
+        g_bare + 1000 * (-4.0 - 2.0) / (2 * area))
+    eb = {b["species"]: b["value"] for b in f["binding"]}
+    # E_b = [E(with) - E(vacancy) - 2 mu] / 2 on a symmetric slab: negative = bound
+    assert eb["acetate"] == pytest.approx((-3.0 - -1.0) / 2)
+    assert eb["F"] == pytest.approx((-4.0 - -1.0) / 2)
+    assert eb["ZnSe"] == pytest.approx((-0.2 - -1.0) / 2)
+    # the polar facet: one free face, passivated bottom priced by the reference slabs
+    g111 = s["facets"]["111"]
+    assert g111["n_faces"] == 1
+    assert g111["gamma_bare"]["value"] == pytest.approx(
+        1000 * 1.5 / records["111_bare"]["area_A2"])
+    assert s["passivation"]["In"]["value"] == pytest.approx(EPS["H"])
+    assert not s["missing"]
+
+
+def test_one_failed_coverage_is_a_gap_not_a_crash(fixture_dir):
+    from facetflow.analysis.report import write_report
+
+    _write_store(fixture_dir, drop={"110_acetate_t1.000_c0"})
+    path = write_report(fixture_dir, figures=True)
+    s = json.loads(path.read_text())
+    assert {m["structure"] for m in s["missing"]} == {"110_acetate_t1.000_c0"}
+    f = s["facets"]["110"]
+    pts = {p["structure"]: p for p in f["gamma"]}
+    assert pts["110_acetate_t1.000_c0"]["value"] is None
+    assert pts["110_acetate_t1.000_c0_F0"]["value"] is not None
+    assert f["optimum"]["acetate"] is None
+    assert "110_acetate_t1.000_c0" in (path.parent / "report.html").read_text()
+    assert (path.parent / "gamma_110.svg").is_file()
