@@ -33,7 +33,8 @@ def test_build_quick_writes_manifest_and_files(tmp_path):
     entries = manifest["structures"]
     assert len(entries) > 20
     roles = {e["role"] for e in entries}
-    assert roles == {"bare", "shell", "ligands", "variant", "binding", "reference"}
+    assert roles == {"bare", "shell", "ligands", "variant", "binding", "reference",
+                     "passivation"}
     from ase.io import read
 
     for e in entries:

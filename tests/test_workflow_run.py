@@ -34,7 +34,8 @@ def test_first_run_computes_everything_and_reports(tiny_run):
     assert summary["schema"] == "facetflow.summary/1" and not summary["missing"]
     assert set(summary["facets"]) == {"110", "111"}
     # the store is an ase.db the ase command line can browse
-    out = subprocess.run(["ase", "db", str(wd / "results.db"), "-c", "calc_hash,status"],
+    out = subprocess.run(["ase", "db", str(wd / "results.db"), "-c", "calc_hash,status",
+                          "--limit", "0"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.count("done") == 21
     # the FireWorks side really ran: one COMPLETED Firework per batch plus the analysis

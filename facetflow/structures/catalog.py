@@ -197,10 +197,14 @@ def passivation_records(core: Compound, vacuum: float) -> list[StructureRecord]:
         atoms.set_constraint(FixAtoms(indices=list(range(len(atoms)))))
         rid = f"pass_100_{term}"
         atoms.info = {"facetflow_id": rid}
+        ec = electron_count(atoms, dict(core.oxidation_states), set(slab.cations),
+                            set(slab.anions), {}, slab.n_surface_cations, 2, core.tetrahedral)
         out.append(StructureRecord(id=rid, atoms=atoms, role="passivation",
                                    termination=term, symmetric=True, area=slab.area,
-                                   n_faces=2, notes=["all atoms fixed; pseudo-H on both faces",
-                                                     *slab.notes]))
+                                   n_faces=2, n_surface_cations=slab.n_surface_cations,
+                                   electron_count=ec,
+                                   notes=["all atoms fixed; pseudo-H on both faces",
+                                          *slab.notes]))
     return out
 
 
