@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -31,6 +32,12 @@ def _load(study_path: Path):
     from facetflow.study import load_study
 
     return load_study(study_path)
+
+
+def _die(label: str, exc: Exception, code: int) -> NoReturn:
+    """Print ``label: exc`` on stderr and exit with ``code``."""
+    err.print(f"[bold red]{label}:[/] {exc}", highlight=False)
+    raise typer.Exit(code) from None
 
 
 def _fail(exc: Exception) -> None:
@@ -132,11 +139,9 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
     except (SpecError, StructureError) as exc:
         _fail(exc)
     except WorkdirBusy as exc:
-        err.print(f"[bold red]refused:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_BUSY) from None
+        _die("refused", exc, EXIT_BUSY)
     except EngineUnavailable as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_ENGINE) from None
+        _die("error", exc, EXIT_ENGINE)
     finally:
         for d in display:
             d.__exit__(None, None, None)
@@ -211,8 +216,7 @@ def _submit(study: Path, work: Path, engine: str | None, store: str | None, qada
     except (SpecError, StructureError) as exc:
         _fail(exc)
     except WorkdirBusy as exc:
-        err.print(f"[bold red]refused:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_BUSY) from None
+        _die("refused", exc, EXIT_BUSY)
     out.print(f"{sub.pending} of {sub.total} calculations queued on {sub.launchpad}; "
               f"jobs: {', '.join(sub.jobs) or 'none (nothing to run)'}")
     out.print(f"follow with: facetflow status {sub.workdir}")
@@ -258,8 +262,7 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
         try:
             lost = requeue(workdir, launchpad, expiration)
         except WorkdirBusy as exc:
-            err.print(f"[bold red]refused:[/] {exc}", highlight=False)
-            raise typer.Exit(EXIT_BUSY) from None
+            _die("refused", exc, EXIT_BUSY)
         out.print(f"requeued {len(lost)} lost Fireworks: {lost}")
     if launchpad is not None or (workdir / "fireworks" / "launchpad.json").is_file():
         states = fireworks_states(workdir, launchpad)
@@ -325,11 +328,9 @@ def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POS
                                 {"fmax": fmax} if fmax is not None else None)
         result = eng.run(atoms, "relax" if relax else "single", settings)
     except EngineUnavailable as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_ENGINE) from None
+        _die("error", exc, EXIT_ENGINE)
     except CalcError as exc:
-        err.print(f"[bold red]calculation failed:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_CALC) from None
+        _die("calculation failed", exc, EXIT_CALC)
     if as_json:
         print(json.dumps(result.to_dict(), default=float))
         return
