@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from facetflow.errors import Problem, SpecError
 
@@ -228,14 +229,20 @@ class Study(_Spec):
 
     @model_validator(mode="after")
     def _unique(self) -> Study:
-        seen = set()
-        for f in self.facets:
+        seen: dict = {}
+        for i, f in enumerate(self.facets):
             if f.miller in seen:
-                raise ValueError(f"facet {list(f.miller)} is listed twice")
-            seen.add(f.miller)
-        names = [lig.name for lig in self.ligands]
-        if len(names) != len(set(names)):
-            raise ValueError("a ligand is listed twice in ligands")
+                raise PydanticCustomError(
+                    "duplicate", "facets.{i}: facet {m} is listed twice (also facets.{j})",
+                    {"i": i, "m": list(f.miller), "j": seen[f.miller]})
+            seen[f.miller] = i
+        names: dict = {}
+        for k, lig in enumerate(self.ligands):
+            if lig.name in names:
+                raise PydanticCustomError(
+                    "duplicate", "ligands.{k}.name: ligand {n} is listed twice (also "
+                    "ligands.{j})", {"k": k, "n": lig.name, "j": names[lig.name]})
+            names[lig.name] = k
         return self
 
 
@@ -244,6 +251,8 @@ def _pydantic_problems(err: ValidationError) -> list[Problem]:
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "<study>"
         msg = re.sub(r"^Value error, ", "", e["msg"])
+        if e["type"] == "duplicate":  # "path: message" from the whole-study checks
+            loc, msg = msg.split(": ", 1)
         value = e.get("input")
         if isinstance(value, dict | list) and len(repr(value)) > 120:
             value = None

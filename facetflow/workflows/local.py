@@ -67,12 +67,19 @@ class Prepared:
     store: ResultStore
 
 
-def prepare(study_path: Path, work_root: Path, engine: str | None = None,
-            store_url: str | None = None, pictures: bool = True) -> Prepared:
-    """Validate the study, write its structures and plan (nothing is written if it is
-    invalid). Call with the work directory locked."""
+def validated(study_path: Path) -> tuple[Study, list]:
+    """The study and its structures, or ``SpecError``/``StructureError`` before anything is
+    written."""
     spec = load_study(study_path)
-    records = build_catalog(spec, Path(study_path).parent)
+    return spec, build_catalog(spec, Path(study_path).parent)
+
+
+def prepare(study_path: Path, work_root: Path, engine: str | None = None,
+            store_url: str | None = None, pictures: bool = True,
+            checked: tuple[Study, list] | None = None) -> Prepared:
+    """Write the study's structures and plan (validated first unless ``checked`` holds
+    the result of ``validated``). Call with the work directory locked."""
+    spec, records = checked or validated(study_path)
     workdir = Path(work_root) / spec.name
     plan = build_plan(spec, records, engine)
     context = context_dict(resolve(spec, Path(study_path).parent))
@@ -105,10 +112,10 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
     Raises ``WorkdirBusy`` if another run holds the work directory.
     """
     t0 = time.time()
-    spec = load_study(study_path)
-    workdir = Path(work_root) / spec.name
+    checked = validated(study_path)  # nothing is written for an invalid study
+    workdir = Path(work_root) / checked[0].name
     with WorkdirLock(workdir):
-        prep = prepare(study_path, work_root, engine, store_url, pictures)
+        prep = prepare(study_path, work_root, engine, store_url, pictures, checked)
         pending = pending_calculations(prep.plan, prep.store)
         if on_start is not None:
             on_start(prep, pending)

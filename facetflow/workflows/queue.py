@@ -54,10 +54,11 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
                  store_url: str | None = None, njobs: int = 1,
                  final_task: tuple[str, list] | None = None) -> Submission:
     """Queue a study; returns the job ids."""
-    from facetflow.study import load_study
     from facetflow.workflows.fireworks import use_file_store
+    from facetflow.workflows.local import validated
 
-    spec = load_study(study_path)
+    checked = validated(study_path)  # nothing is written for an invalid study
+    spec = checked[0]
     workdir = Path(work_root).resolve() / spec.name
     if launchpad_file is None:  # before FireWorks is imported
         use_file_store(workdir / "fireworks" / "launchpad.json")
@@ -68,7 +69,8 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
     qadapter = load_object_from_file(str(qadapter_file))
     qadapter["rocket_launch"] = launch_command(launchpad_file)
     with WorkdirLock(workdir, purpose="submit"):
-        prep = prepare(study_path, Path(work_root).resolve(), engine, store_url)
+        prep = prepare(study_path, Path(work_root).resolve(), engine, store_url,
+                       checked=checked)
         pending = pending_calculations(prep.plan, prep.store)
         lp = _launchpad(workdir, launchpad_file, reset=launchpad_file is None)
         wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, workdir,
