@@ -223,6 +223,22 @@ def _submit(study: Path, work: Path, engine: str | None, store: str | None, qada
 
 
 @app.command()
+def submit(study: Path = typer.Argument(..., help="study YAML file"),
+           qadapter: Path = typer.Option(..., help="queue adapter YAML, e.g. "
+                                         "cluster_configs/slurm/my_qadapter.yaml"),
+           work: Path = typer.Option(Path("work"), help="work directory root"),
+           engine: str | None = typer.Option(None, help="override the study's engine"),
+           store: str | None = typer.Option(None, help="results store (SQLite file or "
+                                            "postgresql:// URL)"),
+           launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (MongoDB); "
+                                                 "default: the work directory's file "
+                                                 "store"),
+           ) -> None:
+    """Queue a whole study on a batch system (the same as run --submit QADAPTER)."""
+    _submit(study, work, engine, store, qadapter, launchpad)
+
+
+@app.command()
 def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study name>)"),
            launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (MongoDB); "
                                                  "default: the work directory's file store"),

@@ -53,8 +53,8 @@ def test_study_runs_through_slurm(slurm, tmp_path):
     status = run_cli("status", str(work / "tiny"))
     assert status.returncode == 0 and "COMPLETED" in status.stdout
     # resubmitting the finished study queues nothing
-    again = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
-                    "--submit", str(QADAPTER))
+    again = run_cli("submit", str(DATA / "tiny.yaml"), "--work", str(work),
+                    "--qadapter", str(QADAPTER))
     assert again.returncode == 0 and "0 of 21 calculations queued" in again.stdout
     assert json.loads(summary.read_text())["study"] == "tiny"
 
