@@ -44,6 +44,21 @@ def test_first_run_computes_everything_and_reports(tiny_run):
 
     states = fireworks_states(wd)
     assert states["COMPLETED"] >= 2 and set(states) == {"COMPLETED"}
+    # the core bulk relaxed its cell, and the slabs were scaled to that lattice
+    from facetflow.analysis.data import load
+
+    data = load(wd)
+    built = data.plan["nodes"][0]
+    assert built["key"] == "ref_bulk_InAs"
+    relaxed = data.result("ref_bulk_InAs").atoms().get_volume()
+    from facetflow.engines.base import dict_to_atoms
+
+    assert abs(relaxed / dict_to_atoms(built["structure"]).get_volume() - 1) > 0.005
+    bare = data.result("110_bare").atoms()
+    bare0 = dict_to_atoms(data.plan["nodes"][[n["key"] for n in data.plan["nodes"]]
+                                             .index("110_bare")]["structure"])
+    scale = (relaxed / dict_to_atoms(built["structure"]).get_volume()) ** (1 / 3)
+    assert bare.cell[0, 0] == pytest.approx(bare0.cell[0, 0] * scale, rel=1e-6)
 
 
 def test_rerun_runs_nothing_and_reproduces_summary(tmp_path, tiny_run):

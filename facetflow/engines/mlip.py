@@ -29,7 +29,7 @@ from facetflow.engines.base import (
     max_force,
     sha256_of,
 )
-from facetflow.engines.batch import batched_fire
+from facetflow.engines.batch import batched_fire, batched_lbfgs
 from facetflow.engines.optimize import relax_with_calculator
 
 MODELS = {
@@ -37,6 +37,7 @@ MODELS = {
     "sevennet-0": ("sevenn", "SevenNet-0 (MPtrj, PBE/PBE+U)"),
     "sevennet-l3i5": ("sevenn", "SevenNet-l3i5 (MPtrj, PBE/PBE+U)"),
 }
+BATCHED = {"FIRE": batched_fire, "LBFGS": batched_lbfgs}  # optimizers run as one batch
 SEVENNET_KEYS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5"}
 
 
@@ -150,7 +151,9 @@ class MlipEngine:
         for all unconverged structures (CHGNet batches them into one graph batch; other
         models are called one structure at a time inside the same loop).
         ``on_result(index, result)`` is called as each structure finishes."""
-        if task == "relax" and settings.get("optimizer", "FIRE") != "FIRE":
+        optimizer = settings.get("optimizer", "FIRE")
+        if task == "relax" and (optimizer not in BATCHED or settings.get("relax_cell")):
+            # cell relaxations (bulk references) and other optimizers: one at a time
             results = []
             for i, a in enumerate(structures):
                 results.append(self.run(a, task, settings))
@@ -189,8 +192,8 @@ class MlipEngine:
                 on_result(i, results[i])
 
         if task == "relax":
-            batched_fire(works, forces_fn, float(settings.get("fmax", 0.05)),
-                         int(settings.get("max_steps", 400)), on_done=finish)
+            BATCHED[optimizer](works, forces_fn, float(settings.get("fmax", 0.05)),
+                               int(settings.get("max_steps", 400)), on_done=finish)
         else:
             energies, forces = forces_fn(works)
             for i, (e, f) in enumerate(zip(energies, forces, strict=True)):
