@@ -55,22 +55,32 @@ def batched_fire(structures: Sequence[Atoms], forces_fn: ForcesFn, fmax: float,
     or out of steps), so its result can be stored before the others finish.
     """
     states = [_State(a, _free_mask(a)) for a in structures]
+    return _drive(states, forces_fn, fmax, max_steps,
+                  lambda st, f: _fire_step(st, f, maxstep), on_done)
+
+
+def _drive(states: list, forces_fn: ForcesFn, fmax: float, max_steps: int,
+           step: Callable[[object, np.ndarray], None],
+           on_done: Callable[[int, dict], None] | None) -> list[dict]:
+    """The loop shared by the batched optimizers: one ``forces_fn`` call per step for the
+    structures still active; a structure leaves when converged or out of steps."""
     active = list(range(len(states)))
     while active:
         energies, forces = forces_fn([states[i].atoms for i in active])
         still = []
         for i, e, f in zip(active, energies, forces, strict=True):
-            s = states[i]
+            st = states[i]
             f = np.array(f, float)
-            f[~s.free] = 0.0
-            s.energy, s.forces = float(e), f
-            s.energies.append(float(e))
-            if np.linalg.norm(f, axis=1).max() < fmax or s.steps >= max_steps:
-                s.converged = bool(np.linalg.norm(f, axis=1).max() < fmax)
+            f[~st.free] = 0.0
+            st.energy, st.forces = float(e), f
+            st.energies.append(float(e))
+            largest = np.linalg.norm(f, axis=1).max()
+            if largest < fmax or st.steps >= max_steps:
+                st.converged = bool(largest < fmax)
                 if on_done is not None:
-                    on_done(i, _info(s))
+                    on_done(i, _info(st))
                 continue
-            _fire_step(s, f, maxstep)
+            step(st, f)
             still.append(i)
         active = still
     return [_info(s) for s in states]
@@ -133,25 +143,8 @@ def batched_lbfgs(structures: Sequence[Atoms], forces_fn: ForcesFn, fmax: float,
     moves more than ``maxstep`` Å), one ``forces_fn`` call per step for the active ones.
     Same return value and ``on_done`` as ``batched_fire``."""
     states = [_LState(a, _free_mask(a)) for a in structures]
-    active = list(range(len(states)))
-    while active:
-        energies, forces = forces_fn([states[i].atoms for i in active])
-        still = []
-        for i, e, f in zip(active, energies, forces, strict=True):
-            st = states[i]
-            f = np.array(f, float)
-            f[~st.free] = 0.0
-            st.energy, st.forces = float(e), f
-            st.energies.append(float(e))
-            if np.linalg.norm(f, axis=1).max() < fmax or st.steps >= max_steps:
-                st.converged = bool(np.linalg.norm(f, axis=1).max() < fmax)
-                if on_done is not None:
-                    on_done(i, _info(st))
-                continue
-            _lbfgs_step(st, f, maxstep, memory, alpha)
-            still.append(i)
-        active = still
-    return [_info(st) for st in states]
+    return _drive(states, forces_fn, fmax, max_steps,
+                  lambda st, f: _lbfgs_step(st, f, maxstep, memory, alpha), on_done)
 
 
 def _lbfgs_step(st: _LState, f: np.ndarray, maxstep: float, memory: int,
