@@ -248,10 +248,9 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
                                           "running Firework counts as lost"),
            ) -> None:
     """Per-calculation state from the results store and the LaunchPad."""
-    import json
     from collections import Counter
 
-    from facetflow.store import ResultStore
+    from facetflow.store import ResultStore, workdir_store_url
     from facetflow.workflows.lock import WorkdirBusy
     from facetflow.workflows.plan import read_plan
     from facetflow.workflows.queue import fireworks_states
@@ -261,9 +260,7 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
     if not plan_file.is_file():
         _fail(FileNotFoundError(f"{plan_file} not found: not a facetflow work directory"))
     plan = read_plan(plan_file)
-    url = json.loads((workdir / "store.json").read_text())["url"] \
-        if (workdir / "store.json").is_file() else str(workdir / "results.db")
-    rows = ResultStore(url).hashes()
+    rows = ResultStore(workdir_store_url(workdir)).hashes()
     by_stage: dict[str, Counter] = {}
     for node in plan.nodes.values():
         state = rows.get(node.hash, "pending")

@@ -28,7 +28,6 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +35,6 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.db import connect
 
 from facetflow.engines.base import CalcResult, dict_to_atoms
-
-STATUSES = ("done", "failed")
 
 
 def _canonical(obj):
@@ -82,6 +79,15 @@ def resolve_url(url: str | os.PathLike) -> str:
     if text.startswith(("postgresql://", "postgres://")):
         return text
     return str(Path(text).expanduser().resolve())
+
+
+def workdir_store_url(workdir: str | os.PathLike) -> str:
+    """The store a work directory's runs wrote to: the URL in ``WORKDIR/store.json``
+    (written by every run), else ``WORKDIR/results.db``."""
+    marker = Path(workdir) / "store.json"
+    if marker.is_file():
+        return json.loads(marker.read_text())["url"]
+    return str(Path(workdir) / "results.db")
 
 
 class ResultStore:
@@ -152,13 +158,6 @@ class ResultStore:
                     raise
                 time.sleep(0.1 * (attempt + 1))
 
-    def delete(self, calc_hash: str) -> None:
-        db = self._db()
-        with db:
-            ids = [row.id for row in db.select(calc_hash=calc_hash)]
-            if ids:
-                db.delete(ids)
-
     # -- reading -------------------------------------------------------------------
     def get(self, calc_hash: str) -> StoredCalc | None:
         """The checked row for ``calc_hash``, or None (absent or failing its checksum)."""
@@ -178,9 +177,6 @@ class ResultStore:
     def hashes(self) -> dict[str, str]:
         """hash -> status for every row (checksums not verified; cheap)."""
         return {row.calc_hash: row.status for row in self._db().select(include_data=False)}
-
-    def __iter__(self) -> Iterator[StoredCalc]:
-        return iter(self.all().values())
 
     def _check(self, row) -> StoredCalc | None:
         try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from facetflow.store import ResultStore, StoredCalc
+from facetflow.store import ResultStore, StoredCalc, workdir_store_url
 
 
 @dataclass
@@ -54,14 +54,6 @@ class WorkData:
         return None if got is None else got.result
 
 
-def store_url(workdir: Path) -> str:
-    """The store a work directory's runs wrote to (``store.json``; default results.db)."""
-    marker = Path(workdir) / "store.json"
-    if marker.is_file():
-        return json.loads(marker.read_text())["url"]
-    return str(Path(workdir) / "results.db")
-
-
 def load(workdir: str | Path, store: str | None = None) -> WorkData:
     """Read ``workdir``'s plan and the store rows of its calculations."""
     workdir = Path(workdir)
@@ -70,7 +62,7 @@ def load(workdir: str | Path, store: str | None = None) -> WorkData:
         raise FileNotFoundError(f"{plan_file} not found: is {workdir} a facetflow work "
                                 "directory (made by facetflow run)?")
     plan = json.loads(plan_file.read_text())
-    rs = ResultStore(store or store_url(workdir))
+    rs = ResultStore(store or workdir_store_url(workdir))
     wanted = {n["hash"] for n in plan["nodes"]}
     results = {h: s for h, s in rs.all().items() if h in wanted}
     problems = [{"calc_hash": p.calc_hash, "reason": p.reason} for p in rs.problems

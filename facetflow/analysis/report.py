@@ -14,22 +14,26 @@ import os
 import shutil
 from pathlib import Path
 
-from facetflow.analysis.data import load
+from facetflow.analysis import figures as figs
+from facetflow.analysis.data import WorkData, energies, load
+from facetflow.analysis.html import write_html
 from facetflow.analysis.summary import summarise
+from facetflow.analysis.tables import write_tables
 from facetflow.provenance import versions
 
 
-def build_summary(workdir: str | Path) -> dict:
+def build_summary(workdir: str | Path, data: WorkData | None = None) -> dict:
+    """The summary of ``workdir`` (``data``: its already loaded plan and store rows)."""
     workdir = Path(workdir)
-    wd = load(workdir)
     context = json.loads((workdir / "study.json").read_text())
-    return summarise(wd, context, versions())
+    return summarise(data or load(workdir), context, versions())
 
 
 def write_report(workdir: str | Path, figures: bool = True) -> Path:
     """Write ``workdir/report/`` and return the path of its summary.json."""
     workdir = Path(workdir)
-    summary = build_summary(workdir)
+    data = load(workdir)
+    summary = build_summary(workdir, data)
     target = workdir / "report"
     stage = workdir / f".report.staging-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
@@ -37,7 +41,7 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     try:
         (stage / "summary.json").write_text(
             json.dumps(summary, indent=1, sort_keys=True, default=float) + "\n")
-        _extras(summary, stage, workdir, figures)
+        _extras(summary, data, stage, figures)
         old = workdir / f".report.old-{os.getpid()}"
         if target.exists():
             os.replace(target, old)
@@ -48,30 +52,13 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     return target / "summary.json"
 
 
-def _extras(summary: dict, out: Path, workdir: Path, figures: bool) -> None:
-    """CSV tables, figures and report.html (each optional part skipped if its module is
-    unavailable, never failing the summary)."""
-    from facetflow.analysis.data import energies
-
-    energies(load(workdir)).to_csv(out / "energies.csv", index=False)
-    try:
-        from facetflow.analysis.tables import write_tables
-    except ImportError:
-        write_tables = None
-    if write_tables is not None:
-        write_tables(summary, out)
+def _extras(summary: dict, data: WorkData, out: Path, figures: bool) -> None:
+    """CSV tables, figures (PNG + SVG) and report.html."""
+    energies(data).to_csv(out / "energies.csv", index=False)
+    write_tables(summary, out)
     made: list[Path] = []
     if figures:
-        try:
-            from facetflow.analysis import figures as figs
-        except ImportError:
-            figs = None
-        if figs is not None:
-            made += figs.gamma_figures(summary, out)
-            made += figs.binding_figure(summary, out)
-            made += figs.shape_figure(summary, out, lattice_a=summary.get("lattice_a", 6.0))
-    try:
-        from facetflow.analysis.html import write_html
-    except ImportError:
-        return
+        made += figs.gamma_figures(summary, out)
+        made += figs.binding_figure(summary, out)
+        made += figs.shape_figure(summary, out)
     write_html(summary, out, made)

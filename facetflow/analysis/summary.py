@@ -59,6 +59,7 @@ class _Summariser:
         self.missing: list[dict] = []
         self._missing_ids: set[str] = set()
         self.recs = wd.records
+        self._nodes = {n["hash"]: n for n in wd.plan["nodes"]}
 
     # -- helpers -------------------------------------------------------------------
     def energy(self, sid: str | None) -> float | None:
@@ -71,8 +72,7 @@ class _Summariser:
         return e
 
     def structure(self, sid: str) -> dict:
-        node = next(n for n in self.wd.plan["nodes"] if n["hash"] == self.recs[sid]["calc"])
-        return node["structure"]
+        return self._nodes[self.recs[sid]["calc"]]["structure"]
 
     # -- 1, 2: references and chemical potentials ---------------------------------
     def references(self) -> dict[str, dict]:

@@ -18,7 +18,6 @@ unchanged study runs nothing and a killed run resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from facetflow import __version__
+from facetflow.jsonfile import write_json_atomic
 from facetflow.provenance import versions
 from facetflow.store import ResultStore
 from facetflow.structures.catalog import build_catalog, context_dict, resolve
@@ -171,9 +171,3 @@ def summarise(prep: Prepared, pending: list[str], t0: float) -> RunSummary:
         reused=len(prep.plan.nodes) - len(pending), pending_before=len(pending),
         wall_time=time.time() - t0, started=t0, failures=failures,
         store_problems=[asdict(p) for p in prep.store.problems], versions=versions())
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=float))
-    os.replace(tmp, path)

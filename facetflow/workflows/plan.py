@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -44,6 +43,7 @@ from facetflow.engines.base import (
     settings_for,
     structure_hash,
 )
+from facetflow.jsonfile import write_json_atomic
 from facetflow.structures.catalog import StructureRecord
 from facetflow.study import Study
 
@@ -124,10 +124,7 @@ class Plan:
 
     def write(self, path: Path) -> None:
         """Write atomically (a reader never sees half a plan)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), default=float))
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_dict(), indent=None)
 
     @classmethod
     def from_dict(cls, d: dict) -> Plan:

@@ -65,16 +65,18 @@ def read_events(events: Path) -> list[dict]:
     return out
 
 
-def prepare(node: Calculation, plan: Plan, store: ResultStore) -> Atoms:
-    """The starting structure of ``node`` from its inputs in the store."""
+def prepare(node: Calculation, plan: Plan, store: ResultStore,
+            cache: dict[str, CalcResult] | None = None) -> Atoms:
+    """The starting structure of ``node`` from its inputs in the store (``cache`` keeps
+    inputs already read, e.g. the bulk lattice every slab of a batch needs)."""
     atoms = node.atoms()
     relaxed_volume = None
     if node.lattice_from:
-        bulk = _input(store, plan, node.lattice_from)
+        bulk = _input(store, plan, node.lattice_from, cache)
         relaxed_volume = abs(bulk.atoms().get_volume())
         atoms = scale_to_lattice(atoms, node.lattice_volume, relaxed_volume)
     if node.start_from:
-        src = _input(store, plan, node.start_from)
+        src = _input(store, plan, node.start_from, cache)
         final = src.atoms()
         if node.start_map is None:  # the same structure (pre-relaxation -> DFT)
             atoms.positions = final.positions
@@ -87,13 +89,18 @@ def prepare(node: Calculation, plan: Plan, store: ResultStore) -> Atoms:
     return atoms
 
 
-def _input(store: ResultStore, plan: Plan, calc_hash: str) -> CalcResult:
+def _input(store: ResultStore, plan: Plan, calc_hash: str,
+           cache: dict[str, CalcResult] | None = None) -> CalcResult:
+    if cache is not None and calc_hash in cache:
+        return cache[calc_hash]
     got = store.get(calc_hash)
     key = plan.nodes[calc_hash].key if calc_hash in plan.nodes else calc_hash[:12]
     if got is None:
         raise MissingInput(f"input {key} has no result in the store")
     if got.status != "done" or got.result is None:
         raise MissingInput(f"input {key} failed: {got.error}")
+    if cache is not None:
+        cache[calc_hash] = got.result
     return got.result
 
 
@@ -104,6 +111,7 @@ def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
     store = ResultStore(store_url)
     events = Path(workdir) / "events.jsonl" if workdir else None
     counts = BatchCounts()
+    inputs: dict[str, CalcResult] = {}
     groups: dict[tuple, list[tuple[Calculation, Atoms]]] = defaultdict(list)
     for h in hashes:
         node = plan.nodes[h]
@@ -113,7 +121,7 @@ def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
             log_event(events, event="reused", hash=h, key=node.key)
             continue
         try:
-            atoms = prepare(node, plan, store)
+            atoms = prepare(node, plan, store, inputs)
         except MissingInput as exc:
             _failed(store, events, plan, node, str(exc), counts)
             continue
