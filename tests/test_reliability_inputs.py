@@ -113,3 +113,16 @@ def test_garbage_files_are_refused(tmp_path, text):
     res = runner.invoke(app, ["run", str(study), "--work", str(work), "--no-progress"])
     assert res.exit_code == 2, res.output
     assert not work.exists()
+
+
+def test_bad_queue_adapter_is_refused_before_anything_is_written(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("x: 1\n")
+    for qadapter, says in ((tmp_path / "missing.yaml", "cannot read it"),
+                           (bad, "not a FireWorks file")):
+        work = tmp_path / "work"
+        res = runner.invoke(app, ["submit", str(ROOT / "studies" / "quick.yaml"),
+                                  "--qadapter", str(qadapter), "--work", str(work)])
+        assert res.exit_code == 2, res.output
+        assert "--qadapter" in res.output and says in res.output
+        assert not work.exists()

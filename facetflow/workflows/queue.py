@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
 from facetflow.workflows.local import pending_calculations, prepare
 from facetflow.workflows.lock import WorkdirLock
@@ -57,7 +59,8 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
     from facetflow.workflows.fireworks import use_file_store
     from facetflow.workflows.local import validated
 
-    checked = validated(study_path)  # nothing is written for an invalid study
+    checked = validated(study_path)  # nothing is written for invalid input
+    check_queue_files(qadapter_file, launchpad_file)
     spec = checked[0]
     workdir = Path(work_root).resolve() / spec.name
     if launchpad_file is None:  # before FireWorks is imported
@@ -92,6 +95,29 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
             jobs.append(str(job))
     return Submission(workdir, len(prep.plan.nodes), len(pending), jobs,
                       str(launchpad_file or workdir / "fireworks" / "launchpad.json"))
+
+
+def check_queue_files(qadapter_file: Path, launchpad_file: Path | None) -> None:
+    """Refuse (``SpecError``, nothing written) a queue adapter or LaunchPad file that is
+    missing or is not a YAML mapping naming a FireWorks object."""
+    from facetflow.errors import Problem, SpecError
+
+    problems = []
+    for option, path, needed in (("--qadapter", qadapter_file, "_fw_name"),
+                                 ("--launchpad", launchpad_file, "host")):
+        if path is None:
+            continue
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(Problem(option, f"cannot read it: {exc}", str(path)))
+            continue
+        if not isinstance(data, dict) or needed not in data:
+            problems.append(Problem(option, f"not a FireWorks file: a YAML mapping with "
+                                    f"'{needed}' is needed", str(path),
+                                    "see cluster_configs/"))
+    if problems:
+        raise SpecError(problems)
 
 
 def fireworks_states(workdir: Path, launchpad_file: Path | None = None) -> Counter:
