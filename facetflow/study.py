@@ -60,11 +60,21 @@ class SlabDefaults(_Spec):
 Coverage = Annotated[float, Field(gt=0.0, le=1.0)]
 
 
+def miller_label(miller) -> str:
+    """``(1, -1, 0)`` -> ``"1m10"``: the default facet label."""
+    return "".join(str(i) if i >= 0 else f"m{-i}" for i in miller)
+
+
 class FacetSpec(_Spec):
     """One facet: Miller indices in the conventional cell, in-plane supercell (two integers
-    or a 2x2 matrix on the reduced 1x1 surface cell), and optional overrides."""
+    or a 2x2 matrix on the reduced 1x1 surface cell), and optional overrides.
+
+    ``name`` labels the facet in structure ids and the report (default: the Miller indices,
+    e.g. ``100``); it lets one facet appear with two terminations (``100_CsI``,
+    ``100_PbI2``)."""
 
     miller: tuple[int, int, int]
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     supercell: list[int] | list[list[int]] = [1, 1]
     monolayers: Annotated[int, Field(ge=2, le=40)] | None = None
     vacuum: Annotated[float, Field(ge=8.0, le=100.0)] | None = None
@@ -98,7 +108,7 @@ class FacetSpec(_Spec):
 
     @property
     def label(self) -> str:
-        return "".join(str(i) if i >= 0 else f"m{-i}" for i in self.miller)
+        return self.name or miller_label(self.miller)
 
     @property
     def supercell_matrix(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -109,11 +119,21 @@ class FacetSpec(_Spec):
 
 
 class LigandSpec(_Spec):
-    """A ligand and the coverages of its sweep; ``mode`` forces a binding mode."""
+    """A ligand and the coverages of its sweep; ``mode`` forces a binding mode.
+
+    ``replaces``: an element of the outermost plane (e.g. ``Cs`` or ``I`` on a CsI-
+    terminated perovskite face); each ligand then takes the place of one such surface atom
+    (removed; the ligand's anchor goes to its site, at bonding distance from the atom
+    beneath it when there is one), so theta counts replaced atoms per surface cation.
+    Binding energies of such a ligand are taken against the slab with the surface atom
+    removed and no ligand: E_b = E(slab - X + A) - E(slab - X) - mu_A.
+    ``facets``: the facet labels where the ligand is swept (default every facet)."""
 
     name: str
     coverages: Annotated[list[Coverage], Field(min_length=1)]
     mode: str | None = None
+    replaces: Annotated[str, Field(pattern=r"^[A-Z][a-z]?$")] | None = None
+    facets: list[str] | None = None
 
 
 class CustomLigandSpec(_Spec):
@@ -163,9 +183,24 @@ class EnumerationSpec(_Spec):
 
 
 class EngineSpec(_Spec):
+    """The engine and its settings. ``prerelax: mlip`` relaxes every slab with the ML
+    potential before the engine's own calculation; ``final_task: single`` then makes that
+    calculation a single point at the pre-relaxed geometry (slabs only: bulk and molecule
+    references are still relaxed by the engine) -- the cheap protocol for checking ML
+    energetics with DFT, stated in every result's task."""
+
     name: Literal[ENGINES] = "mlip"  # type: ignore[valid-type]
     settings: dict = {}
     prerelax: Literal["mlip"] | None = None
+    final_task: Literal["relax", "single"] = "relax"
+
+    @model_validator(mode="after")
+    def _single_needs_geometry(self) -> EngineSpec:
+        if self.final_task == "single" and self.prerelax is None:
+            raise PydanticCustomError(
+                "final_task", "final_task: single needs prerelax: mlip (a geometry to "
+                "compute the single point at)")
+        return self
 
 
 class WorkflowSpec(_Spec):
@@ -193,6 +228,10 @@ class AnalysisSpec(_Spec):
 
     delta_mu: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = {}
     delta_mu_points: Annotated[int, Field(ge=2, le=201)] = 11
+    compare_with: str | None = None
+    """Published findings to set beside this run's (``summary.json: paper_comparison``):
+    the name of a file in ``facetflow/data/papers/`` (without ``.yaml``) or a path to a
+    YAML file of the same form (see ``facetflow.analysis.paper``)."""
 
     @model_validator(mode="after")
     def _ranges(self) -> AnalysisSpec:
@@ -201,6 +240,36 @@ class AnalysisSpec(_Spec):
                 raise ValueError(f"delta_mu.{name}: the range must be [min, max] with "
                                  f"min < max, got [{lo}, {hi}]")
         return self
+
+
+DEFECT_KIND = r"^(V_[A-Z][a-z]?|[A-Z][a-z]?_int)$"
+
+
+class DefectsSpec(_Spec):
+    """Neutral point defects in the outermost planes of symmetric slabs.
+
+    ``kinds``: ``V_X`` (vacancy of element X) or ``X_int`` (interstitial X), X a species
+    of the core (or shell). Each is put at every symmetry-unique position in the top
+    ``layers`` atomic planes (vacancies: the atoms of X there, one orbit per position under
+    the operations that keep the top face; interstitials: the empty sites of largest
+    clearance between those planes), at most ``max_sites`` positions per kind, and its
+    image on the bottom face (both faces identical, two defects per cell).
+
+    E_f = [E(defective slab) - E(pristine slab) - sum_i dn_i mu_i] / n_defects (eV), with
+    dn_i the atoms added (interstitial +1, vacancy -1 per defect), in each chemical-
+    potential limit of ``limits`` (cation-rich: mu_cation = E(metal); anion-rich: mu_anion
+    = E(elemental anion reference, e.g. S8)). With each of ``ligands`` bound at the binding
+    site nearest the defect, E_f(L) uses the pristine slab with that ligand at that site
+    as reference, and the passivation effect is dE_f = E_f(L) - E_f (> 0: the ligand makes
+    the defect costlier to form)."""
+
+    kinds: Annotated[list[Annotated[str, Field(pattern=DEFECT_KIND)]], Field(min_length=1)]
+    facets: list[str] | None = None
+    layers: Annotated[int, Field(ge=1, le=6)] = 2
+    max_sites: Annotated[int, Field(ge=1, le=20)] = 2
+    ligands: list[str] = []
+    limits: Annotated[list[Literal["cation-rich", "anion-rich"]],
+                      Field(min_length=1)] = ["cation-rich", "anion-rich"]
 
 
 class ConditionsSpec(_Spec):
@@ -226,16 +295,24 @@ class Study(_Spec):
     workflow: WorkflowSpec = WorkflowSpec()
     analysis: AnalysisSpec = AnalysisSpec()
     conditions: ConditionsSpec = ConditionsSpec()
+    defects: DefectsSpec | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Study:
         seen: dict = {}
         for i, f in enumerate(self.facets):
-            if f.miller in seen:
+            key = f.name or f.miller  # one miller may appear under two names
+            if key in seen:
                 raise PydanticCustomError(
                     "duplicate", "facets.{i}: facet {m} is listed twice (also facets.{j})",
-                    {"i": i, "m": list(f.miller), "j": seen[f.miller]})
-            seen[f.miller] = i
+                    {"i": i, "m": f.name or list(f.miller), "j": seen[key]})
+            seen[key] = i
+        labels = [f.label for f in self.facets]
+        for i, lab in enumerate(labels):
+            if lab in labels[:i]:
+                raise PydanticCustomError(
+                    "duplicate", "facets.{i}.name: facet label {n} is used twice (also "
+                    "facets.{j})", {"i": i, "n": lab, "j": labels.index(lab)})
         names: dict = {}
         for k, lig in enumerate(self.ligands):
             if lig.name in names:
@@ -361,7 +438,55 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
             problems.append(Problem(f"analysis.delta_mu.{name}", "no chemical potential of "
                                     "that name in this study", name,
                                     ", ".join(sorted(known_mu))))
+    if study.analysis.compare_with:
+        from facetflow.findings import load_findings
+
+        problems.extend(load_findings(study.analysis.compare_with, base_dir)[1])
     if study.variants and not study.ligands:
         problems.append(Problem("variants", "variants replace a ligand, but the study has no "
                                 "ligands"))
+    problems += _site_and_defect_problems(study, ligand)
+    return problems
+
+
+def _site_and_defect_problems(study: Study, ligand) -> list[Problem]:
+    """Checks of ``ligands[].facets/replaces`` and the ``defects`` section (``ligand``
+    resolves a ligand name and records a problem when it is unknown)."""
+    from facetflow.structures.materials import compound_names, get_compound
+
+    problems: list[Problem] = []
+    labels = [f.label for f in study.facets]
+    species: set[str] = set()
+    for material in (study.core.material, study.shell.material if study.shell else None):
+        if material and material in compound_names():
+            species |= set(get_compound(material).species)
+    for k, ls in enumerate(study.ligands):
+        for j, lab in enumerate(ls.facets or []):
+            if lab not in labels:
+                problems.append(Problem(f"ligands.{k}.facets.{j}", "no facet of that label",
+                                        lab, ", ".join(labels)))
+        if ls.replaces and species and ls.replaces not in species:
+            problems.append(Problem(f"ligands.{k}.replaces", "not an element of the slab",
+                                    ls.replaces, ", ".join(sorted(species))))
+    d = study.defects
+    if d is None:
+        return problems
+    for j, lab in enumerate(d.facets or []):
+        if lab not in labels:
+            problems.append(Problem(f"defects.facets.{j}", "no facet of that label", lab,
+                                    ", ".join(labels)))
+    for j, kind in enumerate(d.kinds):
+        el = kind[2:] if kind.startswith("V_") else kind[:-4]
+        if species and el not in species:
+            problems.append(Problem(f"defects.kinds.{j}", f"{el} is not an element of the "
+                                    "slab", kind, ", ".join(f"V_{x}, {x}_int"
+                                                            for x in sorted(species))))
+    if len(set(d.kinds)) != len(d.kinds):
+        problems.append(Problem("defects.kinds", "a defect kind is listed twice", d.kinds))
+    for j, name in enumerate(d.ligands):
+        ligand(name, f"defects.ligands.{j}")
+    for i, f in enumerate(study.facets):
+        if (d.facets is None or f.label in d.facets) and f.symmetric is False:
+            problems.append(Problem(f"facets.{i}.symmetric", "defects are built on symmetric "
+                                    "slabs (the defect and its image on both faces)", False))
     return problems

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from conftest import STUDIES
 
+from facetflow.errors import SpecError
+
 
 @pytest.fixture(scope="module")
 def quick():
@@ -105,6 +107,18 @@ def test_dft_plan_prerelaxes_with_mlip(quick, quick_records):
     # the ligand pre-relaxation starts from the capped slab's pre-relaxation
     assert by_key["110_acetate_t0.500_c0@prerelax"].start_from == pre.hash
     assert plan.raw_count == len(quick_records) * 2 - 7  # references are not pre-relaxed
+
+    # final_task: single -> DFT single points at the ML geometries, for slabs only
+    data["engine"]["final_task"] = "single"
+    single = build_plan(parse_study(data), quick_records)
+    s_key = {n.key: n for n in single.nodes.values()}
+    assert s_key["110_shell"].task == "single" and s_key["110_shell@prerelax"].task == "relax"
+    assert s_key["ref_bulk_InAs"].task == "relax" and s_key["ref_mol_HF"].task == "relax"
+    assert s_key["110_shell"].hash != final.hash  # the task is part of the hash
+    assert s_key["110_shell@prerelax"].hash == pre.hash  # the ML part is shared
+    data["engine"]["prerelax"] = None
+    with pytest.raises(SpecError, match="final_task"):
+        parse_study(data)
 
 
 def test_warm_start_moves_matched_and_new_atoms(quick_records):

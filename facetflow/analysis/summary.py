@@ -31,6 +31,7 @@ import numpy as np
 from facetflow.analysis import energetics as en
 from facetflow.analysis import growth as gr
 from facetflow.analysis.data import WorkData
+from facetflow.analysis.paper import compare
 
 SCHEMA = "facetflow.summary/1"
 GROWTH_ASSUMPTIONS = [
@@ -240,16 +241,20 @@ class _Summariser:
             n = self.spec["analysis"].get("delta_mu_points", 11)
             for label, rows in self.sweep(species, np.linspace(lo, hi, n), mu).items():
                 facets[label].setdefault("gamma_vs_delta_mu", {})[species] = rows
-        return {
-            "schema": SCHEMA, "study": self.spec["name"],
-            "engine": {**self.ctx.get("engine", {}), "identity": _identity(self.wd)},
+        engine = {**self.ctx.get("engine", {}), "identity": _identity(self.wd)}
+        out = {
+            "schema": SCHEMA, "study": self.spec["name"], "engine": engine,
             "conditions": self.spec["conditions"], "versions": versions,
             "chemical_potentials": mu,
             "passivation": {h: {"value": v, "unit": "eV per pseudo-H"} for h, v in eps.items()},
             "references": refs, "facets": facets, "growth": growth,
-            "paper_comparison": [], "missing": self.missing,
-            "store_problems": self.wd.store_problems,
+            "missing": self.missing, "store_problems": self.wd.store_problems,
         }
+        out["paper_comparison"] = compare(
+            out, self.ctx.get("compare_with"),
+            f"{engine.get('name')} ({engine['identity']})" if engine.get("identity")
+            else str(engine.get("name")))
+        return out
 
     def shifted(self, mu: dict, species: str, delta: float) -> dict:
         """mu with ``species`` moved by ``delta`` (eV); for a cation of the core or shell
@@ -329,7 +334,7 @@ class _Summariser:
     def binding(self, label: str, optimum: dict, mu: dict) -> list[dict]:
         """E_b at the computed coverage nearest theta* of each swept ligand."""
         out = []
-        for lig in {p["name"] for p in self.spec["ligands"]}:
+        for lig in dict.fromkeys(p["name"] for p in self.spec["ligands"]):
             opt = optimum.get(lig)
             if not opt:
                 continue
@@ -342,14 +347,15 @@ class _Summariser:
             suffix = vac.rsplit("_vac", 1)[-1]
             n = self.recs[vac]["n_faces"] or 1
             theta = self.recs[parent]["theta"]
-            out.append(self._eb(lig, "ligand", parent, vac, n, theta, mu))
+            found = [self._eb(lig, "ligand", parent, vac, n, theta, mu)]
             for sid, r in sorted(self.recs.items()):
                 if r.get("parent") != parent or not sid.endswith(suffix) or sid == vac:
                     continue
                 if r["role"] == "variant":
-                    out.append(self._eb(r["variant"], "additive", sid, vac, n, theta, mu))
+                    found.append(self._eb(r["variant"], "additive", sid, vac, n, theta, mu))
                 elif r["role"] == "binding":
-                    out.append(self._eb(r["variant"], "growth", sid, vac, n, theta, mu))
+                    found.append(self._eb(r["variant"], "growth", sid, vac, n, theta, mu))
+            out.extend({**b, "ligand": lig} for b in found)
         return out
 
     def _eb(self, species: str, role: str, with_id: str, vac: str, n: int, theta: float,

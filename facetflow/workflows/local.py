@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from facetflow import __version__
+from facetflow.findings import load_findings
 from facetflow.jsonfile import write_json_atomic
 from facetflow.provenance import versions
 from facetflow.store import ResultStore
@@ -84,6 +85,9 @@ def prepare(study_path: Path, work_root: Path, engine: str | None = None,
     plan = build_plan(spec, records, engine)
     context = context_dict(resolve(spec, Path(study_path).parent))
     context["engine"] = {"name": plan.engine, "settings": dict(spec.engine.settings)}
+    if spec.analysis.compare_with:  # the findings travel with the run (checked at validation)
+        found, _ = load_findings(spec.analysis.compare_with, Path(study_path).parent)
+        context["compare_with"] = found.model_dump(mode="json") if found else None
     workdir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(workdir / "study.json", context)
     write_build(records, workdir / "structures", pictures=pictures,

@@ -201,12 +201,14 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
         s = settings_for(eng, purpose, overrides if eng == engine else None)
         ident = engine_identity(eng, s.get("model"))
         sha = structure_hash(rec.atoms)
-        h = calc_hash(sha, eng, stage, "relax", purpose, s, ident,
+        task = "single" if (stage == "final" and prerelax and rec.role != "reference"
+                            and study.engine.final_task == "single") else "relax"
+        h = calc_hash(sha, eng, stage, task, purpose, s, ident,
                       {"lattice_from": lattice_from, "start_from": start_from})
         depth = 1 + max([nodes[i].depth for i in (lattice_from, start_from) if i] or [-1])
         vol = _primitive_volume(core_ref) if lattice_from else None
         return Calculation(hash=h, key=rec.id + ("@prerelax" if stage == "prerelax" else ""),
-                           labels=[rec.id], engine=eng, stage=stage, task="relax",
+                           labels=[rec.id], engine=eng, stage=stage, task=task,
                            purpose=purpose, settings=s, identity=ident,
                            structure=atoms_to_dict(rec.atoms), structure_hash=sha,
                            lattice_from=lattice_from, lattice_volume=vol,

@@ -1,0 +1,130 @@
+"""The paper-comparison table: findings files are validated, each check reads the right
+numbers from a summary, verdicts follow the rules, and the paper's sign convention is
+honoured."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from facetflow.analysis.paper import AGREES, DISAGREES, NOT_COMPUTED, compare
+from facetflow.errors import SpecError
+from facetflow.findings import PAPERS_DIR, load_findings
+from facetflow.study import load_study
+
+
+def _facet(thetas, best, eb: dict):
+    """A summary facet: acetate swept over ``thetas`` with theta* = ``best``, and
+    binding entries ``eb`` (species -> E_b, eV, facetflow sign) in the acetate sweep."""
+    return {
+        "gamma": [{"ligand": "acetate", "variant": None, "theta": t, "delta": -1.0}
+                  for t in thetas],
+        "optimum": {"acetate": {"theta": best}},
+        "binding": [{"species": s, "ligand": "acetate", "value": v} for s, v in eb.items()],
+    }
+
+
+def _paper_like() -> dict:
+    """Numbers shaped like the paper's Fig. 2 (every finding should agree)."""
+    thetas = [0.25, 0.5, 0.625, 0.75, 1.0]
+    return {
+        "facets": {
+            "100": _facet(thetas, 1.0, {"acetate": -1.0, "Se": -2.0, "F": -1.5, "HF": -1.2,
+                                        "zn_acetate": -1.1}),
+            "111": _facet(thetas, 0.6, {"acetate": -1.3, "Se": -1.2, "F": -1.6, "HF": -1.4,
+                                        "zn_acetate": -1.0}),
+            "110": _facet(thetas, 1.0, {"acetate": -0.8, "ZnSe": -0.5, "F": -1.0,
+                                        "HF": -0.9, "zn_acetate": -0.4}),
+        },
+        "growth": {"cases": {
+            "without additive": {"ranking": ["111", "100", "110"], "anisotropy_index": 5.0},
+            "with F": {"ranking": ["100", "111", "110"], "anisotropy_index": 2.0},
+            "with HF": {"ranking": ["111", "100", "110"], "anisotropy_index": 3.0},
+        }},
+    }
+
+
+@pytest.fixture(scope="module")
+def findings():
+    found, problems = load_findings("inas_znse_fluoride", Path("."))
+    assert not problems
+    return found.model_dump(mode="json")
+
+
+def test_paper_like_numbers_agree_everywhere(findings):
+    rows = compare(_paper_like(), findings, "test engine")
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert all(r["verdict"] == AGREES for r in rows), [(r["id"], r["this_run"]) for r in rows]
+    assert all(r["engine"] == "test engine" for r in rows)
+    assert "-1.60 eV" in rows[3]["this_run"]  # F on {111}, shown in the paper's sign
+
+
+def test_each_finding_can_disagree(findings):
+    s = _paper_like()
+    s["facets"]["111"]["optimum"]["acetate"]["theta"] = 1.0       # 1: {111} at full
+    s["facets"]["110"]["binding"][-1]["value"] = -5.0              # 2: Zn(Ac)2 strongest on {110}
+    s["facets"]["100"]["binding"][1]["value"] = -1.1               # 3: Se barely beats acetate
+    s["facets"]["110"]["binding"][3]["value"] = -0.5               # 4: HF weaker than acetate
+    s["growth"]["cases"]["with HF"]["anisotropy_index"] = 9.0      # 5: HF less balanced
+    rows = {r["id"]: r for r in compare(s, findings, "e")}
+    assert {k: r["verdict"] for k, r in rows.items()} == {k: DISAGREES for k in "12345"}
+    # only the broken check fails inside a finding
+    assert [c["passed"] for c in rows["5"]["checks"]] == [True, True, False]
+
+
+def test_missing_numbers_are_not_computed(findings):
+    s = _paper_like()
+    del s["facets"]["111"]["binding"][2]                            # no F on {111}
+    s["growth"]["cases"].pop("with HF")
+    rows = {r["id"]: r for r in compare(s, findings, "e")}
+    assert rows["4"]["verdict"] == NOT_COMPUTED
+    assert rows["5"]["verdict"] == NOT_COMPUTED
+    assert "n/a" in rows["4"]["this_run"]
+    assert rows["1"]["verdict"] == AGREES
+    # a failing check wins over a missing one
+    s["facets"]["100"]["binding"][2]["value"] = 0.0                 # F unbound on {100}
+    assert {r["id"]: r for r in compare(s, findings, "e")}["4"]["verdict"] == DISAGREES
+
+
+def test_positive_bound_papers_are_converted(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "p", "citation": "c", "engine": "PBE", "binding_sign": "positive_bound",
+        "findings": [{"id": "a", "text": "A binds with 1.2 eV", "checks": [
+            {"kind": "binding_value", "facet": "100", "species": "A", "value": 1.2,
+             "within": 0.1}]}]}))
+    found, problems = load_findings(str(path), tmp_path)
+    assert not problems
+    summary = {"facets": {"100": {"binding": [{"species": "A", "value": -1.25}]}}}
+    row = compare(summary, found.model_dump(mode="json"), "e")[0]
+    assert row["verdict"] == AGREES and "+1.25 eV" in row["this_run"]
+    summary["facets"]["100"]["binding"][0]["value"] = 1.25  # unbound in facetflow's sign
+    assert compare(summary, found.model_dump(mode="json"), "e")[0]["verdict"] == DISAGREES
+
+
+def test_bad_findings_files_name_the_field(tmp_path):
+    assert load_findings("no_such_paper", tmp_path)[1][0].path == "analysis.compare_with"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "b", "citation": "c", "engine": "e", "findings": [
+        {"id": "1", "text": "t", "checks": [{"kind": "binding_value", "facet": "100"}]},
+        {"id": "2", "text": "t", "checks": [{"kind": "no_such_kind"}]}]}))
+    found, problems = load_findings(str(bad), tmp_path)
+    assert found is None
+    text = " | ".join(str(p) for p in problems)
+    assert "findings.1.checks.0.kind" in text
+    bad.write_text(yaml.safe_dump({"name": "b", "citation": "c", "engine": "e", "findings": [
+        {"id": "1", "text": "t", "checks": [{"kind": "binding_value", "facet": "100"}]}]}))
+    problems = load_findings(str(bad), tmp_path)[1]
+    assert "species, value, within" in str(problems[0])
+
+
+def test_study_names_a_findings_file(tmp_path):
+    study = yaml.safe_load((Path(__file__).parents[1] / "studies" / "quick.yaml").read_text())
+    study["analysis"] = {"compare_with": "not_a_paper"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(study))
+    with pytest.raises(SpecError) as err:
+        load_study(path)
+    assert "analysis.compare_with" in str(err.value)
+    assert "inas_znse_fluoride" in str(err.value)  # what is allowed
+    assert sorted(p.stem for p in PAPERS_DIR.glob("*.yaml"))
