@@ -200,8 +200,30 @@ def _headline(workdir: Path) -> None:
                       f"{c['anisotropy_index']:.3g}")
         else:
             out.print(f"  growth {case}: not computed ({c.get('note', '')})")
+    _defects_headline(s)
     if s.get("missing"):
         out.print(f"[yellow]{len(s['missing'])} structures missing[/] (see the report)")
+
+
+def _defects_headline(s: dict) -> None:
+    """E_f of each defect at its most stable position per limit, and dE_f per ligand."""
+    from facetflow.analysis.figures import defect_bars
+
+    d = s.get("defects")
+    if not d:
+        return
+    groups, series, chosen = defect_bars(s)
+    names = {k: v.get("name") or k for k, v in d["limits"].items()}
+
+    def num(v, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    for facet, defect in groups:
+        e = chosen.get((facet, defect, None)) or {}
+        ef = ", ".join(f"{names[k]} {num(v, '.2f')}" for k, v in (e.get("E_f") or {}).items())
+        dl = ", ".join(f"{lig} {num(chosen.get((facet, defect, lig), {}).get('dE_f'), '+.2f')}"
+                       for lig in series if lig is not None)
+        out.print(f"  {{{facet}}} E_f({defect}) = {ef} eV" + (f"; dE_f: {dl}" if dl else ""))
 
 
 def _submit(study: Path, work: Path, engine: str | None, store: str | None, qadapter: Path,

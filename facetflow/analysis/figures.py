@@ -10,6 +10,10 @@ Three kinds, after the paper's Fig. 2 f-j:
 * ``binding.png/.svg``: binding energies E_b (eV, negative = bound) per facet and species.
 * ``shapes.png/.svg``: kinetic Wulff shapes (pymatgen ``WulffShape`` with the relative
   growth rates in place of surface energies), one 3D panel per growth case.
+* ``defects.png/.svg`` (studies with defects): formation energy E_f (eV per defect) of
+  each defect at its most stable position, without and with each ligand bound next to
+  it, one panel per chemical-potential limit, and a panel of the passivation effect
+  dE_f = E_f(with ligand) - E_f(without) (the same in every limit).
 
 Every function copes with missing data (null values, empty lists, absent keys): the part
 that cannot be drawn is skipped and the axes say "not computed". The ``_..._figure``
@@ -429,6 +433,91 @@ def _miller(key: Any) -> tuple[int, int, int] | None:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def defects_figure(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
+    """Grouped bars of E_f per defect, without and with each ligand, per limit, and of
+    dE_f: ``defects.png`` and ``.svg``; nothing when the summary has no defects."""
+    if not _as_dict(summary).get("defects"):
+        return []
+    fig = _guarded(lambda: _defects_figure(summary), "defect formation energies")
+    return _save(fig, out, "defects")
+
+
+def defect_bars(summary: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list[str | None],
+                                                      dict]:
+    """The bars of the defects figure: groups (facet, defect), series (None = no ligand,
+    then each ligand) and {(facet, defect, ligand): entry} at the position where the
+    defect without ligand has its lowest E_f (first limit)."""
+    d = _as_dict(_as_dict(summary).get("defects"))
+    entries = [e for e in _as_list(d.get("entries")) if isinstance(e, Mapping)]
+    groups: list[tuple[str, str]] = []
+    series: list[str | None] = [None]
+    site: dict[tuple[str, str], Any] = {}
+    for e in entries:
+        key = (str(e.get("facet")), str(e.get("defect")))
+        if key not in groups:
+            groups.append(key)
+        if e.get("ligand") is not None and e.get("ligand") not in series:
+            series.append(e.get("ligand"))
+        if e.get("ligand") is None and e.get("lowest"):
+            site[key] = e.get("site")
+    chosen = {}
+    for e in entries:
+        key = (str(e.get("facet")), str(e.get("defect")))
+        if e.get("site") == site.get(key, e.get("site")):
+            chosen.setdefault((*key, e.get("ligand")), e)
+    return groups, series, chosen
+
+
+def _defects_figure(summary: Mapping[str, Any]) -> Figure:
+    d = _as_dict(_as_dict(summary).get("defects"))
+    limits = _as_dict(d.get("limits"))
+    groups, series, chosen = defect_bars(summary)
+    panels = [(lim, f"E_f, {_as_dict(info).get('name') or lim} (eV per defect)")
+              for lim, info in limits.items()] + [(None, "dE_f = E_f(ligand) - E_f (eV)")]
+    fig = _new_figure(max(7.0, 1.2 + 1.1 * max(len(groups), 1) * len(panels) ** 0.5 * 1.6),
+                      2.9 * len(panels))
+    width = 0.8 / max(len(series), 1)
+    several = len({g[0] for g in groups}) > 1
+    for p, (lim, title) in enumerate(panels):
+        ax = fig.add_subplot(len(panels), 1, p + 1)
+        n_bars = 0
+        for g, (facet, defect) in enumerate(groups):
+            for j, lig in enumerate(series):
+                e = chosen.get((facet, defect, lig))
+                if e is None or (lim is None and lig is None):
+                    continue
+                value = _num(e.get("dE_f")) if lim is None else _num(
+                    _as_dict(e.get("E_f")).get(lim))
+                x = g - 0.4 + width * (j + 0.5)
+                if value is None:
+                    ax.annotate("n/c", (x, 0), ha="center", va="bottom", fontsize=7,
+                                color="#c00000")
+                    continue
+                name = "no ligand" if lig is None else str(lig)
+                ax.bar([x], [value], width * 0.92, color=PALETTE[j % len(PALETTE)],
+                       edgecolor="black", lw=0.6, label=name,
+                       gid=f"defect:{lim}|{facet}|{defect}|{lig}")
+                ax.annotate(f"{value:.2f}", (x, value), xytext=(0, -3 if value < 0 else 3),
+                            textcoords="offset points", ha="center",
+                            va="top" if value < 0 else "bottom", fontsize=7)
+                n_bars += 1
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.set_xticks(range(len(groups)),
+                      [f"{{{f}}} {k}" if several else k for f, k in groups])
+        ax.set_xlim(-0.6, max(len(groups), 1) - 0.4)
+        ax.set_ylabel(title, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        if n_bars == 0:
+            _note(ax, NOT_COMPUTED)
+        else:
+            handles, labels = ax.get_legend_handles_labels()
+            uniq = dict(zip(labels, handles, strict=True))
+            ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="upper left",
+                      bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle("Defect formation energies at the most stable position of each defect")
+    return fig
 
 
 def _new_figure(w: float, h: float) -> Figure:

@@ -87,12 +87,15 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
     parts += _figure_blocks([p for p in figs if p.stem.startswith("gamma_")])
     parts += _binding_section(summary)
     parts += _figure_blocks([p for p in figs if p.stem == "binding"])
+    parts += _defects_section(summary)
+    parts += _figure_blocks([p for p in figs if p.stem == "defects"])
     parts += _growth_section(summary)
     parts += _figure_blocks([p for p in figs if p.stem == "shapes"])
     parts += _comparison_section(summary)
     parts += _missing_section(summary)
     rest = [p for p in figs
-            if not (p.stem.startswith("gamma_") or p.stem in ("binding", "shapes"))]
+            if not (p.stem.startswith("gamma_") or p.stem in ("binding", "shapes",
+                                                              "defects"))]
     if rest:
         parts += ["<h2>Other figures</h2>"] + _figure_blocks(rest)
     parts += ["</body>", "</html>", ""]
@@ -211,6 +214,57 @@ def _binding_section(summary: Mapping[str, Any]) -> list[str]:
              r.reference) for r in df.itertuples(index=False)]
     out.append(_table(["facet", "species", "role", "θ", "E_b (eV)", "structure",
                        "reference"], rows, numeric={3, 4}))
+    return out
+
+
+def _defects_section(summary: Mapping[str, Any]) -> list[str]:
+    """Chemical-potential limits, and per limit a table of E_f of every defect position
+    without and with each ligand (dE_f in brackets). Nothing when there are no defects."""
+    d = _as_dict(summary.get("defects"))
+    if not d:
+        return []
+    out = ["<h2>Point defects</h2>",
+           f"<p>{_e(d.get('convention') or '')}. Material: {_e(d.get('material'))}.</p>"]
+    limits = _as_dict(d.get("limits"))
+    rows = []
+    for lim, info in limits.items():
+        info = _as_dict(info)
+        mu = _as_dict(info.get("mu"))
+        rows.append((lim, info.get("name"),
+                     ", ".join(f"μ_{k} = {_plain(v, 4)}" for k, v in mu.items()) or None,
+                     info.get("how")))
+    dh = _as_dict(d.get("formation_enthalpy"))
+    out.append(_table(["limit", "name", "μ (eV per atom)", "how"], rows))
+    out.append(f"<p>Formation enthalpy ΔH_f = {_n(dh.get('value'), 3)} eV per "
+               f"{_e(dh.get('per') or 'formula unit')}.</p>")
+    entries = [e for e in _as_list(d.get("entries")) if isinstance(e, Mapping)]
+    ligands = list(dict.fromkeys(e.get("ligand") for e in entries
+                                 if e.get("ligand") is not None))
+    positions = list(dict.fromkeys((e.get("facet"), e.get("defect"), e.get("site"))
+                                   for e in entries))
+    by = {(e.get("facet"), e.get("defect"), e.get("site"), e.get("ligand")): e
+          for e in entries}
+    for lim, info in limits.items():
+        name = _as_dict(info).get("name") or lim
+        head = ["facet", "defect", "position", "layer", "no ligand"] + [
+            f"with {lig} (ΔE_f)" for lig in ligands]
+        body = []
+        for facet, defect, site in positions:
+            plain = _as_dict(by.get((facet, defect, site, None)))
+            cells = [f"{{{facet}}}", defect, site, plain.get("layer"),
+                     _n(_as_dict(plain.get("E_f")).get(lim), 3) +
+                     (" ★" if plain.get("lowest") else "")]
+            for lig in ligands:
+                e = _as_dict(by.get((facet, defect, site, lig)))
+                v = _n(_as_dict(e.get("E_f")).get(lim), 3)
+                dv = _num(e.get("dE_f"))
+                cells.append(v + (f" ({dv:+.3f})" if dv is not None else ""))
+            body.append(cells)
+        out.append(f"<h3>E_f (eV per defect), {_e(name)} limit</h3>")
+        out.append(_table(head, body, numeric=set(range(4, 5 + len(ligands)))))
+    out.append("<p>★ the most stable position of the defect without ligand. ΔE_f = E_f "
+               "(with ligand) − E_f (without) does not depend on the limit; ΔE_f &gt; 0: "
+               "the ligand makes the defect costlier to form (passivation).</p>")
     return out
 
 

@@ -61,4 +61,5 @@ def _extras(summary: dict, data: WorkData, out: Path, figures: bool) -> None:
         made += figs.gamma_figures(summary, out)
         made += figs.binding_figure(summary, out)
         made += figs.shape_figure(summary, out)
+        made += figs.defects_figure(summary, out)
     write_html(summary, out, made)

@@ -97,6 +97,17 @@ class _Summariser:
             out[key] = {"energy": value, "per": per, "structure": sid}
         return out
 
+    def _multi_cation_mu(self, comp: dict, refs: dict) -> dict[str, dict]:
+        """Cation-rich corner of a compound with several cations (perovskite ABX3):
+        every cation at its elemental reference, mu_X = [E(ABX3) - sum_c n_c mu_c] / n_X."""
+        from facetflow.analysis.defects import limits
+
+        got = limits(comp, refs, self.recs, ["cation-rich"])["cation-rich"]
+        if got["mu"] is None:
+            return {}
+        return {el: {"value": v, "how": f"cation-rich: {got['how']}"}
+                for el, v in got["mu"].items()}
+
     def _compound(self, name: str) -> dict | None:
         for c in (self.ctx.get("core"), self.ctx.get("shell")):
             if c and c["name"] == name:
@@ -107,12 +118,18 @@ class _Summariser:
         limit = self.spec["conditions"]["limit"]
         mu: dict[str, dict] = {}
         for comp in (self.ctx.get("core"), self.ctx.get("shell")):
+            if comp and len(comp["cations"]) > 1 and limit == "cation-rich":
+                mu.update(self._multi_cation_mu(comp, refs))
             if not comp or len(comp["cations"]) != 1:
                 continue
             cat, an = comp["cations"][0], comp["anion"]
             e_c = refs.get(f"bulk:{comp['name']}", {}).get("energy")
             e_cat = refs.get(f"bulk:{cat}", {}).get("energy")
             e_an = refs.get(f"bulk:{an}", {}).get("energy")
+            if e_an is None:  # a molecular elemental reference (S8), per atom
+                from facetflow.analysis.defects import element_energies
+
+                e_an = element_energies(refs, self.recs, [an]).get(an)
             if e_c is None or (limit == "cation-rich" and e_cat is None) or \
                     (limit == "anion-rich" and e_an is None):
                 continue
@@ -234,7 +251,7 @@ class _Summariser:
         eps = self.passivation_energies(mu)
         facets = {}
         for f in self.spec["facets"]:
-            label = "".join(str(i) for i in f["miller"])
+            label = _facet_label(f)
             facets[label] = self.facet(label, f, mu, eps)
         growth = self.growth(facets)
         for species, (lo, hi) in (self.spec.get("analysis") or {}).get("delta_mu", {}).items():
@@ -250,11 +267,23 @@ class _Summariser:
             "references": refs, "facets": facets, "growth": growth,
             "missing": self.missing, "store_problems": self.wd.store_problems,
         }
+        if self.spec.get("defects"):
+            out["defects"] = self.defects(refs, mu)
         out["paper_comparison"] = compare(
             out, self.ctx.get("compare_with"),
             f"{engine.get('name')} ({engine['identity']})" if engine.get("identity")
             else str(engine.get("name")))
         return out
+
+    def defects(self, refs: dict, mu: dict) -> dict:
+        """E_f of every defect with and without ligands, per limit (analysis.defects)."""
+        from facetflow.analysis.defects import summarise_defects
+
+        material = self.ctx.get("shell") or self.ctx["core"]
+        return summarise_defects(
+            self.recs, self.energy, refs,
+            {k: v["value"] for k, v in mu.items() if k in self.ctx["ligands"]}, material,
+            list(self.spec["defects"].get("limits") or ["cation-rich", "anion-rich"]))
 
     def shifted(self, mu: dict, species: str, delta: float) -> dict:
         """mu with ``species`` moved by ``delta`` (eV); for a cation of the core or shell
@@ -277,7 +306,7 @@ class _Summariser:
             mu_d = self.shifted(mu, species, float(d))
             eps = self.passivation_energies(mu_d)
             for f in self.spec["facets"]:
-                label = "".join(str(i) for i in f["miller"])
+                label = _facet_label(f)
                 fac = self.facet(label, f, mu_d, eps, binding=False)
                 row = {"delta_mu": float(d), "gamma_bare": fac["gamma_bare"]["value"],
                        "optimum": {k: None if o is None else
@@ -428,6 +457,13 @@ def _pseudo_h_hosts(structure: dict, ctx: dict) -> dict[str, int]:
         if q > 0:
             out[by_q.get(round(float(q), 4), f"q={q:g}")] += 1
     return dict(out)
+
+
+def _facet_label(f: dict) -> str:
+    """The facet's key (its ``name``, else the Miller indices, as structure ids have it)."""
+    from facetflow.study import miller_label
+
+    return f.get("name") or miller_label(f["miller"])
 
 
 def _identity(wd: WorkData) -> str | None:

@@ -8,6 +8,12 @@ the CSV files of the report.
 * ``growth.csv``: one row per growth case and facet; case, facet, rate (relative to the
   fastest facet), rank (1 = fastest), anisotropy_index, aspect_ratio (the last two per
   case, repeated on its rows).
+* ``defects.csv`` (studies with a ``defects`` section): one row per defect structure and
+  chemical-potential limit; facet, defect, site, layer, ligand (empty: none), limit
+  (cation-rich / anion-rich), limit_name (e.g. Zn-rich), E_f_eV (per defect), dE_f_eV
+  (E_f with the ligand - without; > 0 suppressed), Eb_at_defect_eV, Eb_pristine_eV (the
+  ligand's E_b next to the defect and at the same site of the pristine slab), lowest
+  (the most stable position of that defect and ligand), structure, reference.
 
 Null values become empty cells (NaN / None); a missing section gives a table with the
 columns and no rows.
@@ -29,6 +35,9 @@ GAMMA_COLUMNS = ["facet", "ligand", "theta", "variant", "gamma_meV_A2", "gamma_J
 BINDING_COLUMNS = ["facet", "species", "role", "theta", "Eb_eV", "structure", "reference"]
 GROWTH_COLUMNS = ["case", "facet", "rate", "rank", "anisotropy_index", "aspect_ratio"]
 COMPARISON_COLUMNS = ["finding", "paper", "this_run", "verdict", "engine"]
+DEFECT_COLUMNS = ["facet", "defect", "site", "layer", "ligand", "limit", "limit_name",
+                  "E_f_eV", "dE_f_eV", "Eb_at_defect_eV", "Eb_pristine_eV", "lowest",
+                  "structure", "reference"]
 
 
 def gamma_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
@@ -98,6 +107,29 @@ def comparison_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
     return _frame(rows, COMPARISON_COLUMNS, [])
 
 
+def defects_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per defect entry and limit of ``summary['defects']`` (E_f per defect, eV)."""
+    d = _as_dict(summary.get("defects"))
+    limits = _as_dict(d.get("limits"))
+    rows = []
+    for e in _as_list(d.get("entries")):
+        if not isinstance(e, Mapping):
+            continue
+        for lim, value in _as_dict(e.get("E_f")).items():
+            rows.append({"facet": e.get("facet"), "defect": e.get("defect"),
+                         "site": e.get("site"), "layer": e.get("layer"),
+                         "ligand": e.get("ligand"), "limit": lim,
+                         "limit_name": _as_dict(limits.get(lim)).get("name"),
+                         "E_f_eV": _num(value), "dE_f_eV": _num(e.get("dE_f")),
+                         "Eb_at_defect_eV": _num(e.get("E_b_ligand_at_defect")),
+                         "Eb_pristine_eV": _num(e.get("E_b_ligand_pristine")),
+                         "lowest": e.get("lowest") if isinstance(e.get("lowest"), bool)
+                         else None,
+                         "structure": e.get("structure"), "reference": e.get("reference")})
+    return _frame(rows, DEFECT_COLUMNS, ["E_f_eV", "dE_f_eV", "Eb_at_defect_eV",
+                                         "Eb_pristine_eV"])
+
+
 def write_tables(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
     """Write gamma.csv, binding.csv and growth.csv into ``out``; the paths written."""
     out = Path(out)
@@ -107,6 +139,10 @@ def write_tables(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
                         ("growth", growth_frame)):
         path = out / f"{name}.csv"
         frame(summary).to_csv(path, index=False)
+        paths.append(path)
+    if summary.get("defects"):
+        path = out / "defects.csv"
+        defects_frame(summary).to_csv(path, index=False)
         paths.append(path)
     return paths
 

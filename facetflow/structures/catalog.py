@@ -8,7 +8,13 @@ Roles
 ``variant``    one ligand of an arrangement replaced by an additive (F, HF, ...)
 ``binding``    one ligand removed (``variant: vacancy``) or replaced by a growth species
                (Se, ZnSe): E_b(A) = E(replaced by A) - E(vacancy) - mu_A
+``defect``     a point defect (``defects`` section) at a symmetry-unique position
+``defect_ligand``     the defect with a ligand bound at the site nearest to it
+``defect_reference``  the pristine slab with that ligand at that site (E_f reference)
 ``reference``  bulk and molecular references for chemical potentials
+
+A ligand with ``replaces: X`` takes the place of a surface atom X (removed); its vacancy
+structure lacks both the ligand and X.
 
 For symmetric slabs every adsorbate, replacement and vacancy is applied to both faces.
 """
@@ -63,6 +69,8 @@ class StructureRecord:
     electron_count: dict | None = None
     reference_key: str | None = None
     notes: list[str] = field(default_factory=list)
+    defect: str | None = None
+    defect_site: dict | None = None
 
     def manifest_entry(self, file: str) -> dict:
         a = self.atoms
@@ -84,6 +92,7 @@ class StructureRecord:
             "n_faces": self.n_faces, "n_surface_cations": self.n_surface_cations,
             "n_fixed": fixed, "electron_count": self.electron_count,
             "reference": self.reference_key, "notes": self.notes,
+            "defect": self.defect, "defect_site": self.defect_site,
         }
 
 
@@ -95,6 +104,8 @@ class StudyContext:
     core: Compound
     shell: Compound | None
     ligands: dict[str, Ligand]
+    molecules: dict[str, Atoms] = field(default_factory=dict)
+    """Reference molecules of custom ligands that name themselves in ``reference``."""
 
 
 def compound_dict(c: Compound) -> dict:
@@ -130,17 +141,24 @@ def resolve(study: Study, base_dir: Path) -> StudyContext:
                                                                            study.core.c)
     shell = get_compound(study.shell.material, "shell.material") if study.shell else None
     ligands: dict[str, Ligand] = {}
+    molecules: dict[str, Atoms] = {}
     for k, cl in enumerate(study.custom_ligands):
         ligands[cl.name] = ligand_from_xyz(
             cl.name, base_dir / cl.file, cl.anchors, kind=cl.kind, charge=cl.charge,
             footprint=cl.footprint, modes=cl.modes, anchor_species=cl.anchor_species,
             reference=cl.reference, path=f"custom_ligands.{k}")
+        if cl.name in cl.reference:  # the molecule of the XYZ file is its own reference
+            from ase.io import read
+
+            molecules[cl.name] = read(str(base_dir / cl.file))
     names = {ls.name for ls in study.ligands} | {v.replace_with for v in study.variants}
     for f in study.facets:
         names |= set(f.growth_species)
+    if study.defects:
+        names |= set(study.defects.ligands)
     for name in sorted(names - set(ligands)):
         ligands[name] = get_ligand(name)
-    return StudyContext(study, core, shell, ligands)
+    return StudyContext(study, core, shell, ligands, molecules)
 
 
 def facet_request(ctx: StudyContext, f: FacetSpec) -> SlabRequest:
@@ -238,21 +256,25 @@ def _facet_records(ctx: StudyContext, i: int, f: FacetSpec,
         out.append(_slab_record(ctx, f"{label}_shell", slab, slab.atoms, "shell", label, [],
                                 {"theta": 0.0, "parent": f"{label}_bare"}))
     modes = f.modes or {}
-    grids: dict[str, SiteGrid] = {}
+    grids: dict[tuple[str, str | None], SiteGrid] = {}
 
-    def grid_for(name: str, mode: str | None, path: str) -> SiteGrid:
-        if name not in grids:
+    def grid_for(name: str, mode: str | None, path: str, replaces: str | None = None
+                 ) -> SiteGrid:
+        if (name, replaces) not in grids:
             lig = ctx.ligands[name]
-            chosen, sites = choose_mode(slab, lig, modes.get(name) or mode, path=path)
-            grids[name] = SiteGrid(slab, lig, chosen, sites)
-        return grids[name]
+            chosen, sites = choose_mode(slab, lig, modes.get(name) or mode, path=path,
+                                        replaces=replaces)
+            grids[name, replaces] = SiteGrid(slab, lig, chosen, sites)
+        return grids[name, replaces]
 
     for k, ls in enumerate(study.ligands):
+        if ls.facets is not None and label not in ls.facets:
+            continue
         lig = ctx.ligands[ls.name]
         cov_path = (f"facets.{i}.coverages.{ls.name}" if f.coverages and ls.name in f.coverages
                     else f"ligands.{k}.coverages")
         thetas = (f.coverages or {}).get(ls.name, ls.coverages)
-        grid = grid_for(ls.name, ls.mode, f"ligands.{k}.mode")
+        grid = grid_for(ls.name, ls.mode, f"ligands.{k}.mode", ls.replaces)
         for theta in thetas:
             try:
                 n = n_ligands_for(theta, slab, lig)
@@ -280,10 +302,67 @@ def _facet_records(ctx: StudyContext, i: int, f: FacetSpec,
                     "parent": f"{label}_shell" if slabs.capped else f"{label}_bare",
                     "multiplicity": arr.multiplicity})
                 rec.notes.append(f"{enum.raw_count} raw arrangements, {len(enum.unique)} "
-                                 f"symmetry-unique, mode {grid.mode}")
+                                 f"symmetry-unique, mode {grid.mode}" +
+                                 (f", each in place of a surface {ls.replaces}"
+                                  if ls.replaces else ""))
                 out.append(rec)
                 out += _replacements(ctx, f, slab, grid, arr, rid, theta, ls.name, c == 0,
                                      grid_for, rec.notes)
+    if study.defects and (study.defects.facets is None or label in study.defects.facets):
+        out += _defect_records(ctx, f, slab, f"{label}_shell" if slabs.capped else
+                               f"{label}_bare", grid_for)
+    return out
+
+
+def _defect_records(ctx: StudyContext, f: FacetSpec, slab: Slab, pristine: str, grid_for
+                    ) -> list[StructureRecord]:
+    """Each defect kind at its symmetry-unique positions, alone and with each of the
+    section's ligands bound at the site nearest to it, plus the pristine slab with that
+    ligand at that site (the reference of E_f with the ligand)."""
+    from facetflow.structures.defects import (
+        apply_defect,
+        defect_sites,
+        ligand_next_to,
+        ligand_pair,
+    )
+
+    spec = ctx.study.defects
+    label = f.label
+    out: list[StructureRecord] = []
+    for j, kind in enumerate(spec.kinds):
+        sites = defect_sites(slab, kind, spec.layers, spec.max_sites)
+        if not sites:
+            raise SpecError.single(f"defects.kinds.{j}", f"no position for {kind} in the "
+                                   f"top {spec.layers} planes of {label}", kind)
+        for n, site in enumerate(sites):
+            did = f"{label}_{kind}_{n}"
+            info = site.as_dict()
+            rec = _slab_record(ctx, did, slab, apply_defect(slab, site), "defect", label,
+                               [], {"parent": pristine, "defect": kind, "variant": kind,
+                                    "defect_site": info,
+                                    "multiplicity": site.multiplicity})
+            rec.notes.append(f"{kind} in layer {site.layer} from the top, on both faces")
+            out.append(rec)
+            for m, name in enumerate(spec.ligands):
+                grid = grid_for(name, None, f"defects.ligands.{m}")
+                k = ligand_next_to(grid, site)
+                if k is None:
+                    rec.notes.append(f"{name} finds no binding site next to {kind}")
+                    continue
+                ref, both = ligand_pair(slab, grid, k, site)
+                lig = grid.ligand
+                site_info = {**info, "ligand_site": int(k), "ligand_mode": grid.mode,
+                             "defect_structure": did}
+                rid = f"{label}_{kind}_{n}_{name}_ref"
+                out.append(_slab_record(ctx, rid, slab, ref, "defect_reference", label, [lig],
+                                        {"parent": pristine, "ligand": name, "n_ligands": 1,
+                                         "defect": kind, "defect_site": site_info}))
+                out.append(_slab_record(ctx, f"{label}_{kind}_{n}_{name}", slab, both,
+                                        "defect_ligand", label, [lig],
+                                        {"parent": rid, "ligand": name, "n_ligands": 1,
+                                         "defect": kind, "variant": kind,
+                                         "defect_site": site_info,
+                                         "multiplicity": site.multiplicity}))
     return out
 
 
@@ -305,14 +384,24 @@ def _replacements(ctx, f: FacetSpec, slab: Slab, grid: SiteGrid, arr: Arrangemen
         if v.coverages == "all" or any(abs(theta - t) < 1e-9 for t in v.coverages):
             jobs.append(("variant", v.replace_with, f"variants.{k}"))
     bcov = study.binding.coverages
+    replacing = any(s.removes for s in grid.sites)
+    if replacing and jobs:
+        notes.append("variants of a ligand that replaces surface atoms are not built")
+        jobs = []
     if first and (bcov == "optimal" or any(abs(theta - t) < 1e-9 for t in bcov)):
         jobs.append(("binding", "vacancy", "binding"))
         for name in f.growth_species:
+            if replacing:
+                notes.append(f"growth species {name} is not built in place of a ligand that "
+                             "replaces surface atoms")
+                continue
             jobs.append(("binding", name, f"facets.{i}.growth_species"))
     for role, species, path in jobs:
         for r, orbit in enumerate(orbits):
             pos = orbit[0]
             base = [a for k, a in enumerate(adsorbates_of(grid, arr)) if k != pos]
+            # the surface atom a replacing ligand took stays out in its vacancy structure
+            freed = grid.sites[arr.sites[pos]].removes
             members = [lig] * (n - 1)
             if species != "vacancy":
                 add_grid = grid_for(species, None, path)
@@ -322,7 +411,7 @@ def _replacements(ctx, f: FacetSpec, slab: Slab, grid: SiteGrid, arr: Arrangemen
                     continue
                 base.append(added)
                 members = members + [add_grid.ligand]
-            atoms = decorate(slab, base)
+            atoms = decorate(slab, base, removes=freed)
             tag = "vac" if species == "vacancy" else species
             rid = f"{parent}_{tag}{r}"
             out.append(_slab_record(ctx, rid, slab, atoms, role, f.label, members, {
@@ -356,7 +445,29 @@ def reference_keys(ctx: StudyContext) -> list[str]:
         keys |= {f"bulk:{c}" for c in ctx.shell.cations if _has_element(c)}
     for lig in ctx.ligands.values():
         keys |= set(lig.reference)
+    study = ctx.study
+    if study.defects or study.conditions.limit == "anion-rich":
+        # elemental references of every species (both limits; E_f of vacancies and
+        # interstitials): metals as bulk, molecular elements (S8) as molecules
+        from facetflow.structures.materials import element_reference_key
+
+        for comp in (ctx.core, ctx.shell):
+            for el in (comp.species if comp else ()):
+                key = element_reference_key(el)
+                if key:
+                    keys.add(key)
     return sorted(keys)
+
+
+def _boxed(molecule: Atoms) -> Atoms:
+    """A molecule centred in the reference box (as ``reference_atoms`` makes them)."""
+    from facetflow.structures.references import MOLECULE_BOX
+
+    mol = Atoms(molecule.get_chemical_symbols(), positions=molecule.positions)
+    mol.cell = [MOLECULE_BOX] * 3
+    mol.center()
+    mol.pbc = True
+    return mol
 
 
 def _has_element(name: str) -> bool:
@@ -369,7 +480,10 @@ def _reference_records(ctx: StudyContext) -> list[StructureRecord]:
     out = []
     overrides = {ctx.core.name: ctx.core}
     for key in reference_keys(ctx):
-        atoms = reference_atoms(key, overrides)
+        if key in ctx.molecules:
+            atoms = _boxed(ctx.molecules[key])
+        else:
+            atoms = reference_atoms(key, overrides)
         kind, name = ("bulk", key[5:]) if key.startswith("bulk:") else ("mol", key)
         atoms.info = {"facetflow_id": f"ref_{kind}_{name}"}
         out.append(StructureRecord(id=f"ref_{kind}_{name}", atoms=atoms, role="reference",

@@ -83,7 +83,9 @@ class SiteGrid:
         placed, kept = [], []
         for s in self.sites:
             p = place(self.ligand, self.mode, s.targets, s.direction)
-            if np.min(_min_image_distances(p, slab_pos, cell)) < MIN_TO_SLAB:
+            # a replacing ligand sits where the atoms it replaces were
+            others = np.delete(slab_pos, list(s.removes), axis=0) if s.removes else slab_pos
+            if np.min(_min_image_distances(p, others, cell)) < MIN_TO_SLAB:
                 continue
             if _self_clash(p, sym, cell):
                 continue
@@ -338,14 +340,37 @@ def _below(positions: np.ndarray, slab: Slab) -> np.ndarray:
     return out
 
 
-def decorate(slab: Slab, adsorbates: list[Adsorbate]) -> Atoms:
+def image_index(atoms: Atoms, op, index: int, tol: float = MATCH_TOL * 4) -> int:
+    """The atom that symmetry operation ``op`` maps atom ``index`` onto (same element,
+    positions compared modulo the cell)."""
+    cell = atoms.cell[:]
+    img = op.apply_cartesian(atoms.positions[index][None, :], cell)[0]
+    frac = (atoms.positions - img) @ np.linalg.inv(cell)
+    frac -= np.round(frac)
+    d = np.linalg.norm(frac @ cell, axis=1)
+    d[np.array(atoms.get_chemical_symbols()) != atoms[index].symbol] = np.inf
+    k = int(np.argmin(d))
+    if d[k] > tol:
+        raise StructureError(f"atom {index} has no image under the face-swapping operation")
+    return k
+
+
+def decorate(slab: Slab, adsorbates: list[Adsorbate], removes: tuple[int, ...] = ()
+             ) -> Atoms:
     """The slab with adsorbates on the top face and, for a symmetric slab, their images on
-    the bottom face under the slab's face-swapping operation (both faces identical)."""
+    the bottom face under the slab's face-swapping operation (both faces identical).
+
+    Slab atoms replaced by an adsorbate (``Site.removes``) and the atoms in ``removes``
+    (e.g. the surface atom a replacing ligand took, in its vacancy structure) are deleted,
+    with their images on the bottom face."""
     atoms = slab.atoms.copy()
     cell = atoms.cell[:]
     swap = face_swap_operation(slab.atoms) if slab.symmetric else None
     if slab.symmetric and swap is None:
         raise StructureError("symmetric slab without a face-swapping operation")
+    gone = set(removes) | {i for ads in adsorbates for i in ads.site.removes}
+    if swap is not None:
+        gone |= {image_index(slab.atoms, swap, i) for i in list(gone)}
     faces = [(1, None)] + ([(-1, swap)] if swap is not None else [])
     lid = 0
     for _face, op in faces:
@@ -359,6 +384,8 @@ def decorate(slab: Slab, adsorbates: list[Adsorbate]) -> Atoms:
             mol.new_array("ligand_id", np.full(len(mol), lid, int))
             lid += 1
             atoms += mol
+    if gone:
+        del atoms[sorted(gone)]
     center_with_vacuum(atoms, slab.vacuum)
     atoms.wrap()
     return atoms

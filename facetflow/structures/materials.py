@@ -63,13 +63,21 @@ class Compound:
 
 @dataclass(frozen=True)
 class Element:
-    """An elemental bulk reference (e.g. Zn metal for the cation-rich limit)."""
+    """An elemental reference: a bulk crystal (e.g. Zn metal for the cation-rich limit), or
+    for elements whose standard state is molecular a named molecule (``molecule``, e.g. S8
+    for the S-rich limit; ``structure`` is then ``"molecule"``)."""
 
     name: str
     structure: str
     a: float
     c: float | None = None
     source: str = ""
+    molecule: str | None = None
+
+    @property
+    def reference_key(self) -> str:
+        """Reference key of its energy: ``bulk:<El>`` or the molecule's name."""
+        return self.molecule or f"bulk:{self.name}"
 
 
 @cache
@@ -116,9 +124,20 @@ def get_element(name: str, path: str = "element") -> Element:
         raise SpecError.single(path, "no elemental reference for this element", name,
                                element_names())
     d = table[name]
+    if d.get("molecule"):
+        return Element(name=name, structure="molecule", a=0.0, source=str(d.get("source", "")),
+                       molecule=str(d["molecule"]))
     return Element(name=name, structure=d["structure"], a=float(d["a"]),
                    c=float(d["c"]) if d.get("c") is not None else None,
                    source=str(d.get("source", "")))
+
+
+def element_reference_key(symbol: str) -> str | None:
+    """Reference key for the elemental chemical potential of ``symbol`` (per atom), or
+    None when the table has no reference for it."""
+    if symbol not in _table()["elements"]:
+        return None
+    return get_element(symbol).reference_key
 
 
 def valence(symbol: str) -> int:

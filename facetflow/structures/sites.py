@@ -22,12 +22,16 @@ NEAREST_SHELL_TOL = 0.3  # Å: pairs within this of the shortest feasible pair c
 
 @dataclass
 class Site:
-    """Where one ligand binds: the surface atoms, the anchor targets (Å), a direction."""
+    """Where one ligand binds: the surface atoms, the anchor targets (Å), a direction.
+
+    ``removes``: slab atoms the ligand replaces (removed when it is placed; see
+    ``replacement_sites``)."""
 
     atoms: tuple[int, ...]
     targets: np.ndarray
     direction: np.ndarray
     mode: str
+    removes: tuple[int, ...] = ()
 
     @property
     def center(self) -> np.ndarray:
@@ -131,17 +135,110 @@ def binding_sites(slab: Slab, ligand: Ligand, mode: str) -> list[Site]:
     return sites
 
 
+REPLACEMENT_MODES = ("atop", "monodentate", "chelating")
+HOST_CONE_DEG = 35.0  # a host lies within this angle of -z below the replaced atom
+
+
+def replaced_host(slab: Slab, index: int) -> int | None:
+    """The atom beneath a surface atom that binds it: the nearest bonded atom of the other
+    role (cation/anion) lying within ``HOST_CONE_DEG`` of straight below it; None when
+    there is none (e.g. an A-site cation of a perovskite, which sits over a hollow)."""
+    atoms = slab.atoms
+    symbols = atoms.get_chemical_symbols()
+    other = slab.anions if symbols[index] in slab.cations else slab.cations
+    best = None
+    cell = atoms.cell[:]
+    for j, sym in enumerate(symbols):
+        if sym not in other or j == index:
+            continue
+        v = atoms.positions[j] - atoms.positions[index]
+        frac = np.linalg.solve(cell.T, v)
+        frac[:2] -= np.round(frac[:2])
+        v = frac @ cell
+        d = float(np.linalg.norm(v))
+        if d > 1.25 * (covalent_radius(sym) + covalent_radius(symbols[index])):
+            continue
+        if v[2] >= 0 or np.degrees(np.arccos(-v[2] / d)) > HOST_CONE_DEG:
+            continue
+        if best is None or d < best[0]:
+            best = (d, j)
+    return None if best is None else best[1]
+
+
+def replacement_sites(slab: Slab, ligand: Ligand, mode: str, element: str) -> list[Site]:
+    """Sites where ``ligand`` takes the place of one atom of ``element`` in the outermost
+    plane (an X-type ligand for a surface halide, an ammonium for a surface A-site cation).
+
+    The atom is removed (``Site.removes``). With a host beneath it (``replaced_host``) the
+    first anchor goes along host -> removed atom at the anchor-host bond length
+    (``atop``/``monodentate``), or both anchors straddle that line (``chelating``, two
+    anchors on the host); without a host the anchor sits where the removed atom was.
+    Two-anchor (chelating) sites come in every in-plane orientation that the surface
+    symmetry makes of the first cell vector, so the site list is closed under symmetry.
+    Modes other than ``REPLACEMENT_MODES`` give no sites."""
+    atoms = slab.atoms
+    symbols = atoms.get_chemical_symbols()
+    a1 = atoms.cell[0].copy()
+    u = a1 / np.linalg.norm(a1)
+    z = np.array([0.0, 0.0, 1.0])
+    directions = [u]
+    if mode == "chelating":
+        from facetflow.structures.symmetry import surface_operations
+
+        cell = atoms.cell[:]
+        for op in surface_operations(atoms):
+            w = (op.apply_cartesian(np.array([u]), cell) -
+                 op.apply_cartesian(np.zeros((1, 3)), cell))[0]
+            w[2] = 0.0
+            w /= np.linalg.norm(w)
+            if all(abs(abs(float(np.dot(w, d))) - 1) > 1e-3 for d in directions):
+                directions.append(w)
+    sites: list[Site] = []
+    anchor = ligand.anchor_symbol(0)
+    for r in slab.surface_indices:
+        if symbols[r] != element:
+            continue
+        host = replaced_host(slab, r)
+        pos_r = atoms.positions[r]
+        if host is not None:
+            hpos = atoms.positions[host]
+            v = pos_r - hpos
+            frac = np.linalg.solve(atoms.cell[:].T, v)
+            frac[:2] -= np.round(frac[:2])
+            v = frac @ atoms.cell[:]
+            axis = v / np.linalg.norm(v)
+            target = hpos + axis * anchor_bond(anchor, symbols[host])
+        else:
+            axis, target = z, pos_r
+        if mode in ("atop", "monodentate"):
+            sites.append(Site((r,), target[None, :], u, mode, removes=(r,)))
+        elif mode == "chelating" and len(ligand.anchors) == 2 and host is not None:
+            d = anchor_bond(anchor, symbols[host])
+            half = ligand.anchor_span / 2
+            if half >= 0.9 * d:
+                continue
+            c = atoms.positions[host] + axis * np.sqrt(d**2 - half**2)
+            for w in directions:
+                sites.append(Site((r,), np.array([c - w * half, c + w * half]), w, mode,
+                                  removes=(r,)))
+    return sites
+
+
 def choose_mode(slab: Slab, ligand: Ligand, requested: str | None = None,
-                path: str = "ligand.mode") -> tuple[str, list[Site]]:
-    """The requested mode, or the ligand's first mode with sites on this slab."""
+                path: str = "ligand.mode", replaces: str | None = None
+                ) -> tuple[str, list[Site]]:
+    """The requested mode, or the ligand's first mode with sites on this slab. With
+    ``replaces`` (an element), the sites are ``replacement_sites`` of that element."""
     modes = [requested] if requested else list(ligand.modes)
     for mode in modes:
         if mode not in ligand.modes:
             raise SpecError.single(path, f"{ligand.name} has no binding mode {mode!r}",
                                    mode, ligand.modes)
-        sites = binding_sites(slab, ligand, mode)
+        sites = (replacement_sites(slab, ligand, mode, replaces) if replaces
+                 else binding_sites(slab, ligand, mode))
         if sites:
             return mode, sites
-    raise SpecError.single(path, f"{ligand.name} finds no binding site on the "
+    where = f" in place of surface {replaces}" if replaces else ""
+    raise SpecError.single(path, f"{ligand.name} finds no binding site{where} on the "
                            f"{slab.termination}-terminated {slab.miller} face",
                            requested, ligand.modes)

@@ -1,0 +1,179 @@
+"""Defect formation energies at a surface, with and without a ligand next to the defect
+(``summary.json: defects``; the structures come from ``facetflow.structures.defects``).
+
+Conventions (eV):
+
+* Chemical-potential limits of the slab's outer material (a binary AB): cation-rich
+  mu_A = E(A, elemental reference per atom), mu_B = E(AB) - mu_A; anion-rich
+  mu_B = E(B, elemental reference per atom, e.g. E(S8)/8), mu_A = E(AB) - mu_B. So
+  mu_A + mu_B = E(AB) in both, and mu_B(cation-rich) - mu_B(anion-rich) = dH_f(AB) =
+  E(AB) - E(A) - E(B) (< 0 for a stable compound). A compound with several cations has
+  only the cation-rich corner here (every cation at its metal, the anion from the rest).
+* Formation energy of a neutral defect, per defect (a symmetric slab carries the defect
+  on both faces, n = 2): E_f = [E(defective) - E(pristine) - sum_i dn_i mu_i] / n, dn_i
+  the atoms of element i added (a vacancy of X: dn_X = -n, so E_f = [dE + n mu_X]/n; an
+  interstitial X: [dE - n mu_X]/n).
+* With a ligand L bound next to the defect: E_f(L) uses the pristine slab with L at the
+  same site as the reference, and dE_f = E_f(L) - E_f: the passivation effect (> 0: the
+  ligand makes the defect costlier, as CNT2T does in Wang et al. 2023, Fig. 1f). mu
+  cancels, so dE_f is the same in every limit, and dE_f = E_b(L at the defect) -
+  E_b(L at the pristine site) with E_b = [E(slab + L) - E(slab) - n mu_L] / n.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+CONVENTION = ("E_f = [E(defective slab) - E(pristine slab) - sum_i dn_i mu_i] / n_defects "
+              "(eV per defect; dn_i atoms added, n_defects = 2: one per face); with a "
+              "ligand the pristine slab carries the same ligand at the same site; dE_f = "
+              "E_f(with ligand) - E_f(without) (> 0: the ligand suppresses the defect)")
+
+
+def element_energies(refs: dict, records: dict, elements: list[str]) -> dict[str, float]:
+    """Energy per atom of each element's elemental reference (``bulk:<El>`` crystal or a
+    molecule such as S8), from the summary's references and the plan records."""
+    from facetflow.structures.materials import element_reference_key
+
+    out = {}
+    for el in elements:
+        key = element_reference_key(el)
+        ref = refs.get(key or "")
+        if not ref or ref.get("energy") is None:
+            continue
+        if ref["per"] == "atom":
+            out[el] = ref["energy"]
+        else:
+            n = records.get(ref["structure"], {}).get("counts", {}).get(el)
+            if n:
+                out[el] = ref["energy"] / n
+    return out
+
+
+def limits(material: dict, refs: dict, records: dict, wanted: list[str]) -> dict:
+    """mu of each species of ``material`` (a compound dict of the study context) in each
+    limit of ``wanted``; a limit that cannot be formed is given with ``mu: null`` and why."""
+    cations, anion = list(material["cations"]), material["anion"]
+    fu = material["formula_unit"]
+    e_comp = refs.get(f"bulk:{material['name']}", {}).get("energy")
+    el = element_energies(refs, records, [*cations, anion])
+    out: dict[str, dict] = {}
+    for lim in wanted:
+        name = (f"{cations[0]}-rich" if len(cations) == 1 else "cation-rich") \
+            if lim == "cation-rich" else f"{anion}-rich"
+        mu = None
+        how = ""
+        if e_comp is None:
+            how = f"E({material['name']}) not computed"
+        elif lim == "cation-rich" and all(c in el for c in cations):
+            mu = {c: el[c] for c in cations}
+            mu[anion] = (e_comp - sum(fu[c] * el[c] for c in cations)) / fu[anion]
+            how = (", ".join(f"mu_{c} = E({c} reference)" for c in cations) +
+                   f"; mu_{anion} = [E({material['name']}) - ...] / {fu[anion]:g}")
+        elif lim == "anion-rich" and len(cations) == 1 and anion in el:
+            c = cations[0]
+            mu = {anion: el[anion], c: (e_comp - fu[anion] * el[anion]) / fu[c]}
+            how = (f"mu_{anion} = E({anion} reference) per atom; mu_{c} = "
+                   f"E({material['name']}) - mu_{anion}")
+        else:
+            how = ("elemental reference not computed" if len(cations) == 1 else
+                   "the anion-rich limit of a compound with several cations needs more "
+                   "constraints (not supported)")
+        out[lim] = {"name": name, "mu": mu, "how": how}
+    return out
+
+
+def formation_enthalpy(material: dict, refs: dict, records: dict) -> float | None:
+    """dH_f = E(compound) - sum_i n_i E(element i) per formula unit (eV)."""
+    fu = material["formula_unit"]
+    e_comp = refs.get(f"bulk:{material['name']}", {}).get("energy")
+    el = element_energies(refs, records, list(fu))
+    if e_comp is None or any(x not in el for x in fu):
+        return None
+    return e_comp - sum(n * el[x] for x, n in fu.items())
+
+
+def summarise_defects(records: dict, energy: Callable[[str], float | None], refs: dict,
+                      mu_ligands: dict, material: dict, wanted: list[str]) -> dict:
+    """The ``defects`` section of summary.json (see the module docstring).
+
+    ``records``: the plan's structure records; ``energy(id)``: final energy or None;
+    ``mu_ligands``: ligand name -> mu (eV) where known; ``material``: the defective
+    material's compound dict (the slab's outer material)."""
+    lims = limits(material, refs, records, wanted)
+    elements = set(material["cations"]) | {material["anion"]}
+
+    def dn(sid: str, ref: str) -> dict[str, int]:
+        c = Counter(records[sid]["counts"])
+        c.subtract(records[ref]["counts"])
+        return {k: int(v) for k, v in sorted(c.items()) if v}
+
+    def e_f(sid: str, ref: str, n: int) -> dict[str, float | None]:
+        e1, e0 = energy(sid), energy(ref)
+        out = {}
+        d = dn(sid, ref)
+        for lim, info in lims.items():
+            mu = info["mu"]
+            if e1 is None or e0 is None or mu is None or any(k not in mu for k in d):
+                out[lim] = None
+            else:
+                out[lim] = (e1 - e0 - sum(v * mu[k] for k, v in d.items())) / n
+        return out
+
+    entries = []
+    plain: dict[str, dict] = {}
+    for sid, rec in records.items():
+        if rec["role"] != "defect":
+            continue
+        site = rec.get("defect_site") or {}
+        n = int(site.get("n_defects") or rec.get("n_faces") or 1)
+        entry = {"facet": rec["facet"], "defect": rec["defect"], "site": _site_no(sid),
+                 "layer": site.get("layer"), "multiplicity": site.get("multiplicity"),
+                 "ligand": None, "structure": sid, "reference": rec["parent"],
+                 "n_defects": n, "dn": dn(sid, rec["parent"]),
+                 "E_f": e_f(sid, rec["parent"], n), "dE_f": None,
+                 "E_b_ligand_at_defect": None, "E_b_ligand_pristine": None}
+        plain[sid] = entry
+        entries.append(entry)
+    for sid, rec in records.items():
+        if rec["role"] != "defect_ligand":
+            continue
+        site = rec.get("defect_site") or {}
+        n = int(site.get("n_defects") or rec.get("n_faces") or 1)
+        ref, base = rec["parent"], site.get("defect_structure")
+        pristine = records.get(ref, {}).get("parent")
+        entry = {"facet": rec["facet"], "defect": rec["defect"], "site": _site_no(base or sid),
+                 "layer": site.get("layer"), "multiplicity": site.get("multiplicity"),
+                 "ligand": rec["ligand"], "structure": sid, "reference": ref,
+                 "n_defects": n, "dn": dn(sid, ref), "E_f": e_f(sid, ref, n)}
+        e = {k: energy(k) for k in (sid, ref, base, pristine) if k}
+        have = all(e.get(k) is not None for k in (sid, ref, base, pristine))
+        # mu cancels: dE_f = [E(def + L) - E(pristine + L) - E(def) + E(pristine)] / n
+        entry["dE_f"] = (e[sid] - e[ref] - e[base] + e[pristine]) / n if have else None
+        mu_l = mu_ligands.get(rec["ligand"])
+        ok = have and mu_l is not None
+        entry["E_b_ligand_at_defect"] = (e[sid] - e[base] - n * mu_l) / n if ok else None
+        entry["E_b_ligand_pristine"] = (e[ref] - e[pristine] - n * mu_l) / n if ok else None
+        entries.append(entry)
+    first = wanted[0] if wanted else None
+    best: dict[tuple, dict] = {}
+    for entry in entries:
+        entry["lowest"] = False
+        v = entry["E_f"].get(first) if first else None
+        key = (entry["facet"], entry["defect"], entry["ligand"])
+        if v is not None and (key not in best or v < best[key]["E_f"][first]):
+            best[key] = entry
+    for entry in best.values():
+        entry["lowest"] = True
+    entries.sort(key=lambda x: (x["facet"], x["defect"], x["site"], x["ligand"] or ""))
+    return {"material": material["name"], "elements": sorted(elements), "limits": lims,
+            "formation_enthalpy": {"value": formation_enthalpy(material, refs, records),
+                                   "per": "formula unit",
+                                   "how": "E(compound) - sum_i n_i E(elemental reference i)"},
+            "convention": CONVENTION, "entries": entries}
+
+
+def _site_no(sid: str) -> int | None:
+    tail = sid.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
