@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(n: int = 14) -> None:
     records = build_catalog(load_study(ROOT / "studies" / "quick.yaml"), ROOT / "studies")
     slabs = [r.atoms for r in records if r.role in ("ligands", "variant", "binding")][:n]
-    forces = _batch_forces("chgnet", load_calculator("chgnet")[0], 8)
+    forces = _batch_forces("chgnet", load_calculator("chgnet")[0])
     forces(slabs[:1])  # warm-up
     out, wall = {}, {}
     for name, optimizer in (("LBFGS", batched_lbfgs), ("FIRE", batched_fire)):

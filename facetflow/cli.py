@@ -308,11 +308,20 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
 @app.command()
 def report(workdir: Path = typer.Argument(..., help="work directory of a study "
                                           "(WORK/<study name>)"),
-           figures: bool = typer.Option(True, help="draw the figures")) -> None:
+           figures: bool = typer.Option(True, help="draw the figures"),
+           also: list[Path] = typer.Option(None, "--also", help="another work directory "
+                                           "(e.g. a DFT check) whose paper comparison joins "
+                                           "this report's; remembered for later reports")
+           ) -> None:
     """Rebuild WORKDIR/report from the results store alone (no calculation is run)."""
-    from facetflow.analysis.report import write_report
+    from facetflow.analysis.report import set_compared_runs, write_report
 
     try:
+        if also:
+            missing = [str(o) for o in also if not (o / "plan.json").is_file()]
+            if missing:
+                raise FileNotFoundError(f"not a facetflow work directory: {', '.join(missing)}")
+            set_compared_runs(workdir, also)
         path = write_report(workdir, figures=figures)
     except FileNotFoundError as exc:
         _fail(exc)

@@ -217,6 +217,20 @@ class WorkflowSpec(_Spec):
     lattice_from_bulk: bool = True
     warm_start: bool = True
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 64
+    bulk_references: bool = True
+    """false: no bulk references are computed, so chemical potentials of the core and
+    shell elements (gamma, growth-species binding, defect energies) stay unknown; binding
+    energies of ligands and additives (molecular references) are still computed. For
+    binding-energy checks with Gamma-point codes, where a primitive bulk cell is not
+    meaningful. Needs lattice_from_bulk: false."""
+
+    @model_validator(mode="after")
+    def _lattice_needs_bulk(self) -> WorkflowSpec:
+        if not self.bulk_references and self.lattice_from_bulk:
+            raise PydanticCustomError(
+                "bulk_references", "bulk_references: false needs lattice_from_bulk: false "
+                "(the slabs are scaled to the relaxed bulk lattice)")
+        return self
 
 
 class AnalysisSpec(_Spec):

@@ -21,12 +21,42 @@ from facetflow.analysis.summary import summarise
 from facetflow.analysis.tables import write_tables
 from facetflow.provenance import versions
 
+ALSO_FILE = "compare_runs.json"  # other work directories whose paper comparison joins ours
+
 
 def build_summary(workdir: str | Path, data: WorkData | None = None) -> dict:
-    """The summary of ``workdir`` (``data``: its already loaded plan and store rows)."""
+    """The summary of ``workdir`` (``data``: its already loaded plan and store rows).
+
+    When ``workdir/compare_runs.json`` lists other work directories (``facetflow report
+    WORKDIR --also OTHER``; e.g. a DFT check of the same paper), their paper-comparison
+    rows are added after this run's, each naming its study and engine."""
     workdir = Path(workdir)
     context = json.loads((workdir / "study.json").read_text())
-    return summarise(data or load(workdir), context, versions())
+    summary = summarise(data or load(workdir), context, versions())
+    for row in summary["paper_comparison"]:
+        row["run"] = summary["study"]
+    also = workdir / ALSO_FILE
+    for other in (json.loads(also.read_text()) if also.is_file() else []):
+        other = Path(other)
+        if not (other / "plan.json").is_file():
+            summary["paper_comparison"].append({
+                "run": other.name, "finding": None, "paper": None, "engine": None,
+                "this_run": f"work directory {other.name} not found", "verdict": None})
+            continue
+        ctx = json.loads((other / "study.json").read_text())
+        theirs = summarise(load(other), ctx, versions())
+        summary["paper_comparison"] += [{**row, "run": theirs["study"]}
+                                        for row in theirs["paper_comparison"]]
+    # each finding's rows together (this run first): a stable sort by finding id
+    summary["paper_comparison"].sort(key=lambda r: str(r.get("id", "~")))
+    return summary
+
+
+def set_compared_runs(workdir: str | Path, others: list[str | Path]) -> None:
+    """Remember ``others`` (work directories) for every later report of ``workdir``."""
+    from facetflow.jsonfile import write_json_atomic
+
+    write_json_atomic(Path(workdir) / ALSO_FILE, [str(Path(o).resolve()) for o in others])
 
 
 def write_report(workdir: str | Path, figures: bool = True) -> Path:

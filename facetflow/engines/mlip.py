@@ -166,7 +166,7 @@ class MlipEngine:
 
             torch.set_num_threads(int(settings["threads"]))
         calc, weights = load_calculator(model, settings.get("device", "cpu"))
-        forces_fn = _batch_forces(model, calc, int(settings.get("batch_size", 8)))
+        forces_fn = _batch_forces(model, calc, int(settings.get("batch_atoms", 600)))
         works = [a.copy() for a in structures]
         t0 = time.perf_counter()
         results: dict[int, CalcResult] = {}
@@ -210,22 +210,32 @@ class MlipEngine:
                 "settings": dict(settings), "batched": batched}
 
 
-def _batch_forces(model: str, calc, batch_size: int):
-    """A function mapping a list of Atoms to (energies in eV, forces in eV/Å)."""
+def _batch_forces(model: str, calc, batch_atoms: int = 600):
+    """A function mapping a list of Atoms to (energies in eV, forces in eV/Å).
+
+    CHGNet evaluates consecutive structures together in model calls of at most
+    ``batch_atoms`` atoms (a larger structure goes alone): on CPU, bigger graph batches
+    stop paying off and their autograd buffers grow with the batch (memory), so the
+    budget is in atoms, not structures. Other models: one structure per call."""
     if model == "chgnet":
         from pymatgen.io.ase import AseAtomsAdaptor
 
         net = calc.model
 
         def forces_fn(batch):
-            structs = [AseAtomsAdaptor.get_structure(_plain(a)) for a in batch]
-            with warnings.catch_warnings():  # CHGNet's own internal tensor warning
-                warnings.filterwarnings("ignore", message="Converting a tensor")
-                preds = net.predict_structure(structs, task="ef", batch_size=batch_size)
-            if isinstance(preds, dict):
-                preds = [preds]
-            return ([float(p["e"]) * len(a) for p, a in zip(preds, batch, strict=True)],
-                    [np.asarray(p["f"], float) for p in preds])
+            energies, forces = [], []
+            for group in atom_chunks([len(a) for a in batch], batch_atoms):
+                structs = [AseAtomsAdaptor.get_structure(_plain(batch[i])) for i in group]
+                with warnings.catch_warnings():  # CHGNet's own internal tensor warning
+                    warnings.filterwarnings("ignore", message="Converting a tensor")
+                    preds = net.predict_structure(structs, task="ef",
+                                                  batch_size=len(structs))
+                if isinstance(preds, dict):
+                    preds = [preds]
+                energies += [float(p["e"]) * len(batch[i])
+                             for p, i in zip(preds, group, strict=True)]
+                forces += [np.asarray(p["f"], float) for p in preds]
+            return energies, forces
     else:
         def forces_fn(batch):
             energies, forces = [], []
@@ -235,6 +245,21 @@ def _batch_forces(model: str, calc, batch_size: int):
                 forces.append(np.asarray(a.get_forces()))
             return energies, forces
     return forces_fn
+
+
+def atom_chunks(sizes: list[int], budget: int) -> list[list[int]]:
+    """Consecutive index groups whose atom counts sum to at most ``budget`` (a structure
+    larger than the budget forms a group of its own)."""
+    groups: list[list[int]] = []
+    total = 0
+    for i, n in enumerate(sizes):
+        if groups and total + n <= budget:
+            groups[-1].append(i)
+            total += n
+        else:
+            groups.append([i])
+            total = n
+    return groups
 
 
 def _plain(atoms: Atoms) -> Atoms:

@@ -190,7 +190,9 @@ def build_catalog(study: Study, base_dir: Path = Path(".")) -> list[StructureRec
             problems += exc.problems
     if problems:
         raise SpecError(problems)
-    if any(not r.symmetric for r in records if r.role == "bare"):
+    if study.workflow.bulk_references and any(not r.symmetric for r in records
+                                              if r.role == "bare"):
+        # (the pseudo-H energies they give need the bulk chemical potentials too)
         records += passivation_records(ctx.core, study.slab.vacuum)
     records += _reference_records(ctx)
     return records
@@ -456,6 +458,8 @@ def reference_keys(ctx: StudyContext) -> list[str]:
                 key = element_reference_key(el)
                 if key:
                     keys.add(key)
+    if not study.workflow.bulk_references:  # binding-energy checks: molecules only
+        keys = {k for k in keys if not k.startswith("bulk:")}
     return sorted(keys)
 
 

@@ -1,0 +1,161 @@
+"""A whole study on the embedded engine versus a naive baseline, and its rerun.
+
+    python benchmarks/study.py [STUDY.yaml] [--work DIR] [--no-baseline] [--limit N]
+
+1. ``facetflow run STUDY`` in a child process on a fresh work directory (build,
+   plan, batched ML relaxations, analysis, report): wall time and peak memory (the
+   child's maximum resident set size).
+2. The same command again: the rerun of an unchanged study (0 calculations expected).
+3. The naive baseline in a second child process: every distinct structure of the study
+   relaxed one at a time with plain ASE BFGS and the same model, from the builder's
+   unrelaxed guesses (no shared lattice, no warm starts, no batching), with the same
+   fmax / max_steps / cell relaxation as the engine preset. Its energies are compared
+   with facetflow's stored ones per structure (meV/atom).
+
+Prints the measured numbers and ratios and writes them to
+``benchmarks/results_study_<name>.json``. Default study: ``studies/quick.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _child(cmd: list[str]) -> tuple[float, float, str]:
+    """Run ``cmd``; wall seconds, its peak RSS (GB), its stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    # ru_maxrss of the largest child so far (kB on Linux): children run one at a time and
+    # each later one is checked against the earlier maximum by the caller
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2, proc.stdout
+
+
+def baseline(study_path: str, out: str, limit: int | None) -> None:
+    """The naive baseline (run in a child process): ASE BFGS one structure at a time."""
+    from facetflow.engines.base import settings_for
+    from facetflow.engines.mlip import load_calculator
+    from facetflow.engines.optimize import relax_with_calculator
+    from facetflow.structures.catalog import build_catalog
+    from facetflow.study import load_study
+    from facetflow.workflows.plan import _purpose
+
+    path = Path(study_path)
+    spec = load_study(path)
+    records = build_catalog(spec, path.parent)[:limit]
+    rows = {}
+    t_all = time.perf_counter()
+    for rec in records:
+        s = settings_for("mlip", _purpose(rec), spec.engine.settings)
+        calc = load_calculator(s.get("model", "chgnet"))[0]
+        atoms = rec.atoms.copy()
+        info = relax_with_calculator(atoms, calc, float(s["fmax"]), int(s["max_steps"]),
+                                     "BFGS", bool(s.get("relax_cell")))
+        rows[rec.id] = {"energy": float(atoms.get_potential_energy()), "natoms": len(atoms),
+                        "steps": info["steps"], "converged": info["converged"],
+                        "wall": info["wall_time"]}
+        print(f"  baseline {rec.id}: {info['steps']} steps, {info['wall_time']:.1f} s",
+              file=sys.stderr, flush=True)
+    Path(out).write_text(json.dumps({"wall": time.perf_counter() - t_all, "rows": rows}))
+
+
+def _stored(workdir: Path) -> dict[str, dict]:
+    """Per structure id: facetflow's final energy (eV) and ionic steps from the store."""
+    from facetflow.analysis.data import load
+
+    data = load(workdir)
+    out = {}
+    for sid in data.records:
+        e, r = data.energy(sid), data.result(sid)
+        if e is not None:
+            out[sid] = {"energy": e, "steps": getattr(r, "steps", None)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("study", nargs="?", default=str(ROOT / "studies" / "quick.yaml"))
+    ap.add_argument("--work", default=None, help="work directory (default: a new temp dir)")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--limit", type=int, default=None, help="baseline: first N structures")
+    ap.add_argument("--baseline-child", nargs=2, metavar=("STUDY", "OUT"),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.baseline_child:
+        baseline(args.baseline_child[0], args.baseline_child[1], args.limit)
+        return
+
+    from facetflow.workflows.plan import read_plan
+
+    study = Path(args.study).resolve()
+    name = study.stem
+    work = Path(args.work or tempfile.mkdtemp(prefix="ffbench-"))
+    if work.exists():
+        shutil.rmtree(work)
+    ff = shutil.which("facetflow") or sys.exit("facetflow is not installed")
+    cmd = [ff, "run", str(study), "--work", str(work), "--no-progress"]
+    print(f"study {study.relative_to(ROOT) if study.is_relative_to(ROOT) else study}")
+
+    wall_run, rss_run, _ = _child(cmd)
+    res: dict = {"study": name, "facetflow_run_s": wall_run, "facetflow_peak_rss_gb": rss_run}
+    sdir = next(p for p in work.iterdir() if (p / "plan.json").is_file())
+    run = json.loads((sdir / "run.json").read_text())
+    plan = read_plan(sdir / "plan.json")
+    res.update(raw_enumeration=plan.raw_count, distinct=len(plan.nodes),
+               structures=len(plan.records), computed=run.get("run"),
+               calc_wall_s=run.get("wall_time"))
+    print(f"facetflow run: {wall_run:.1f} s wall, peak RSS {rss_run:.2f} GB; "
+          f"{res['computed']} calculations for {res['structures']} structures "
+          f"(raw enumeration {res['raw_enumeration']}, distinct {res['distinct']})")
+
+    wall_re, _, _ = _child(cmd)
+    rerun = json.loads((sdir / "run.json").read_text())
+    res.update(rerun_s=wall_re, rerun_computed=rerun.get("run"))
+    print(f"rerun: {wall_re:.1f} s wall, {res['rerun_computed']} calculations")
+
+    if not args.no_baseline:
+        out = work / "baseline.json"
+        bcmd = [sys.executable, __file__, "--baseline-child", str(study), str(out)]
+        if args.limit:
+            bcmd += ["--limit", str(args.limit)]
+        wall_b, rss_b, _ = _child(bcmd)
+        base = json.loads(out.read_text())
+        ours = _stored(sdir)
+        diffs = {sid: 1000 * (ours[sid]["energy"] - b["energy"]) / b["natoms"]
+                 for sid, b in base["rows"].items() if sid in ours}
+        within = sum(abs(d) <= 5.0 for d in diffs.values())
+        res.update(baseline_s=wall_b, baseline_structures=len(base["rows"]),
+                   baseline_peak_rss_gb=rss_b, speedup=wall_b / wall_run,
+                   baseline_steps=sum(b["steps"] for b in base["rows"].values()),
+                   facetflow_steps=sum((ours[s]["steps"] or 0) for s in diffs),
+                   energy_diff_mev_atom={k: round(v, 2) for k, v in sorted(diffs.items())},
+                   within_5_mev_atom=within,
+                   max_abs_diff_mev_atom=max((abs(d) for d in diffs.values()), default=None),
+                   lower_than_baseline=sum(d < 0 for d in diffs.values()))
+        print(f"naive baseline (ASE BFGS one at a time): {wall_b:.1f} s wall for "
+              f"{len(base['rows'])} structures")
+        print(f"speed-up (baseline / facetflow wall): {res['speedup']:.2f}x")
+        print(f"ionic steps: facetflow {res['facetflow_steps']}, baseline "
+              f"{res['baseline_steps']}")
+        print(f"energies within 5 meV/atom: {within}/{len(diffs)}; max |dE| "
+              f"{res['max_abs_diff_mev_atom']:.2f} meV/atom; facetflow lower in "
+              f"{res['lower_than_baseline']}")
+    dest = ROOT / "benchmarks" / f"results_study_{name}.json"
+    dest.write_text(json.dumps(res, indent=1, sort_keys=True))
+    print(f"written {dest.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
