@@ -82,6 +82,27 @@ def test_replacing_ligands_keep_the_cell_neutral(records, study):
                 assert "in place of a surface " + ls.replaces in " ".join(r.notes)
 
 
+def test_ligand_structures_keep_both_faces_alike(records):
+    """The bottom face carries the mirror image of the top face's ligand, also when the
+    ligand sits down in the outer plane (a replaced surface atom's site)."""
+    from facetflow.structures.symmetry import face_swap_operation
+
+    for rid, r in records.items():
+        if r.role not in ("ligands", "binding"):
+            continue
+        a = r.atoms
+        assert face_swap_operation(a) is not None, rid
+        lid = a.arrays["ligand_id"]
+        z = a.positions[:, 2]
+        if lid.max() < 1:
+            continue
+        slab = lid < 0
+        mid = (z[slab].min() + z[slab].max()) / 2
+        top, bottom = z[lid == 0].mean(), z[lid == 1].mean()
+        assert top + bottom == pytest.approx(2 * mid, abs=0.05), rid
+        assert a.cell[2, 2] < records[f"{r.facet}_bare"].atoms.cell[2, 2] + 25, rid
+
+
 def test_ligands_are_built_only_on_their_facets(records, study):
     for ls in study.ligands:
         facets = {r.facet for r in records.values() if r.role == "ligands" and

@@ -69,8 +69,9 @@ def limits(material: dict, refs: dict, records: dict, wanted: list[str]) -> dict
         elif lim == "cation-rich" and all(c in el for c in cations):
             mu = {c: el[c] for c in cations}
             mu[anion] = (e_comp - sum(fu[c] * el[c] for c in cations)) / fu[anion]
+            rest = " - ".join(f"{fu[c]:g} mu_{c}" for c in cations)
             how = (", ".join(f"mu_{c} = E({c} reference)" for c in cations) +
-                   f"; mu_{anion} = [E({material['name']}) - ...] / {fu[anion]:g}")
+                   f"; mu_{anion} = [E({material['name']}) - {rest}] / {fu[anion]:g}")
         elif lim == "anion-rich" and len(cations) == 1 and anion in el:
             c = cations[0]
             mu = {anion: el[anion], c: (e_comp - fu[anion] * el[anion]) / fu[c]}

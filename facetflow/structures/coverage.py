@@ -327,16 +327,17 @@ def replacement(base: SiteGrid, arrangement: Arrangement, position: int,
     return None if best is None else best[1]
 
 
-def _below(positions: np.ndarray, slab: Slab) -> np.ndarray:
-    """Shift a bottom-face image by whole cell heights so that it sits under the slab
-    (a face-swapping operation is defined modulo the cell's third vector)."""
+def _below(positions: np.ndarray, slab: Slab, original: np.ndarray) -> np.ndarray:
+    """Shift a bottom-face image by whole cell heights (a face-swapping operation is
+    defined modulo the cell's third vector) so that it lies where the mirror of its
+    top-face original is: its mean height closest to 2 z_mid - mean(original z), z_mid the
+    slab's mid-height. (An adsorbate that sits down in the surface plane, as one taking
+    the place of a surface atom does, then stays inside the bottom face, not under it.)"""
     height = slab.atoms.cell[2, 2]
     z = slab.atoms.positions[:, 2]
-    shift = np.round((z.min() - positions[:, 2].mean()) / height) * height
+    target = (z.min() + z.max()) - original[:, 2].mean()
     out = positions.copy()
-    out[:, 2] += shift
-    if out[:, 2].mean() > z.min():
-        out[:, 2] -= height
+    out[:, 2] += np.round((target - positions[:, 2].mean()) / height) * height
     return out
 
 
@@ -375,8 +376,8 @@ def decorate(slab: Slab, adsorbates: list[Adsorbate], removes: tuple[int, ...] =
     lid = 0
     for _face, op in faces:
         for ads in adsorbates:
-            pos = ads.positions if op is None else _below(op.apply_cartesian(ads.positions,
-                                                                               cell), slab)
+            pos = ads.positions if op is None else _below(
+                op.apply_cartesian(ads.positions, cell), slab, ads.positions)
             mol = Atoms(ads.ligand.symbols, positions=pos)
             mol.new_array("region", np.full(len(mol), ads.region, int))
             mol.new_array("plane", np.full(len(mol), -1, int))
