@@ -143,15 +143,20 @@ def test_replacement_sites_cover_the_surface_and_are_symmetry_closed(records, st
         assert d == pytest.approx(anchor_bond("F", "Pb"), abs=1e-6)
 
 
-def test_ligands_replacing_iodide_share_one_vacancy_structure(records):
+def test_ligands_replacing_iodide_share_one_vacancy_calculation(records, study):
     """Every X-type ligand in place of a surface iodide is bound against the same slab
-    with that iodide removed (each relaxed from its own ligand's geometry: warm start)."""
-    from facetflow.workflows.plan import structure_hash
+    with that iodide removed: one structure, relaxed once from the relaxed bare slab."""
+    from facetflow.workflows.plan import build_plan
 
-    vac = {rid: structure_hash(r.atoms) for rid, r in records.items()
+    plan = build_plan(study, list(records.values()))
+    vac = {rid: r for rid, r in records.items()
            if r.role == "binding" and r.facet == "100_CsI" and r.ligand in
            ("acetate", "naphthalenesulfonate", "PF6", "iodide")}
-    assert len(vac) == 4 and len(set(vac.values())) == 1
+    assert len(vac) == 4 and len({plan.records[k]["calc"] for k in vac}) == 1
+    for rid, r in vac.items():
+        assert r.parent == "100_CsI_bare" and r.binding_parent == rid.rsplit("_vac", 1)[0]
+    ma = records["100_CsI_methylammonium_t0.250_c0_vac0"]  # a Cs vacancy: its own
+    assert plan.records[ma.id]["calc"] not in {plan.records[k]["calc"] for k in vac}
 
 
 @pytest.mark.parametrize("edit, path", [

@@ -369,7 +369,8 @@ class _Summariser:
                 continue
             parent = opt["structure"]
             vacancies = sorted(sid for sid, r in self.recs.items()
-                               if r.get("parent") == parent and r["variant"] == "vacancy")
+                               if parent in (r.get("parent"), r.get("binding_parent"))
+                               and r["variant"] == "vacancy")
             if not vacancies:
                 continue
             vac = vacancies[0]

@@ -71,6 +71,9 @@ class StructureRecord:
     notes: list[str] = field(default_factory=list)
     defect: str | None = None
     defect_site: dict | None = None
+    binding_parent: str | None = None
+    """The ligand structure a binding structure belongs to when ``parent`` names another
+    (the shared vacancy of ligands that replace a surface atom)."""
 
     def manifest_entry(self, file: str) -> dict:
         a = self.atoms
@@ -93,6 +96,7 @@ class StructureRecord:
             "n_fixed": fixed, "electron_count": self.electron_count,
             "reference": self.reference_key, "notes": self.notes,
             "defect": self.defect, "defect_site": self.defect_site,
+            "binding_parent": self.binding_parent,
         }
 
 
@@ -416,10 +420,24 @@ def _replacements(ctx, f: FacetSpec, slab: Slab, grid: SiteGrid, arr: Arrangemen
             atoms = decorate(slab, base, removes=freed)
             tag = "vac" if species == "vacancy" else species
             rid = f"{parent}_{tag}{r}"
-            out.append(_slab_record(ctx, rid, slab, atoms, role, f.label, members, {
-                "ligand": lig_name, "theta": theta, "n_ligands": n - 1, "variant": species,
-                "parent": parent, "multiplicity": len(orbit)}))
+            extra = {"ligand": lig_name, "theta": theta, "n_ligands": n - 1,
+                     "variant": species, "parent": parent, "multiplicity": len(orbit)}
+            if freed and n == 1:
+                # the slab less the replaced atoms: the same structure for every ligand
+                # that replaces them, relaxed once from the relaxed slab (warm start)
+                extra.update(parent=_slab_id(f.label, slab_is_capped(ctx)),
+                             binding_parent=parent)
+            out.append(_slab_record(ctx, rid, slab, atoms, role, f.label, members, extra))
     return out
+
+
+def slab_is_capped(ctx: StudyContext) -> bool:
+    return ctx.shell is not None and ctx.study.shell is not None and \
+        ctx.study.shell.monolayers > 0
+
+
+def _slab_id(label: str, capped: bool) -> str:
+    return f"{label}_shell" if capped else f"{label}_bare"
 
 
 def _slab_record(ctx: StudyContext, rid: str, slab: Slab, atoms: Atoms, role: str,
