@@ -499,8 +499,15 @@ def _site_and_defect_problems(study: Study, ligand) -> list[Problem]:
         problems.append(Problem("defects.kinds", "a defect kind is listed twice", d.kinds))
     for j, name in enumerate(d.ligands):
         ligand(name, f"defects.ligands.{j}")
+    tetra = (study.core.material in compound_names()
+             and get_compound(study.core.material).tetrahedral)
     for i, f in enumerate(study.facets):
-        if (d.facets is None or f.label in d.facets) and f.symmetric is False:
+        # as facet_request decides: polar {111} of a tetrahedral material is asymmetric
+        symmetric = f.symmetric if f.symmetric is not None else not (
+            tetra and len({abs(x) for x in f.miller}) == 1)
+        if (d.facets is None or f.label in d.facets) and not symmetric:
             problems.append(Problem(f"facets.{i}.symmetric", "defects are built on symmetric "
-                                    "slabs (the defect and its image on both faces)", False))
+                                    "slabs (the defect and its image on both faces)",
+                                    f.symmetric, "true, or list the other facets in "
+                                    "defects.facets"))
     return problems

@@ -161,6 +161,8 @@ def test_ligand_binds_next_to_the_defect_on_a_remaining_site(zns_records):
     (lambda d: d["defects"].update(ligands=["no_such_ligand"]), "defects.ligands.0"),
     (lambda d: d["defects"].update(facets=["111"]), "defects.facets.0"),
     (lambda d: d["facets"][0].update(symmetric=False), "facets.0.symmetric"),
+    (lambda d: d["facets"].append({"miller": [1, 1, 1], "supercell": [2, 2]}),
+     "facets.1.symmetric"),  # polar {111}: asymmetric by default
     (lambda d: d["defects"].update(limits=["zinc-rich"]), "defects.limits.0"),
 ])
 def test_defects_spec_errors_name_the_field(edit, path):
