@@ -40,7 +40,8 @@ def test_random_kills_resume_to_the_same_summary(tmp_path):
     rng = random.Random(seed)
 
     ref = tmp_path / "ref"
-    proc = run_cli("run", str(QUICK), "--work", str(ref), "--no-pictures", "--no-progress")
+    proc = run_cli("run", str(QUICK), "--work", str(ref), "--no-pictures", "--no-progress",
+                   timeout=1800)
     assert proc.returncode == 0, proc.stderr
     expected = (ref / "quick" / "report" / "summary.json").read_bytes()
     n_calcs = json.loads((ref / "quick" / "run.json").read_text())["run"]
@@ -67,7 +68,8 @@ def test_random_kills_resume_to_the_same_summary(tmp_path):
     print(f"kills (seconds after start, calculations finished in that attempt): {kills}")
     assert len(kills) == ATTEMPTS
 
-    final = run_cli("run", str(QUICK), "--work", str(work), "--no-pictures", "--no-progress")
+    final = run_cli("run", str(QUICK), "--work", str(work), "--no-pictures", "--no-progress",
+                    timeout=1800)
     assert final.returncode == 0, final.stderr
     counts = _done_counts(sdir)
     assert len(counts) == n_calcs, "every calculation finished once"
