@@ -81,3 +81,29 @@ def copy_workdir(src_root: Path, dst_root: Path, name: str = "tiny") -> Path:
     shutil.copytree(src_root / name, dst_root / name,
                     ignore=shutil.ignore_patterns(".lock"))
     return dst_root
+
+
+def spec_problems(study_file: Path, edit, source: str = "study") -> list:
+    """The problems ``parse_study`` reports for ``study_file`` changed by ``edit(dict)``
+    (the test fails if the edited study is accepted)."""
+    import yaml
+
+    from facetflow.errors import SpecError
+    from facetflow.study import parse_study
+
+    data = yaml.safe_load(study_file.read_text())
+    edit(data)
+    with pytest.raises(SpecError) as exc:
+        parse_study(data, source, study_file.parent)
+    return exc.value.problems
+
+
+def finished_run(tmp_path_factory, study: Path, name: str):
+    """Run ``study`` to the end in a fresh work root: (work dir, summary dict, stdout)."""
+    import json
+
+    work = tmp_path_factory.mktemp(name)
+    proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    wd = work / name
+    return wd, json.loads((wd / "report" / "summary.json").read_text()), proc.stdout

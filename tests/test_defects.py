@@ -4,13 +4,10 @@ checks, and one real CHGNet run of the reduced study tests/data/zns_defects_tiny
 (E_f per chemical-potential limit, the passivation effect, the report)."""
 
 import csv
-import json
 
 import numpy as np
 import pytest
-from conftest import DATA, STUDIES, run_cli
-
-from facetflow.errors import SpecError
+from conftest import DATA, STUDIES, finished_run, spec_problems
 
 TINY = DATA / "zns_defects_tiny.yaml"
 
@@ -166,15 +163,8 @@ def test_ligand_binds_next_to_the_defect_on_a_remaining_site(zns_records):
     (lambda d: d["defects"].update(limits=["zinc-rich"]), "defects.limits.0"),
 ])
 def test_defects_spec_errors_name_the_field(edit, path):
-    import yaml
-
-    from facetflow.study import parse_study
-
-    data = yaml.safe_load((STUDIES / "zns110_defects.yaml").read_text())
-    edit(data)
-    with pytest.raises(SpecError) as exc:
-        parse_study(data, "zns", STUDIES)
-    assert any(p.path == path for p in exc.value.problems), exc.value.problems
+    problems = spec_problems(STUDIES / "zns110_defects.yaml", edit, "zns")
+    assert any(p.path == path for p in problems), problems
 
 
 # ---------------------------------------------------------------- one real run
@@ -182,11 +172,8 @@ def test_defects_spec_errors_name_the_field(edit, path):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    work = tmp_path_factory.mktemp("zns-defects")
-    proc = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    wd = work / "zns_defects_tiny"
-    return wd, json.loads((wd / "report" / "summary.json").read_text())
+    wd, summary, _ = finished_run(tmp_path_factory, TINY, "zns_defects_tiny")
+    return wd, summary
 
 
 def _energies(wd):

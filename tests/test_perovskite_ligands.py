@@ -4,14 +4,11 @@ sites closed under symmetry, spec checks, and one real CHGNet run of the reduced
 tests/data/cspbi3_tiny.yaml (binding energies where the paper comparison looks for them)."""
 
 import csv
-import json
 from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import DATA, STUDIES, run_cli
-
-from facetflow.errors import SpecError
+from conftest import DATA, STUDIES, finished_run, spec_problems
 
 TINY = DATA / "cspbi3_tiny.yaml"
 
@@ -169,15 +166,8 @@ def test_ligands_replacing_iodide_share_one_vacancy_calculation(records, study):
     (lambda d: [f.pop("name") for f in d["facets"]], "facets.1"),
 ])
 def test_spec_errors_name_the_field(edit, path):
-    import yaml
-
-    from facetflow.study import parse_study
-
-    data = yaml.safe_load((STUDIES / "cspbi3_ligands.yaml").read_text())
-    edit(data)
-    with pytest.raises(SpecError) as exc:
-        parse_study(data, "cspbi3", STUDIES)
-    assert any(p.path == path for p in exc.value.problems), exc.value.problems
+    problems = spec_problems(STUDIES / "cspbi3_ligands.yaml", edit, "cspbi3")
+    assert any(p.path == path for p in problems), problems
 
 
 # ---------------------------------------------------------------- one real run
@@ -185,11 +175,7 @@ def test_spec_errors_name_the_field(edit, path):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    work = tmp_path_factory.mktemp("cspbi3")
-    proc = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    wd = work / "cspbi3_tiny"
-    return wd, json.loads((wd / "report" / "summary.json").read_text()), proc.stdout
+    return finished_run(tmp_path_factory, TINY, "cspbi3_tiny")
 
 
 def test_binding_energies_live_under_the_facet_names(tiny):
