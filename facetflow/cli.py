@@ -119,6 +119,7 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
         _submit(study, work, engine, store, submit, launchpad)
         return
     spec = _checked_spec(study, engine)
+    from facetflow.structures.catalog import deferred_binding
     from facetflow.workflows.local import run_study
     from facetflow.workflows.progress import ProgressDisplay
 
@@ -128,6 +129,9 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
         err.print(f"{spec.name}: {len(prep.plan.nodes)} calculations "
                   f"({prep.plan.raw_count} before deduplication), {len(pending)} to run, "
                   f"{len(prep.plan.nodes) - len(pending)} already in {prep.store!r}")
+        if deferred_binding(prep.spec):
+            err.print("binding structures follow at the computed theta* of each facet and "
+                      "ligand (a second stage, counted when it starts)")
         if progress and pending:
             display.append(ProgressDisplay(prep.workdir / "events.jsonl", len(pending),
                                            time.time(), err).__enter__())

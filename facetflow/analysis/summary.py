@@ -24,7 +24,9 @@ for missing data.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +47,27 @@ GROWTH_ASSUMPTIONS = [
     "(normalised to the fastest facet). Kinetic Wulff: facet distance from the centre "
     "proportional to its growth rate; polar {111} A/B are one family (cubic point group).",
 ]
+
+
+def optimal_arrangements(workdir: str | Path) -> dict[str, dict[str, str]]:
+    """Facet label -> ligand -> id of the computed arrangement nearest theta* (the lowest
+    gamma at that coverage; no variant): where a run's second stage builds the binding
+    structures (``structures.catalog.build_catalog``). A facet or ligand whose sweep has no
+    energies is left out (its binding energies are then reported missing)."""
+    from facetflow.analysis.data import load
+
+    workdir = Path(workdir)
+    s = _Summariser(load(workdir), json.loads((workdir / "study.json").read_text()))
+    mu = s.chemical_potentials(s.references())
+    eps = s.passivation_energies(mu)
+    swept = {p["name"] for p in s.spec["ligands"]}
+    out: dict[str, dict[str, str]] = {}
+    for f in s.spec["facets"]:
+        label = _facet_label(f)
+        for name, opt in s.facet(label, f, mu, eps, binding=False)["optimum"].items():
+            if opt is not None and name in swept:
+                out.setdefault(label, {})[name] = opt["structure"]
+    return out
 
 
 def summarise(wd: WorkData, context: dict, versions: dict | None = None) -> dict:

@@ -110,6 +110,8 @@ class StudyContext:
     ligands: dict[str, Ligand]
     molecules: dict[str, Atoms] = field(default_factory=dict)
     """Reference molecules of custom ligands that name themselves in ``reference``."""
+    optimum: dict[str, dict[str, str]] | None = None
+    """Facet label -> ligand -> structure id at theta* (see ``build_catalog``)."""
 
 
 def compound_dict(c: Compound) -> dict:
@@ -180,9 +182,17 @@ def facet_request(ctx: StudyContext, f: FacetSpec) -> SlabRequest:
         else s.slab.fixed_monolayers)
 
 
-def build_catalog(study: Study, base_dir: Path = Path(".")) -> list[StructureRecord]:
-    """All structures of ``study``; raises ``SpecError`` (nothing built) on any problem."""
+def build_catalog(study: Study, base_dir: Path = Path("."),
+                  optimum: dict[str, dict[str, str]] | None = None) -> list[StructureRecord]:
+    """All structures of ``study``; raises ``SpecError`` (nothing built) on any problem.
+
+    With ``binding.coverages: optimal`` the binding structures (one ligand removed; a
+    growth species in its place) belong to the arrangement at theta*, which is known only
+    once the coverage sweep is computed: ``optimum`` maps facet label -> ligand -> the id
+    of that arrangement's structure (``deferred_binding``); without it they are left out
+    (the first stage of a run)."""
     ctx = resolve(study, base_dir)
+    ctx.optimum = optimum
     records: list[StructureRecord] = []
     problems: list[Problem] = []
     for i, f in enumerate(study.facets):
@@ -203,6 +213,12 @@ def build_catalog(study: Study, base_dir: Path = Path(".")) -> list[StructureRec
 
 
 PASSIVATION_MONOLAYERS = 4
+
+
+def deferred_binding(study: Study) -> bool:
+    """Whether the study's binding structures wait for theta* (a second stage of the run):
+    ``binding.coverages: optimal`` and some ligand sweep that binding structures follow."""
+    return study.binding.coverages == "optimal" and bool(study.ligands)
 
 
 def passivation_records(core: Compound, vacuum: float) -> list[StructureRecord]:
@@ -377,8 +393,9 @@ def _replacements(ctx, f: FacetSpec, slab: Slab, grid: SiteGrid, arr: Arrangemen
                   notes: list[str]) -> list[StructureRecord]:
     """Variant (F, HF ...) and binding (vacancy, growth species) structures of one
     arrangement: one per symmetry-unique ligand position, up to ``max_replacements``.
-    Binding structures are built for the first (most uniform) arrangement only; a
-    replacement that finds no site is noted on the parent instead."""
+    Binding structures are built for the arrangement at theta* (``binding.coverages:
+    optimal``, given by ``ctx.optimum``) or, at listed coverages, for the first (most
+    uniform) arrangement; a replacement that finds no site is noted on the parent instead."""
     study = ctx.study
     out: list[StructureRecord] = []
     orbits = stabilizer_orbits(grid, arr)[: study.enumeration.max_replacements]
@@ -394,7 +411,11 @@ def _replacements(ctx, f: FacetSpec, slab: Slab, grid: SiteGrid, arr: Arrangemen
     if replacing and jobs:
         notes.append("variants of a ligand that replaces surface atoms are not built")
         jobs = []
-    if first and (bcov == "optimal" or any(abs(theta - t) < 1e-9 for t in bcov)):
+    if bcov == "optimal":
+        wanted = (ctx.optimum or {}).get(f.label, {}).get(lig_name) == parent
+    else:
+        wanted = first and any(abs(theta - t) < 1e-9 for t in bcov)
+    if wanted:
         jobs.append(("binding", "vacancy", "binding"))
         for name in f.growth_species:
             if replacing:

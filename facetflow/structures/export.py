@@ -26,8 +26,11 @@ def sha256_file(path: Path) -> str:
 
 def write_build(records: list[StructureRecord], out_dir: Path, pictures: bool = True,
                 meta: dict | None = None) -> Path:
-    """Write ``records`` under ``out_dir``; returns the manifest path."""
+    """Write ``records`` under ``out_dir``; returns the manifest path. A picture whose
+    structure file is unchanged since the last build (same sha256) is copied, not drawn
+    again (a rerun of a large study rewrites its build in seconds)."""
     out_dir = Path(out_dir)
+    previous = _previous_pictures(out_dir) if pictures else {}
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
     if stage.exists():
@@ -46,7 +49,11 @@ def write_build(records: list[StructureRecord], out_dir: Path, pictures: bool = 
             entry["sha256"] = sha256_file(stage / rel)
             if pictures:
                 pic = f"pictures/{rec.id}.png"
-                render(rec.atoms, stage / pic, title=rec.id)
+                old = previous.get((rec.id, entry["sha256"]))
+                if old is not None:
+                    shutil.copyfile(old, stage / pic)
+                else:
+                    render(rec.atoms, stage / pic, title=rec.id)
                 entry["picture"] = pic
             entries.append(entry)
         manifest = {"version": MANIFEST_VERSION, **(meta or {}), "structures": entries}
@@ -56,6 +63,17 @@ def write_build(records: list[StructureRecord], out_dir: Path, pictures: bool = 
         if stage.exists():
             shutil.rmtree(stage)
     return out_dir / "manifest.json"
+
+
+def _previous_pictures(out_dir: Path) -> dict[tuple[str, str], Path]:
+    """(structure id, sha256 of its structure file) -> its existing picture."""
+    try:
+        entries = json.loads((out_dir / "manifest.json").read_text())["structures"]
+        found = {(e["id"], e["sha256"]): out_dir / e["picture"] for e in entries
+                 if e.get("picture")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {k: v for k, v in found.items() if v.is_file()}
 
 
 def _move_into_place(stage: Path, out_dir: Path) -> None:

@@ -73,9 +73,11 @@ def flush(launchpad) -> None:
 
 def compile_workflow(plan: Plan, pending: list[str], plan_path: Path, store_url: str,
                      workdir: Path, batch_size: int = 64,
-                     final_task: tuple[str, list] | None = None):
+                     final_task: tuple[str, list] | None = None, expand: dict | None = None):
     """A FireWorks ``Workflow`` running the ``pending`` calculations of ``plan`` (None when
-    there is nothing to run and no final task)."""
+    there is nothing to run and no final task). With ``expand`` (``local.expansion``) the
+    workflow ends in an ``expand`` Firework instead of the final task: it adds the second
+    stage (the deferred binding structures, then the final task) when it runs."""
     from fireworks import Firework, PyTask, Workflow
 
     pending_set = set(pending)
@@ -104,13 +106,18 @@ def compile_workflow(plan: Plan, pending: list[str], plan_path: Path, store_url:
         for p in parents:
             if p is not fw:
                 links.setdefault(p, []).append(fw)
-    if final_task is not None:
+    last = None
+    if expand is not None:
+        last = Firework(expand_task()(params=expand), name="expand: binding at theta*",
+                        spec={"_allow_fizzled_parents": True})
+    elif final_task is not None:
         func, args = final_task
-        analysis = Firework(PyTask(func=func, args=args), name="analysis",
-                            spec={"_allow_fizzled_parents": True})
+        last = Firework(PyTask(func=func, args=list(args)), name="analysis",
+                        spec={"_allow_fizzled_parents": True})
+    if last is not None:
         for fw in fireworks:
-            links.setdefault(fw, []).append(analysis)
-        fireworks.append(analysis)
+            links.setdefault(fw, []).append(last)
+        fireworks.append(last)
     if not fireworks:
         return None
     return Workflow(fireworks, links_dict=links, name=f"facetflow:{plan.study}",
@@ -137,20 +144,48 @@ def _task_class():
 
     CalculationsTask.__module__ = __name__
     CalculationsTask.__qualname__ = "CalculationsTask"
-    return CalculationsTask
+
+    @explicit_serialize
+    class ExpandTask(FiretaskBase):
+        """Add the second stage of a study: binding structures at theta* (``local.expand``),
+        then the final task."""
+
+        required_params = ["params"]
+
+        def run_task(self, fw_spec):
+            from facetflow.workflows.local import expand
+
+            params = self["params"]
+            prep, pending = expand(params)
+            wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url,
+                                  prep.workdir, batch_size=params["batch_size"],
+                                  final_task=params["final_task"])
+            return FWAction(additions=[wf] if wf is not None else [],
+                            stored_data={"added": len(pending)})
+
+    ExpandTask.__module__ = __name__
+    ExpandTask.__qualname__ = "ExpandTask"
+    return CalculationsTask, ExpandTask
+
+
+def _tasks() -> dict:
+    """The FireTask classes. They need FireWorks imported, which must wait until the
+    LaunchPad's store is chosen; so they are made on first use and kept in this module,
+    where FireWorks finds them by name when it loads a Firework."""
+    if "CalculationsTask" not in globals():
+        globals()["CalculationsTask"], globals()["ExpandTask"] = _task_class()
+    return globals()
 
 
 def calculations_task():
-    """The FireTask class. It needs FireWorks imported, which must wait until the
-    LaunchPad's store is chosen; so it is made on first use and kept in this module, where
-    FireWorks finds it by name when it loads a Firework."""
-    cls = globals().get("CalculationsTask")
-    if cls is None:
-        cls = globals()["CalculationsTask"] = _task_class()
-    return cls
+    return _tasks()["CalculationsTask"]
+
+
+def expand_task():
+    return _tasks()["ExpandTask"]
 
 
 def __getattr__(name: str):
-    if name == "CalculationsTask":
-        return calculations_task()
+    if name in ("CalculationsTask", "ExpandTask"):
+        return _tasks()[name]
     raise AttributeError(name)

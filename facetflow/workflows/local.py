@@ -14,10 +14,20 @@ Work directory ``WORK/<study>/``::
 Every run rebuilds the FireWorks state from the results store: calculations whose hash
 has a checked ``done`` row are not submitted again (failed ones are retried), so an
 unchanged study runs nothing and a killed run resumes where it stopped.
+
+Two stages when binding structures wait for theta* (``binding.coverages: optimal``, see
+``structures.catalog.build_catalog``): the first workflow computes everything else and
+ends in an ``expand`` Firework that picks the arrangement at theta* of every facet and
+ligand (``OPTIMUM_TASK``, named by its dotted path so this layer does not import the
+analysis), rewrites the structures and plan with the binding structures added, and adds
+the second workflow (those calculations, then the analysis) to the same LaunchPad. The
+same happens on a batch queue. A rerun repeats the choice from the stored energies, so it
+lands on the same structures and hashes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -30,12 +40,20 @@ from facetflow.findings import load_findings
 from facetflow.jsonfile import write_json_atomic
 from facetflow.provenance import versions
 from facetflow.store import ResultStore
-from facetflow.structures.catalog import build_catalog, context_dict, resolve
+from facetflow.structures.catalog import (
+    build_catalog,
+    context_dict,
+    deferred_binding,
+    resolve,
+)
 from facetflow.structures.export import write_build
 from facetflow.study import Study, load_study
 from facetflow.workflows.lock import WorkdirLock
 from facetflow.workflows.plan import Plan, build_plan
 from facetflow.workflows.tasks import read_events
+
+# theta* structures of a work directory: facet label -> ligand -> structure id
+OPTIMUM_TASK = "facetflow.analysis.summary.optimal_arrangements"
 
 
 @dataclass
@@ -77,10 +95,14 @@ def validated(study_path: Path) -> tuple[Study, list]:
 
 def prepare(study_path: Path, work_root: Path, engine: str | None = None,
             store_url: str | None = None, pictures: bool = True,
-            checked: tuple[Study, list] | None = None) -> Prepared:
+            checked: tuple[Study, list] | None = None,
+            optimum: dict[str, dict[str, str]] | None = None) -> Prepared:
     """Write the study's structures and plan (validated first unless ``checked`` holds
-    the result of ``validated``). Call with the work directory locked."""
+    the result of ``validated``; ``optimum``: the theta* arrangements, which add the
+    deferred binding structures). Call with the work directory locked."""
     spec, records = checked or validated(study_path)
+    if optimum is not None:
+        records = build_catalog(spec, Path(study_path).parent, optimum)
     workdir = Path(work_root) / spec.name
     plan = build_plan(spec, records, engine)
     context = context_dict(resolve(spec, Path(study_path).parent))
@@ -123,13 +145,50 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
         pending = pending_calculations(prep.plan, prep.store)
         if on_start is not None:
             on_start(prep, pending)
-        launch(prep, pending, final_task(workdir) if final_task else None)
+        launch(prep, pending, final_task(workdir) if final_task else None,
+               study_path, engine, pictures)
+        if deferred_binding(prep.spec):  # the expand step rewrote the plan: read it again
+            prep.plan = Plan.from_dict(json.loads(prep.plan_path.read_text()))
+            for e in read_events(workdir / "events.jsonl"):
+                if e["event"] == "expanded" and e.get("t", 0) >= t0:
+                    pending = list(dict.fromkeys(pending + e["pending"]))
         summary = summarise(prep, pending, t0)
         write_json_atomic(workdir / "run.json", asdict(summary))
     return summary
 
 
-def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | None) -> None:
+def expansion(prep: Prepared, study_path: Path, engine: str | None, pictures: bool,
+              final_task: tuple[str, list] | None) -> dict | None:
+    """What the ``expand`` Firework needs to add a deferred second stage (None: no stage)."""
+    if not deferred_binding(prep.spec):
+        return None
+    return {"study": str(Path(study_path).resolve()), "workdir": str(prep.workdir),
+            "engine": engine, "store": prep.store.url, "pictures": pictures,
+            "optimum_task": OPTIMUM_TASK, "final_task": list(final_task) if final_task else None,
+            "batch_size": prep.spec.workflow.batch_size}
+
+
+def expand(params: dict) -> tuple[Prepared, list[str]]:
+    """The second stage: pick the theta* arrangements from the stored energies, rewrite the
+    structures and plan with the binding structures added; returns them and the pending
+    calculations (logged as an ``expanded`` event for progress displays)."""
+    from importlib import import_module
+
+    from facetflow.workflows.tasks import log_event
+
+    workdir = Path(params["workdir"])
+    module, func = params["optimum_task"].rsplit(".", 1)
+    optimum = getattr(import_module(module), func)(workdir)
+    prep = prepare(Path(params["study"]), workdir.parent, params["engine"],
+                   params["store"], params["pictures"], optimum=optimum)
+    pending = pending_calculations(prep.plan, prep.store)
+    log_event(workdir / "events.jsonl", event="expanded", added=len(pending), pending=pending,
+              total=len(prep.plan.nodes), optimum=optimum)
+    return prep, pending
+
+
+def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | None,
+           study_path: Path, engine: str | None = None, pictures: bool = True) -> None:
     """Compile the pending calculations into a workflow and run it in-process."""
     from facetflow.workflows.fireworks import (
         compile_workflow,
@@ -140,7 +199,8 @@ def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | No
 
     use_file_store(prep.workdir / "fireworks" / "launchpad.json")
     wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, prep.workdir,
-                          batch_size=prep.spec.workflow.batch_size, final_task=final_task)
+                          batch_size=prep.spec.workflow.batch_size, final_task=final_task,
+                          expand=expansion(prep, study_path, engine, pictures, final_task))
     if wf is None:
         return
     fw_dir = prep.workdir / "fireworks"

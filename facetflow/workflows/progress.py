@@ -42,12 +42,16 @@ def _clock(seconds: float) -> str:
 
 
 def progress_of(events_path: Path, total: int, since: float) -> Progress:
+    """Progress since ``since`` of a run that had ``total`` calculations to do, plus those a
+    second stage added (``expanded`` events: binding structures at theta*)."""
     started: set[str] = set()
     ended: dict[str, str] = {}
     for e in read_events(events_path):
         if e.get("t", 0) < since:
             continue
-        if e["event"] == "start":
+        if e["event"] == "expanded":
+            total += e.get("added", 0)
+        elif e["event"] == "start":
             started.add(e["hash"])
         elif e["event"] in ("done", "failed"):
             ended[e["hash"]] = e["event"]

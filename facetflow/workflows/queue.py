@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
-from facetflow.workflows.local import pending_calculations, prepare
+from facetflow.workflows.local import expansion, pending_calculations, prepare
 from facetflow.workflows.lock import WorkdirLock
 
 
@@ -78,7 +78,8 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
         lp = _launchpad(workdir, launchpad_file, reset=launchpad_file is None)
         wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, workdir,
                               batch_size=prep.spec.workflow.batch_size,
-                              final_task=final_task)
+                              final_task=final_task,
+                              expand=expansion(prep, study_path, engine, True, final_task))
         if wf is not None:
             lp.add_wf(wf)
         flush(lp)
