@@ -86,6 +86,11 @@ def _build(study: Path, out_dir: Path, pictures: bool) -> list:
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     out.print(f"built {len(records)} structures ({summary}) in "
               f"{time.perf_counter() - t0:.1f} s -> {manifest}")
+    from facetflow.structures.catalog import deferred_binding
+
+    if deferred_binding(spec):
+        out.print("binding structures (one ligand removed; growth species in its place) are "
+                  "built during the run, at the computed theta* of each facet and ligand")
     return records
 
 
@@ -245,6 +250,9 @@ def _submit(study: Path, work: Path, engine: str | None, store: str | None, qada
         _die("refused", exc, EXIT_BUSY)
     out.print(f"{sub.pending} of {sub.total} calculations queued on {sub.launchpad}; "
               f"jobs: {', '.join(sub.jobs) or 'none (nothing to run)'}")
+    if sub.second_stage:
+        out.print("then the binding structures at theta*: the jobs add and run them when "
+                  "these are done")
     out.print(f"follow with: facetflow status {sub.workdir}")
 
 

@@ -168,8 +168,9 @@ class VariantSpec(_Spec):
 
 class BindingSpec(_Spec):
     """Where binding structures (one ligand removed; growth species in its place) are
-    built: ``optimal`` builds them at every coverage so the optimum can be picked after
-    the energies are known; or a list of coverages."""
+    built: ``optimal`` at the arrangement at theta* of each facet and ligand, once the
+    coverage sweep's energies are known (a second stage of the run); or a list of
+    coverages (first arrangement, built up front)."""
 
     coverages: Literal["optimal"] | list[Coverage] = "optimal"
 

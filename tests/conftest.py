@@ -6,20 +6,30 @@ ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "studies"
 
 
-@pytest.fixture(scope="session")
-def paper_records():
+def optimum_at(study, theta: float) -> dict[str, dict[str, str]]:
+    """A stand-in for the theta* a run's first stage picks: every facet's first arrangement
+    of every swept ligand at ``theta`` (so the binding structures are built there)."""
+    return {f.label: {ls.name: f"{f.label}_{ls.name}_t{theta:.3f}_c0" for ls in study.ligands}
+            for f in study.facets}
+
+
+def full_catalog(name: str, theta: float = 1.0) -> list:
+    """A study's structures with its binding structures at ``theta`` (both stages)."""
     from facetflow.structures.catalog import build_catalog
     from facetflow.study import load_study
 
-    return build_catalog(load_study(STUDIES / "inas_znse_fluoride.yaml"), STUDIES)
+    study = load_study(STUDIES / f"{name}.yaml")
+    return build_catalog(study, STUDIES, optimum_at(study, theta))
+
+
+@pytest.fixture(scope="session")
+def paper_records():
+    return full_catalog("inas_znse_fluoride", 0.375)  # 0.375: both ligands swept there
 
 
 @pytest.fixture(scope="session")
 def quick_records():
-    from facetflow.structures.catalog import build_catalog
-    from facetflow.study import load_study
-
-    return build_catalog(load_study(STUDIES / "quick.yaml"), STUDIES)
+    return full_catalog("quick", 0.5)
 
 
 def pseudo_h_pair(cell: float, distance: float):

@@ -2,6 +2,7 @@
 numbers from a summary, verdicts follow the rules, and the paper's sign convention is
 honoured."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,50 @@ def test_study_names_a_findings_file(tmp_path):
     assert "analysis.compare_with" in str(err.value)
     assert "inas_znse_fluoride" in str(err.value)  # what is allowed
     assert sorted(p.stem for p in PAPERS_DIR.glob("*.yaml"))
+
+
+def test_report_also_joins_another_runs_rows_and_remembers_it(tmp_path, tiny_run):
+    """``facetflow report A --also B``: B's paper-comparison rows (its own numbers, engine
+    and study) join A's table in summary.json and report.html, each finding's rows
+    together; a later plain ``report A`` keeps them; a missing B is refused."""
+    from conftest import copy_workdir, run_cli
+
+    from facetflow.findings import load_findings
+
+    found, problems = load_findings("inas_znse_fluoride", Path("."))
+    assert found is not None and not problems
+    runs = {}
+    for name in ("main", "check"):
+        root = copy_workdir(tiny_run, tmp_path / name)
+        wd = root / "tiny"
+        ctx = json.loads((wd / "study.json").read_text())
+        ctx["compare_with"] = found.model_dump(mode="json")
+        ctx["study"]["name"] = f"tiny_{name}"
+        (wd / "study.json").write_text(json.dumps(ctx))
+        runs[name] = wd
+    proc = run_cli("report", str(runs["check"]), "--no-figures")
+    assert proc.returncode == 0, proc.stderr
+    theirs = json.loads((runs["check"] / "report" / "summary.json").read_text())
+    proc = run_cli("report", str(runs["main"]), "--also", str(runs["check"]), "--no-figures")
+    assert proc.returncode == 0, proc.stderr
+    ours = json.loads((runs["main"] / "report" / "summary.json").read_text())
+    rows = ours["paper_comparison"]
+    assert {r["run"] for r in rows} == {"tiny_main", "tiny_check"}
+    assert len(rows) == 2 * len(theirs["paper_comparison"]) == 2 * len(found.findings)
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(ids)  # each finding's two rows side by side
+    check_rows = {r["id"]: r for r in rows if r["run"] == "tiny_check"}
+    for r in theirs["paper_comparison"]:
+        assert check_rows[r["id"]]["this_run"] == r["this_run"]
+        assert check_rows[r["id"]]["verdict"] == r["verdict"]
+    html = (runs["main"] / "report" / "report.html").read_text()
+    assert "tiny_check" in html
+    # remembered for later reports
+    proc = run_cli("report", str(runs["main"]), "--no-figures")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((runs["main"] / "report" / "summary.json").read_text())
+    assert again["paper_comparison"] == rows
+    # a directory that is not a work directory: refused, nothing changed
+    proc = run_cli("report", str(runs["main"]), "--also", str(tmp_path / "nowhere"))
+    assert proc.returncode != 0 and "not a facetflow work directory" in proc.stderr + proc.stdout
+    assert json.loads((runs["main"] / "report" / "summary.json").read_text()) == again

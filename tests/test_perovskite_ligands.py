@@ -22,9 +22,11 @@ def study():
 
 @pytest.fixture(scope="module")
 def records(study):
+    from conftest import optimum_at
+
     from facetflow.structures.catalog import build_catalog
 
-    return {r.id: r for r in build_catalog(study, STUDIES)}
+    return {r.id: r for r in build_catalog(study, STUDIES, optimum_at(study, 0.25))}
 
 
 def _counts(atoms):

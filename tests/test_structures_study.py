@@ -140,12 +140,9 @@ def test_roles_and_variants_present(paper_records):
 
 
 def test_build_is_deterministic(paper_records):
-    from conftest import STUDIES
+    from conftest import full_catalog
 
-    from facetflow.structures.catalog import build_catalog
-    from facetflow.study import load_study
-
-    again = build_catalog(load_study(STUDIES / "inas_znse_fluoride.yaml"), STUDIES)
+    again = full_catalog("inas_znse_fluoride", 0.375)
     assert [r.id for r in again] == [r.id for r in paper_records]
     for a, b in zip(again, paper_records, strict=True):
         assert a.atoms.get_chemical_symbols() == b.atoms.get_chemical_symbols()
@@ -163,3 +160,35 @@ def test_symmetry_unique_count_below_raw(paper_records):
                 assert unique < raw, r.id
                 seen += 1
     assert seen > 10
+
+
+def test_binding_structures_wait_for_theta_star():
+    """binding.coverages: optimal -> no binding structures before theta* is known; then
+    exactly those of the arrangement named as the optimum, for each facet and ligand."""
+    from conftest import STUDIES, optimum_at
+
+    from facetflow.structures.catalog import build_catalog, deferred_binding
+    from facetflow.study import load_study
+
+    study = load_study(STUDIES / "inas_znse_fluoride.yaml")
+    assert deferred_binding(study)
+    first = build_catalog(study, STUDIES)
+    assert not [r for r in first if r.role == "binding"]
+    # the variants (Fig. 2g: F/HF at every coverage) do not wait
+    assert {r.theta for r in first if r.role == "variant" and r.facet == "111"} == {
+        0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0}
+    optimum = optimum_at(study, 0.625)
+    optimum["110"] = {"acetate": "110_acetate_t0.500_c0"}  # one facet, one ligand only
+    second = build_catalog(study, STUDIES, optimum)
+    binding = [r for r in second if r.role == "binding"]
+    parents = {(r.facet, r.ligand): r.parent for r in binding}
+    assert parents == {("100", "acetate"): "100_acetate_t0.625_c0",
+                       ("111", "acetate"): "111_acetate_t0.625_c0",
+                       ("110", "acetate"): "110_acetate_t0.500_c0"}
+    # a vacancy and the facet's growth species per (facet, ligand)
+    assert sorted(r.id for r in binding if r.facet == "110") == [
+        "110_acetate_t0.500_c0_ZnSe0", "110_acetate_t0.500_c0_vac0"]
+    # everything else is the same structure as in the first stage
+    same = {r.id: r for r in first}
+    assert all(r.id in same for r in second if r.role != "binding")
+    assert len(second) == len(first) + len(binding)

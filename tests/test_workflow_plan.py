@@ -24,7 +24,7 @@ def quick_plan(quick, quick_records):
 def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
     plan = quick_plan
     by_key = {n.key: n for n in plan.nodes.values()}
-    assert len(plan.nodes) == len(quick_records) == 38
+    assert len(plan.nodes) == len(quick_records) == 33
     assert len(set(plan.nodes)) == len(plan.nodes)  # no duplicate hashes
     labels = [lab for n in plan.nodes.values() for lab in n.labels]
     assert sorted(labels) == sorted(r.id for r in quick_records)
@@ -46,7 +46,7 @@ def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
         assert all(i in seen for i in n.inputs), n.key
         assert all(plan.nodes[i].depth < n.depth for i in n.inputs)
         seen.add(h)
-    assert sum(len(level) for level in plan.levels()) == 38
+    assert sum(len(level) for level in plan.levels()) == 33
 
 
 def test_identical_calculations_are_merged(quick, quick_records):
@@ -57,7 +57,7 @@ def test_identical_calculations_are_merged(quick, quick_records):
     twin = StructureRecord(id="ref_mol_H2_again", atoms=h2.atoms.copy(), role="reference",
                            reference_key="H2")
     plan = build_plan(quick, [*quick_records, twin])
-    assert plan.raw_count == 39 and len(plan.nodes) == 38
+    assert plan.raw_count == 34 and len(plan.nodes) == 33
     node = plan.nodes[plan.records["ref_mol_H2_again"]["calc"]]
     assert node.labels == ["ref_mol_H2", "ref_mol_H2_again"]
 

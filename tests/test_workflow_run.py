@@ -61,6 +61,36 @@ def test_first_run_computes_everything_and_reports(tiny_run):
     assert bare.cell[0, 0] == pytest.approx(bare0.cell[0, 0] * scale, rel=1e-6)
 
 
+def test_binding_structures_come_in_a_second_stage_at_theta_star(tiny_run):
+    """The run's expand step picked theta* from the first stage's energies and added the
+    binding structures of exactly those arrangements, which the summary then uses."""
+    from facetflow.analysis.summary import optimal_arrangements
+    from facetflow.workflows.tasks import read_events
+
+    wd = tiny_run / "tiny"
+    events = read_events(wd / "events.jsonl")
+    expanded = [e for e in events if e["event"] == "expanded"]
+    assert len(expanded) == 1
+    optimum = expanded[0]["optimum"]
+    assert optimum == {"110": {"acetate": "110_acetate_t1.000_c0"},
+                       "111": {"acetate": "111_acetate_t1.000_c0"}}
+    assert optimal_arrangements(wd) == optimum  # the same choice again from the store
+    # the added calculations were all pending then, and all ran after the first stage's
+    done_at = {e["hash"]: e["t"] for e in events if e["event"] == "done"}
+    added = expanded[0]["pending"]
+    assert added and all(done_at[h] > expanded[0]["t"] for h in added)
+    first_stage = set(done_at) - set(added)
+    assert all(done_at[h] < expanded[0]["t"] for h in first_stage)
+    manifest = json.loads((wd / "structures" / "manifest.json").read_text())
+    binding = [e for e in manifest["structures"] if e["role"] == "binding"]
+    assert {e["parent"] for e in binding} == {"110_acetate_t1.000_c0", "111_acetate_t1.000_c0"}
+    summary = json.loads((wd / "report" / "summary.json").read_text())
+    for label in ("110", "111"):
+        rows = summary["facets"][label]["binding"]
+        assert {r["role"] for r in rows} == {"ligand", "additive", "growth"}
+        assert all(r["value"] is not None for r in rows)
+
+
 def test_rerun_runs_nothing_and_reproduces_summary(tmp_path, tiny_run):
     work = copy_workdir(tiny_run, tmp_path)
     before = (work / "tiny" / "report" / "summary.json").read_bytes()
@@ -148,7 +178,9 @@ def test_failed_calculations_are_recorded_and_reported(tmp_path):
     proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     info = run_json(work)
-    assert info["failed"] == 3 and info["run"] == 18
+    # 14 of the first stage; no theta* without the ligand's chemical potential, so the
+    # second stage adds no binding structures (their energies could not be used either)
+    assert info["failed"] == 3 and info["run"] == 14
     assert {f["key"] for f in info["failures"]} == {"ref_mol_CH3COOH", "ref_mol_H2",
                                                     "ref_mol_HF"}
     assert all("did not converge" in f["error"] for f in info["failures"])
@@ -161,6 +193,7 @@ def test_failed_calculations_are_recorded_and_reported(tmp_path):
     points = summary["facets"]["110"]["gamma"]
     assert points and all(p["value"] is None for p in points)  # gaps, not crashes
     assert summary["facets"]["110"]["gamma_bare"]["value"] is not None
+    assert summary["facets"]["110"]["binding"] == []
     html = (work / "tiny" / "report" / "report.html").read_text()
     assert "ref_mol_HF" in html
     # the failure is a store row with its error, and a rerun tries it again

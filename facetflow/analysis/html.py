@@ -315,14 +315,14 @@ def _comparison_section(summary: Mapping[str, Any]) -> list[str]:
     if df.empty:
         return []
     head = "".join(f"<th>{h}</th>" for h in ("finding", "paper", "this run", "verdict",
-                                               "engine"))
+                                               "engine", "run"))
     body = []
     for r in df.itertuples(index=False):
         verdict = str(r.verdict) if r.verdict is not None else ""
         cls = "verdict-" + re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
         body.append(f"<tr>{_td(r.finding)}{_td(r.paper)}{_td(r.this_run)}"
                     f'<td class="{cls}">{_e(verdict) if verdict else NA}</td>'
-                    f"{_td(r.engine)}</tr>")
+                    f"{_td(r.engine)}{_td(r.run)}</tr>")
     return ["<h2>Comparison with the paper</h2>",
             f"<table><tr>{head}</tr>{''.join(body)}</table>"]
 

@@ -142,12 +142,12 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
     workdir = Path(work_root) / checked[0].name
     with WorkdirLock(workdir):
         prep = prepare(study_path, work_root, engine, store_url, pictures, checked)
-        pending = pending_calculations(prep.plan, prep.store)
+        task = final_task(workdir) if final_task else None
+        prep, pending, params = stages(prep, study_path, engine, pictures, task)
         if on_start is not None:
             on_start(prep, pending)
-        launch(prep, pending, final_task(workdir) if final_task else None,
-               study_path, engine, pictures)
-        if deferred_binding(prep.spec):  # the expand step rewrote the plan: read it again
+        launch(prep, pending, task, params)
+        if params is not None:  # the expand step rewrote the plan: read it again
             prep.plan = Plan.from_dict(json.loads(prep.plan_path.read_text()))
             for e in read_events(workdir / "events.jsonl"):
                 if e["event"] == "expanded" and e.get("t", 0) >= t0:
@@ -155,6 +155,20 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
         summary = summarise(prep, pending, t0)
         write_json_atomic(workdir / "run.json", asdict(summary))
     return summary
+
+
+def stages(prep: Prepared, study_path: Path, engine: str | None, pictures: bool,
+           final_task: tuple[str, list] | None
+           ) -> tuple[Prepared, list[str], dict | None]:
+    """The calculations to run now and what the ``expand`` Firework needs to add the
+    deferred second stage (None: no second stage, or it is taken now because the first
+    has nothing left to compute: a rerun, or a run resumed after the first stage)."""
+    pending = pending_calculations(prep.plan, prep.store)
+    params = expansion(prep, study_path, engine, pictures, final_task)
+    if params is not None and not pending:
+        prep, pending = expand(params)
+        params = None
+    return prep, pending, params
 
 
 def expansion(prep: Prepared, study_path: Path, engine: str | None, pictures: bool,
@@ -179,16 +193,18 @@ def expand(params: dict) -> tuple[Prepared, list[str]]:
     workdir = Path(params["workdir"])
     module, func = params["optimum_task"].rsplit(".", 1)
     optimum = getattr(import_module(module), func)(workdir)
+    first = {n["hash"] for n in json.loads((workdir / "plan.json").read_text())["nodes"]}
     prep = prepare(Path(params["study"]), workdir.parent, params["engine"],
                    params["store"], params["pictures"], optimum=optimum)
-    pending = pending_calculations(prep.plan, prep.store)
+    # only the second stage's own calculations: the first stage's failures were its to run
+    pending = [h for h in pending_calculations(prep.plan, prep.store) if h not in first]
     log_event(workdir / "events.jsonl", event="expanded", added=len(pending), pending=pending,
               total=len(prep.plan.nodes), optimum=optimum)
     return prep, pending
 
 
 def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | None,
-           study_path: Path, engine: str | None = None, pictures: bool = True) -> None:
+           expand_params: dict | None = None) -> None:
     """Compile the pending calculations into a workflow and run it in-process."""
     from facetflow.workflows.fireworks import (
         compile_workflow,
@@ -200,7 +216,7 @@ def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | No
     use_file_store(prep.workdir / "fireworks" / "launchpad.json")
     wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, prep.workdir,
                           batch_size=prep.spec.workflow.batch_size, final_task=final_task,
-                          expand=expansion(prep, study_path, engine, pictures, final_task))
+                          expand=expand_params)
     if wf is None:
         return
     fw_dir = prep.workdir / "fireworks"

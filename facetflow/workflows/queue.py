@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
-from facetflow.workflows.local import expansion, pending_calculations, prepare
+from facetflow.workflows.local import prepare, stages
 from facetflow.workflows.lock import WorkdirLock
 
 
@@ -33,6 +33,7 @@ class Submission:
     pending: int
     jobs: list[str]
     launchpad: str
+    second_stage: bool = False  # binding structures at theta* follow (the expand Firework)
 
 
 def _launchpad(workdir: Path, launchpad_file: Path | None, reset: bool = False):
@@ -74,12 +75,12 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
     with WorkdirLock(workdir, purpose="submit"):
         prep = prepare(study_path, Path(work_root).resolve(), engine, store_url,
                        checked=checked)
-        pending = pending_calculations(prep.plan, prep.store)
+        prep, pending, params = stages(prep, study_path, engine, True, final_task)
         lp = _launchpad(workdir, launchpad_file, reset=launchpad_file is None)
         wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, workdir,
                               batch_size=prep.spec.workflow.batch_size,
                               final_task=final_task,
-                              expand=expansion(prep, study_path, engine, True, final_task))
+                              expand=params)
         if wf is not None:
             lp.add_wf(wf)
         flush(lp)
@@ -95,7 +96,8 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
                                    "the queue's error")
             jobs.append(str(job))
     return Submission(workdir, len(prep.plan.nodes), len(pending), jobs,
-                      str(launchpad_file or workdir / "fireworks" / "launchpad.json"))
+                      str(launchpad_file or workdir / "fireworks" / "launchpad.json"),
+                      second_stage=params is not None)
 
 
 def check_queue_files(qadapter_file: Path, launchpad_file: Path | None) -> None:
