@@ -43,8 +43,11 @@ def _child(cmd: list[str]) -> tuple[float, float, str]:
     return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2, proc.stdout
 
 
-def baseline(study_path: str, out: str, limit: int | None) -> None:
-    """The naive baseline (run in a child process): ASE BFGS one structure at a time."""
+def baseline(study_path: str, out: str, workdir: str | None = None,
+             limit: int | None = None) -> None:
+    """The naive baseline (run in a child process): ASE BFGS one structure at a time, over
+    the same structures as facetflow's run in ``workdir`` (its binding structures at the
+    theta* that run picked, read from its ``expanded`` event)."""
     from facetflow.engines.base import settings_for
     from facetflow.engines.mlip import load_calculator
     from facetflow.engines.optimize import relax_with_calculator
@@ -54,7 +57,14 @@ def baseline(study_path: str, out: str, limit: int | None) -> None:
 
     path = Path(study_path)
     spec = load_study(path)
-    records = build_catalog(spec, path.parent)[:limit]
+    optimum = None
+    if workdir:
+        from facetflow.workflows.tasks import read_events
+
+        for e in read_events(Path(workdir) / "events.jsonl"):
+            if e["event"] == "expanded":
+                optimum = e["optimum"]
+    records = build_catalog(spec, path.parent, optimum)[:limit]
     rows = {}
     t_all = time.perf_counter()
     for rec in records:
@@ -90,11 +100,11 @@ def main() -> None:
     ap.add_argument("--work", default=None, help="work directory (default: a new temp dir)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="baseline: first N structures")
-    ap.add_argument("--baseline-child", nargs=2, metavar=("STUDY", "OUT"),
+    ap.add_argument("--baseline-child", nargs=3, metavar=("STUDY", "OUT", "WORKDIR"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.baseline_child:
-        baseline(args.baseline_child[0], args.baseline_child[1], args.limit)
+        baseline(*args.baseline_child, limit=args.limit)
         return
 
     from facetflow.workflows.plan import read_plan
@@ -127,7 +137,7 @@ def main() -> None:
 
     if not args.no_baseline:
         out = work / "baseline.json"
-        bcmd = [sys.executable, __file__, "--baseline-child", str(study), str(out)]
+        bcmd = [sys.executable, __file__, "--baseline-child", str(study), str(out), str(sdir)]
         if args.limit:
             bcmd += ["--limit", str(args.limit)]
         wall_b, rss_b, _ = _child(bcmd)

@@ -155,6 +155,24 @@ def test_shape_figure_one_panel_per_case_titled_with_aspect_ratio(summary):
         assert ax.get_legend() is not None
 
 
+def test_shape_drawn_when_rates_span_many_orders_of_magnitude(summary):
+    """One facet 1e-16 as fast as the others (an ML potential's unbound growth species):
+    the shape is that facet's family alone (an octahedron for {111}: 8 faces), drawn,
+    with the true rates in the legend."""
+    s = copy.deepcopy(summary)
+    case = next(iter(s["growth"]["cases"].values()))
+    case["rates"] = {"100": 1.0, "110": 1.0, "111": 4.5e-16}
+    case.pop("shape", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", F.FigureWarning)
+        fig = F._shape_figure(s)
+        fig.canvas.draw()
+    ax = next(ax for ax in fig.axes if ax.name == "3d")
+    assert len(ax.collections) == 1 and len(ax.collections[0].get_paths()) == 8
+    assert "aspect ratio 1.73" in ax.get_title()  # octahedron: vertex-to-vertex / face-to-face
+    assert any("4.5e-16" in t.get_text() for t in ax.get_legend().get_texts())
+
+
 def test_shape_aspect_ratio_computed_when_absent(summary):
     s = copy.deepcopy(summary)
     for case in s["growth"]["cases"].values():

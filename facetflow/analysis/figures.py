@@ -304,6 +304,9 @@ def _binding_figure(summary: Mapping[str, Any]) -> Figure:
 # ---------------------------------------------------------------- shapes
 
 
+DRAW_RATE_FLOOR = 1e-3  # relative growth rate below which a facet is drawn at this rate
+
+
 def _shape_figure(summary: Mapping[str, Any], lattice_a: float = 6.0) -> Figure:
     cases = _as_dict(_as_dict(summary.get("growth")).get("cases"))
     cases = {str(k): _as_dict(v) for k, v in cases.items()}
@@ -354,7 +357,13 @@ def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str
         from pymatgen.core import Lattice
 
         millers = list(rates)
-        shape = WulffShape(Lattice.cubic(lattice_a), millers, [rates[m] for m in millers])
+        # drawn from rates relative to the fastest, floored at DRAW_RATE_FLOOR (a facet
+        # 1000x slower already bounds the shape alone) and scaled so the slowest is 1:
+        # rates 1e-15 apart would otherwise give a shape too small to draw
+        top = max(rates.values())
+        rel = {m: max(r / top, DRAW_RATE_FLOOR) for m, r in rates.items()}
+        low = min(rel.values())
+        shape = WulffShape(Lattice.cubic(lattice_a), millers, [rel[m] / low for m in millers])
         pts = np.asarray(shape.wulff_pt_list, dtype=float)
     except Exception as exc:  # a degenerate input must not stop the report
         ax.set_title(_shape_title(name, aspect, aniso), fontsize=10)
@@ -369,11 +378,12 @@ def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str
     light /= np.linalg.norm(light)
     polys, faces = [], []
     for plane in shape.facets:
-        if len(plane.points) < 1:
+        line = shape.get_line_in_facet(plane) if len(plane.points) else []  # triangles
+        if len(line) < 3:  # a plane that only touches the shape (at an edge or a corner)
             continue
         fam = _family_key(millers[plane.index])
         shade = 0.55 + 0.45 * max(0.0, float(np.dot(np.asarray(plane.normal, float), light)))
-        polys.append(shape.get_line_in_facet(plane))
+        polys.append(line)
         faces.append(tuple(min(1.0, c * shade) for c in to_rgb(colors.get(fam, "0.7"))))
     coll = Poly3DCollection(polys, facecolors=faces, edgecolors="0.25", linewidths=0.5)
     ax.add_collection3d(coll)
@@ -390,7 +400,7 @@ def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str
         areas[fam] = areas.get(fam, 0.0) + float(a)
     handles = [Patch(facecolor=colors[fam], edgecolor="0.25",
                      label=f"{_braces(fam)}  {100 * areas.get(fam, 0.0):.0f} % of area, "
-                           f"rate {rates[m]:.2f}")
+                           f"rate {rates[m]:.3g}")
                for m in millers for fam in [_family_key(m)] if fam in colors]
     ax.legend(handles=handles, loc="lower center", fontsize=7.5, framealpha=0.85,
               bbox_to_anchor=(0.5, -0.08))
@@ -404,7 +414,7 @@ def _wrap(text: str, width: int = 36, limit: int = 160) -> str:
 
 def _shape_title(name: str, aspect: float | None, aniso: float | None) -> str:
     a = f"aspect ratio {aspect:.2f}" if aspect is not None else f"aspect ratio {NOT_COMPUTED}"
-    b = f", anisotropy {aniso:.2f}" if aniso is not None else ""
+    b = f", anisotropy {aniso:.3g}" if aniso is not None else ""
     return f"{name}\n{a}{b}"
 
 
