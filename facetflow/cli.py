@@ -134,7 +134,8 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
         err.print(f"{spec.name}: {len(prep.plan.nodes)} calculations "
                   f"({prep.plan.raw_count} before deduplication), {len(pending)} to run, "
                   f"{len(prep.plan.nodes) - len(pending)} already in {prep.store!r}")
-        if deferred_binding(prep.spec):
+        if deferred_binding(prep.spec) and not any(
+                r.get("role") == "binding" for r in prep.plan.records.values()):
             err.print("binding structures follow at the computed theta* of each facet and "
                       "ligand (a second stage, counted when it starts)")
         if progress and pending:

@@ -91,3 +91,29 @@ def test_one_failed_coverage_is_a_gap_not_a_crash(fixture_dir):
     assert f["optimum"]["acetate"] is None
     assert "110_acetate_t1.000_c0" in (path.parent / "report.html").read_text()
     assert (path.parent / "gamma_110.svg").is_file()
+
+
+def test_binding_without_bulk_references_uses_the_only_coverage(fixture_dir):
+    """A binding-energy check without bulk references (no gamma, so no theta* from
+    gamma): with one coverage computed, theta* is that coverage and E_b is the same as
+    with every reference present; only the growth species that needs a bulk reference
+    (ZnSe) is missing."""
+    from facetflow.analysis.report import build_summary
+    from facetflow.analysis.summary import optimal_arrangements
+
+    records = _write_store(fixture_dir)
+    full = build_summary(fixture_dir)
+    bulk = {sid for sid in records if sid.startswith("ref_bulk_")}
+    assert bulk
+    (fixture_dir / "synthetic.db").unlink()
+    _write_store(fixture_dir, drop=bulk)
+    part = build_summary(fixture_dir)
+    opt = part["facets"]["110"]["optimum"]["acetate"]
+    assert opt["theta"] == 1.0 and opt["value"] is None
+    assert opt["structure"] == "110_acetate_t1.000_c0" and "only coverage" in opt["method"]
+    assert optimal_arrangements(fixture_dir)["110"] == {"acetate": "110_acetate_t1.000_c0"}
+    eb = {b["species"]: b["value"] for b in part["facets"]["110"]["binding"]}
+    eb_full = {b["species"]: b["value"] for b in full["facets"]["110"]["binding"]}
+    assert eb["acetate"] == pytest.approx(eb_full["acetate"]) and eb["acetate"] is not None
+    assert eb["F"] == pytest.approx(eb_full["F"]) and eb["F"] is not None
+    assert eb["ZnSe"] is None and eb_full["ZnSe"] is not None

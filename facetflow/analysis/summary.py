@@ -369,7 +369,7 @@ class _Summariser:
                 p["lowest"] = True
             name = key[0] + (f"+{key[1]}" if key[1] else "")
             if not best:
-                optimum[name] = None
+                optimum[name] = self._only_coverage(series)
                 continue
             thetas = sorted(best)
             opt = en.optimal_coverage(thetas, [best[t]["delta"] for t in thetas])
@@ -382,6 +382,20 @@ class _Summariser:
         out["optimum"] = optimum
         out["binding"] = self.binding(label, optimum, mu) if binding else []
         return out
+
+    def _only_coverage(self, series: list[dict]) -> dict | None:
+        """Without gamma (no bulk references: a binding-energy check) theta* is still
+        known when one coverage was computed: that coverage, at its lowest-energy
+        arrangement (same composition, so total energies compare). None otherwise."""
+        thetas = {p["theta"] for p in series}
+        found = [(e, p) for p in series if (e := self.energy(p["structure"])) is not None]
+        if len(thetas) != 1 or not found:
+            return None
+        (theta,) = thetas
+        best = min(found, key=lambda c: c[0])[1]
+        return {"theta": theta, "delta": None, "value": None,
+                "method": "the only coverage computed (gamma not computed)",
+                "nearest_computed": theta, "structure": best["structure"]}
 
     def binding(self, label: str, optimum: dict, mu: dict) -> list[dict]:
         """E_b at the computed coverage nearest theta* of each swept ligand."""
