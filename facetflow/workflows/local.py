@@ -27,7 +27,6 @@ lands on the same structures and hashes.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -49,7 +48,7 @@ from facetflow.structures.catalog import (
 from facetflow.structures.export import write_build
 from facetflow.study import Study, load_study
 from facetflow.workflows.lock import WorkdirLock
-from facetflow.workflows.plan import Plan, build_plan
+from facetflow.workflows.plan import Plan, build_plan, read_plan
 from facetflow.workflows.tasks import read_events
 
 # theta* structures of a work directory: facet label -> ligand -> structure id
@@ -148,7 +147,7 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
             on_start(prep, pending)
         launch(prep, pending, task, params)
         if params is not None:  # the expand step rewrote the plan: read it again
-            prep.plan = Plan.from_dict(json.loads(prep.plan_path.read_text()))
+            prep.plan = read_plan(prep.plan_path)
             for e in read_events(workdir / "events.jsonl"):
                 if e["event"] == "expanded" and e.get("t", 0) >= t0:
                     pending = list(dict.fromkeys(pending + e["pending"]))
@@ -193,7 +192,7 @@ def expand(params: dict) -> tuple[Prepared, list[str]]:
     workdir = Path(params["workdir"])
     module, func = params["optimum_task"].rsplit(".", 1)
     optimum = getattr(import_module(module), func)(workdir)
-    first = {n["hash"] for n in json.loads((workdir / "plan.json").read_text())["nodes"]}
+    first = set(read_plan(workdir / "plan.json").nodes)
     prep = prepare(Path(params["study"]), workdir.parent, params["engine"],
                    params["store"], params["pictures"], optimum=optimum)
     # only the second stage's own calculations: the first stage's failures were its to run
