@@ -221,20 +221,16 @@ def _batch_forces(model: str, calc, batch_atoms: int = 600):
         from pymatgen.io.ase import AseAtomsAdaptor
 
         net = calc.model
+        net.eval()
 
         def forces_fn(batch):
             energies, forces = [], []
             for group in atom_chunks([len(a) for a in batch], batch_atoms):
-                structs = [AseAtomsAdaptor.get_structure(_plain(batch[i])) for i in group]
-                with warnings.catch_warnings():  # CHGNet's own internal tensor warning
-                    warnings.filterwarnings("ignore", message="Converting a tensor")
-                    preds = net.predict_structure(structs, task="ef",
-                                                  batch_size=len(structs))
-                if isinstance(preds, dict):
-                    preds = [preds]
-                energies += [float(p["e"]) * len(batch[i])
-                             for p, i in zip(preds, group, strict=True)]
-                forces += [np.asarray(p["f"], float) for p in preds]
+                graphs = [net.graph_converter(AseAtomsAdaptor.get_structure(_plain(batch[i])))
+                          for i in group]
+                e, f = chgnet_energy_forces(net, graphs)
+                energies += e
+                forces += f
             return energies, forces
     else:
         def forces_fn(batch):
@@ -245,6 +241,38 @@ def _batch_forces(model: str, calc, batch_atoms: int = 600):
                 forces.append(np.asarray(a.get_forces()))
             return energies, forces
     return forces_fn
+
+
+def chgnet_energy_forces(net, graphs) -> tuple[list[float], list[np.ndarray]]:
+    """Total energies (eV) and forces (eV/Å, F = -dE/dr) of CHGNet crystal graphs in one
+    model call.
+
+    The same numbers as ``CHGNet.predict_graph(task="ef")`` (to float32 round-off), but the
+    forces come from a plain first derivative: CHGNet's own prediction path keeps the
+    autograd graph of the forces (``create_graph=True``, needed to train on forces), which
+    more than doubles the cost of a call and its memory when only relaxing. Written against
+    chgnet 0.4.2's ``BatchedGraph`` and ``CHGNet._compute`` (the version pinned in
+    pyproject.toml); the engine tests compare the two paths."""
+    import torch
+    from chgnet.model.model import BatchedGraph
+
+    device = next(net.parameters()).device
+    graphs = [g.to(device) for g in graphs]
+    with warnings.catch_warnings():  # CHGNet's own internal tensor warning
+        warnings.filterwarnings("ignore", message="Converting a tensor")
+        batched = BatchedGraph.from_graphs(
+            graphs, bond_basis_expansion=net.bond_basis_expansion,
+            angle_basis_expansion=net.angle_basis_expansion, compute_stress=False)
+    pred = net._compute(batched, compute_force=False)
+    natoms = pred["atoms_per_graph"]
+    # model energies per atom (intensive CHGNet) or per structure; the composition model
+    # adds a fixed per-element reference that does not depend on the positions
+    total = pred["e"] * natoms if net.is_intensive else pred["e"]
+    grads = torch.autograd.grad(total.sum(), batched.atom_positions)
+    comp = 0 if net.composition_model is None else net.composition_model(graphs).detach()
+    e = (pred["e"].detach() + comp) * (natoms if net.is_intensive else 1)
+    return ([float(x) for x in e.cpu()],
+            [-g.detach().cpu().numpy().astype(float) for g in grads])
 
 
 def atom_chunks(sizes: list[int], budget: int) -> list[list[int]]:
