@@ -209,10 +209,11 @@ class WorkflowSpec(_Spec):
 
     ``lattice_from_bulk``: slabs are scaled to the engine's own relaxed core lattice (so
     the bulk reference and the slab share one lattice and no spurious strain enters
-    gamma). ``warm_start``: a structure derived from another (ligands on the capped slab,
-    a variant or binding structure from its arrangement) starts from that structure's
-    relaxed geometry. ``batch_size``: cheap MLIP calculations of one plan level are run as
-    one batched relaxation of up to this many structures.
+    gamma). ``warm_start``: a variant or binding structure (one local change to a ligand
+    arrangement) starts from that arrangement's relaxed geometry; ligand arrangements
+    start from the builder's guess (see ``workflows.plan``). ``batch_size``: cheap MLIP
+    calculations of one plan level are run as one batched relaxation of up to this many
+    structures.
     """
 
     lattice_from_bulk: bool = True

@@ -37,7 +37,9 @@ def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
         if not n.key.startswith("ref_"):
             assert n.lattice_from == bulk.hash, n.key  # the relaxed lattice feeds every slab
     lig = by_key["100_acetate_t0.500_c0"]
-    assert lig.start_from == by_key["100_shell"].hash
+    # ligand arrangements start from the guess (the bare surface's relaxation can trap
+    # them); variants and binding structures from their arrangement's relaxed geometry
+    assert lig.start_from is None and by_key["100_shell"].start_from is None
     assert by_key["100_acetate_t0.500_c0_F0"].start_from == lig.hash
     assert by_key["100_acetate_t0.500_c0_vac0"].start_from == lig.hash
     # topological order: every input comes first, and one level deeper
@@ -104,8 +106,10 @@ def test_dft_plan_prerelaxes_with_mlip(quick, quick_records):
     assert pre.engine == "mlip" and final.engine == "qe"
     assert final.start_from == pre.hash and final.start_map is None
     assert by_key["ref_bulk_InAs"].engine == "qe" and "ref_bulk_InAs@prerelax" not in by_key
-    # the ligand pre-relaxation starts from the capped slab's pre-relaxation
-    assert by_key["110_acetate_t0.500_c0@prerelax"].start_from == pre.hash
+    # a variant's pre-relaxation starts from its arrangement's pre-relaxation
+    assert (by_key["110_acetate_t0.500_c0_F0@prerelax"].start_from
+            == by_key["110_acetate_t0.500_c0@prerelax"].hash)
+    assert by_key["110_acetate_t0.500_c0@prerelax"].start_from is None
     assert plan.raw_count == len(quick_records) * 2 - 7  # references are not pre-relaxed
 
     # final_task: single -> DFT single points at the ML geometries, for slabs only
