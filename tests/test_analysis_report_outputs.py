@@ -363,3 +363,39 @@ def test_html_with_png_only_and_missing_parts(summary, rendered, tmp_path):
 def test_html_on_an_empty_summary(tmp_path):
     text = write_html({}, tmp_path, []).read_text(encoding="utf-8")
     assert "unnamed study" in text and text.count("<p>none</p>") == 2
+
+
+def test_report_is_redrawn_only_when_what_it_shows_changes(tmp_path, tiny_run):
+    """An unchanged work directory keeps its report files untouched (the rerun of a study
+    does not redraw identical figures); a lost file, the figures switch or a changed
+    study context redraws it."""
+    import json
+
+    from conftest import copy_workdir
+
+    from facetflow.analysis.report import write_report
+
+    wd = copy_workdir(tiny_run, tmp_path) / "tiny"
+    report = wd / "report"
+    write_report(wd)
+    pngs = sorted(report.glob("*.png"))
+    assert pngs and (report / "report.html").is_file()
+
+    def stamps():
+        return {p.name: p.stat().st_mtime_ns for p in report.iterdir()}
+
+    before = stamps()
+    write_report(wd)
+    assert stamps() == before  # nothing redrawn
+    pngs[0].unlink()
+    write_report(wd)
+    assert pngs[0].is_file() and stamps() != before  # a lost figure: drawn again
+    write_report(wd, figures=False)
+    assert not list(report.glob("*.png"))
+    ctx = json.loads((wd / "study.json").read_text())
+    ctx["study"]["conditions"]["temperature_C"] += 100.0
+    (wd / "study.json").write_text(json.dumps(ctx))
+    old = json.loads((report / "summary.json").read_text())
+    write_report(wd, figures=False)
+    new = json.loads((report / "summary.json").read_text())
+    assert new["conditions"] != old["conditions"]

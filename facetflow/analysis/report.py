@@ -4,11 +4,15 @@
 ``facetflow report WORKDIR`` calls; it reads only the work directory's plan, study context
 and results store. The report folder is written to a staging folder and swapped into
 place, so a reader never sees half a report. summary.json is written with sorted keys
-and no timestamps: an unchanged store gives the same bytes.
+and no timestamps: an unchanged store gives the same bytes. The report is redrawn only
+when something it shows changed: the summary, the energies table, the figures switch or
+the analysis code (a fingerprint of the four is kept in ``report/.inputs.sha256``), so
+the rerun of an unchanged study does not spend seconds on identical figures.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +26,7 @@ from facetflow.analysis.tables import write_tables
 from facetflow.provenance import versions
 
 ALSO_FILE = "compare_runs.json"  # other work directories whose paper comparison joins ours
+STAMP = ".inputs.sha256"  # in report/: fingerprint of what the report was drawn from
 
 
 def build_summary(workdir: str | Path, data: WorkData | None = None) -> dict:
@@ -65,13 +70,20 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     data = load(workdir)
     summary = build_summary(workdir, data)
     target = workdir / "report"
+    text = json.dumps(summary, indent=1, sort_keys=True, default=float) + "\n"
+    table = energies(data).to_csv(index=False)
+    stamp = _fingerprint(text, table, figures)
+    if _unchanged(target, stamp):
+        return target / "summary.json"  # nothing it shows has changed
     stage = workdir / f".report.staging-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
-        (stage / "summary.json").write_text(
-            json.dumps(summary, indent=1, sort_keys=True, default=float) + "\n")
-        _extras(summary, data, stage, figures)
+        (stage / "summary.json").write_text(text)
+        (stage / "energies.csv").write_text(table)
+        _extras(summary, stage, figures)
+        files = sorted(str(f.relative_to(stage)) for f in stage.rglob("*") if f.is_file())
+        (stage / STAMP).write_text(json.dumps({"sha256": stamp, "files": files}))
         old = workdir / f".report.old-{os.getpid()}"
         if target.exists():
             os.replace(target, old)
@@ -82,9 +94,29 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     return target / "summary.json"
 
 
-def _extras(summary: dict, data: WorkData, out: Path, figures: bool) -> None:
+def _fingerprint(summary_text: str, energies_csv: str, figures: bool) -> str:
+    """sha256 of what the report shows and of the code that draws it (this package)."""
+    h = hashlib.sha256()
+    for part in (summary_text, energies_csv, str(figures)):
+        h.update(part.encode())
+    for src in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def _unchanged(report: Path, stamp: str) -> bool:
+    """True when ``report`` was drawn from the same inputs and still has all its files."""
+    try:
+        kept = json.loads((report / STAMP).read_text())
+    except (OSError, ValueError):
+        return False
+    files = kept.get("files") if isinstance(kept, dict) else None
+    return (kept.get("sha256") == stamp and isinstance(files, list) and bool(files)
+            and all(isinstance(f, str) and (report / f).is_file() for f in files))
+
+
+def _extras(summary: dict, out: Path, figures: bool) -> None:
     """CSV tables, figures (PNG + SVG) and report.html."""
-    energies(data).to_csv(out / "energies.csv", index=False)
     write_tables(summary, out)
     made: list[Path] = []
     if figures:

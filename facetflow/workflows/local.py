@@ -99,9 +99,11 @@ def prepare(study_path: Path, work_root: Path, engine: str | None = None,
     """Write the study's structures and plan (validated first unless ``checked`` holds
     the result of ``validated``; ``optimum``: the theta* arrangements, which add the
     deferred binding structures). Call with the work directory locked."""
-    spec, records = checked or validated(study_path)
-    if optimum is not None:
+    if optimum is not None:  # the second stage: one build, with the binding structures
+        spec = checked[0] if checked else load_study(study_path)
         records = build_catalog(spec, Path(study_path).parent, optimum)
+    else:
+        spec, records = checked or validated(study_path)
     workdir = Path(work_root) / spec.name
     plan = build_plan(spec, records, engine)
     context = context_dict(resolve(spec, Path(study_path).parent))
