@@ -94,11 +94,18 @@ def test_binding_structures_come_in_a_second_stage_at_theta_star(tiny_run):
 def test_rerun_runs_nothing_and_reproduces_summary(tmp_path, tiny_run):
     work = copy_workdir(tiny_run, tmp_path)
     before = (work / "tiny" / "report" / "summary.json").read_bytes()
+    manifest = work / "tiny" / "structures" / "manifest.json"
+    built = json.loads(manifest.read_text())["structures"]
     proc = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     info = run_json(work)
     assert info["run"] == 0 and info["reused"] == 21 and info["failed"] == 0
     assert (work / "tiny" / "report" / "summary.json").read_bytes() == before
+    # the build is written once, with the second stage's binding structures in it
+    rebuilt = json.loads(manifest.read_text())["structures"]
+    assert [e["id"] for e in rebuilt] == [e["id"] for e in built]
+    assert any(e["role"] == "binding" for e in rebuilt)
+    assert all((work / "tiny" / "structures" / e["file"]).is_file() for e in rebuilt)
 
 
 def test_changed_study_recomputes_only_changed_hashes(tmp_path, tiny_run):

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from ase import Atoms  # noqa: E402
-from ase.data import covalent_radii  # noqa: E402
-from ase.data.colors import jmol_colors  # noqa: E402
-from matplotlib.collections import EllipseCollection  # noqa: E402
+import numpy as np
+from ase import Atoms
+from ase.data import covalent_radii
+from ase.data.colors import jmol_colors
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import EllipseCollection
+from matplotlib.figure import Figure
 
 SCALE = 0.6  # drawn radius = SCALE x covalent radius (Å)
 
@@ -42,7 +40,9 @@ def _draw(ax, xy: np.ndarray, depth: np.ndarray, numbers: np.ndarray,
 def render(atoms: Atoms, path: Path, title: str = "") -> None:
     """Write a two-panel PNG (side view, top view) of ``atoms`` to ``path``."""
     pos, cell, z = atoms.positions, np.asarray(atoms.cell), atoms.numbers
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), dpi=80)
+    fig = Figure(figsize=(9, 4.5), dpi=80)  # no pyplot: no global figure state
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.03, top=0.86, wspace=0.05)
     # side view: in-plane a1 direction across, Cartesian z (slab normal) up, depth along y
     a1 = cell[0] / max(np.linalg.norm(cell[0]), 1e-12)
@@ -60,4 +60,3 @@ def render(atoms: Atoms, path: Path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.savefig(path)
-    plt.close(fig)

@@ -83,6 +83,7 @@ class Prepared:
     plan_path: Path
     workdir: Path
     store: ResultStore
+    pending: list[str] | None = None  # known when prepare had to read the store anyway
 
 
 def validated(study_path: Path) -> tuple[Study, list]:
@@ -95,10 +96,14 @@ def validated(study_path: Path) -> tuple[Study, list]:
 def prepare(study_path: Path, work_root: Path, engine: str | None = None,
             store_url: str | None = None, pictures: bool = True,
             checked: tuple[Study, list] | None = None,
-            optimum: dict[str, dict[str, str]] | None = None) -> Prepared:
+            optimum: dict[str, dict[str, str]] | None = None,
+            build_later_if_done: bool = False) -> Prepared:
     """Write the study's structures and plan (validated first unless ``checked`` holds
     the result of ``validated``; ``optimum``: the theta* arrangements, which add the
-    deferred binding structures). Call with the work directory locked."""
+    deferred binding structures). ``build_later_if_done``: when every calculation of this
+    plan is already done, leave ``structures/`` alone, because the caller writes the full
+    build (with the second stage) at once (the rerun of a two-stage study writes it once,
+    not twice). Call with the work directory locked."""
     if optimum is not None:  # the second stage: one build, with the binding structures
         spec = checked[0] if checked else load_study(study_path)
         records = build_catalog(spec, Path(study_path).parent, optimum)
@@ -113,13 +118,15 @@ def prepare(study_path: Path, work_root: Path, engine: str | None = None,
         context["compare_with"] = found.model_dump(mode="json") if found else None
     workdir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(workdir / "study.json", context)
-    write_build(records, workdir / "structures", pictures=pictures,
-                meta={"study": spec.name, "facetflow": __version__})
+    store = ResultStore(store_url or workdir / "results.db")
+    pending = pending_calculations(plan, store) if build_later_if_done else None
+    if not (build_later_if_done and not pending):
+        write_build(records, workdir / "structures", pictures=pictures,
+                    meta={"study": spec.name, "facetflow": __version__})
     plan_path = workdir / "plan.json"
     plan.write(plan_path)
-    store = ResultStore(store_url or workdir / "results.db")
     write_json_atomic(workdir / "store.json", {"url": store.url})
-    return Prepared(spec, plan, plan_path, workdir, store)
+    return Prepared(spec, plan, plan_path, workdir, store, pending)
 
 
 def pending_calculations(plan: Plan, store: ResultStore) -> list[str]:
@@ -142,7 +149,8 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
     checked = validated(study_path)  # nothing is written for an invalid study
     workdir = Path(work_root) / checked[0].name
     with WorkdirLock(workdir):
-        prep = prepare(study_path, work_root, engine, store_url, pictures, checked)
+        prep = prepare(study_path, work_root, engine, store_url, pictures, checked,
+                       build_later_if_done=deferred_binding(checked[0]))
         task = final_task(workdir) if final_task else None
         prep, pending, params = stages(prep, study_path, engine, pictures, task)
         if on_start is not None:
@@ -164,7 +172,8 @@ def stages(prep: Prepared, study_path: Path, engine: str | None, pictures: bool,
     """The calculations to run now and what the ``expand`` Firework needs to add the
     deferred second stage (None: no second stage, or it is taken now because the first
     has nothing left to compute: a rerun, or a run resumed after the first stage)."""
-    pending = pending_calculations(prep.plan, prep.store)
+    pending = (prep.pending if prep.pending is not None
+               else pending_calculations(prep.plan, prep.store))
     params = expansion(prep, study_path, engine, pictures, final_task)
     if params is not None and not pending:
         prep, pending = expand(params)
