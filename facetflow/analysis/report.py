@@ -110,8 +110,10 @@ def _unchanged(report: Path, stamp: str) -> bool:
         kept = json.loads((report / STAMP).read_text())
     except (OSError, ValueError):
         return False
-    files = kept.get("files") if isinstance(kept, dict) else None
-    return (kept.get("sha256") == stamp and isinstance(files, list) and bool(files)
+    if not isinstance(kept, dict) or kept.get("sha256") != stamp:
+        return False
+    files = kept.get("files")
+    return (isinstance(files, list) and bool(files)
             and all(isinstance(f, str) and (report / f).is_file() for f in files))
 
 

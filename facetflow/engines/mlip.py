@@ -264,14 +264,12 @@ def chgnet_energy_forces(net, graphs) -> tuple[list[float], list[np.ndarray]]:
             graphs, bond_basis_expansion=net.bond_basis_expansion,
             angle_basis_expansion=net.angle_basis_expansion, compute_stress=False)
     pred = net._compute(batched, compute_force=False)
-    natoms = pred["atoms_per_graph"]
-    # model energies per atom (intensive CHGNet) or per structure; the composition model
-    # adds a fixed per-element reference that does not depend on the positions
-    total = pred["e"] * natoms if net.is_intensive else pred["e"]
+    # model energy plus the composition model's fixed per-element reference (no position
+    # dependence); per atom for the intensive CHGNet, so times the atom count
+    e = pred["e"] + (0 if net.composition_model is None else net.composition_model(graphs))
+    total = e * pred["atoms_per_graph"] if net.is_intensive else e
     grads = torch.autograd.grad(total.sum(), batched.atom_positions)
-    comp = 0 if net.composition_model is None else net.composition_model(graphs).detach()
-    e = (pred["e"].detach() + comp) * (natoms if net.is_intensive else 1)
-    return ([float(x) for x in e.cpu()],
+    return ([float(x) for x in total.detach().cpu()],
             [-g.detach().cpu().numpy().astype(float) for g in grads])
 
 

@@ -120,7 +120,7 @@ def prepare(study_path: Path, work_root: Path, engine: str | None = None,
     write_json_atomic(workdir / "study.json", context)
     store = ResultStore(store_url or workdir / "results.db")
     pending = pending_calculations(plan, store) if build_later_if_done else None
-    if not (build_later_if_done and not pending):
+    if pending is None or pending:  # else: the second stage writes the full build now
         write_build(records, workdir / "structures", pictures=pictures,
                     meta={"study": spec.name, "facetflow": __version__})
     plan_path = workdir / "plan.json"

@@ -284,10 +284,13 @@ def _primitive_volume(rec: StructureRecord) -> float:
 
 def _warm_parent(rec: StructureRecord, by_id: dict[str, StructureRecord]
                  ) -> tuple[str | None, list[int] | None]:
-    """The nearest ancestor whose relaxed geometry can seed ``rec``, and the atom map."""
+    """The nearest ancestor whose relaxed geometry can seed ``rec``, and the atom map.
+    Only ligand arrangements (and structures made from them) seed: the bare or capped
+    slab's relaxation is the start that traps (module docstring)."""
     seen = set()
     pid = rec.parent
-    while pid and pid in by_id and pid not in seen:
+    while (pid and pid in by_id and pid not in seen
+           and by_id[pid].role in ("ligands", *WARM_ROLES)):
         seen.add(pid)
         mapping = match_atoms(rec.atoms, by_id[pid].atoms)
         if mapping is not None:

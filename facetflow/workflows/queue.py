@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from facetflow.structures.catalog import deferred_binding
 from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
 from facetflow.workflows.local import prepare, stages
 from facetflow.workflows.lock import WorkdirLock
@@ -74,7 +75,7 @@ def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
     qadapter["rocket_launch"] = launch_command(launchpad_file)
     with WorkdirLock(workdir, purpose="submit"):
         prep = prepare(study_path, Path(work_root).resolve(), engine, store_url,
-                       checked=checked)
+                       checked=checked, build_later_if_done=deferred_binding(checked[0]))
         prep, pending, params = stages(prep, study_path, engine, True, final_task)
         lp = _launchpad(workdir, launchpad_file, reset=launchpad_file is None)
         wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, workdir,
