@@ -15,7 +15,9 @@ forces in eV/Å, final structure, steps, SCF cycles, wall time, warnings, proven
 ``meta`` (study, node, host, timings) or, for a failed calculation, ``error``.
 
 Writes are atomic: a row is replaced inside one database transaction, so a killed writer
-leaves either the old row, the new row, or none, never half a row. A row whose checksum
+leaves either the old row, the new row, or none, never half a row. On PostgreSQL, writers
+of the same hash take a transaction-scoped advisory lock on it and so replace the row one
+after the other (a unique index on calc_hash backs this up). A row whose checksum
 does not match its content (hand-edited, corrupted) is reported and treated as missing,
 so the calculation is recomputed instead of silently used.
 """
@@ -147,13 +149,16 @@ class ResultStore:
             db = self._db()
             try:
                 with db:  # one transaction: the old row goes and the new one comes together
+                    if self.is_postgres:  # writers of one hash queue up here, till commit
+                        db.connection.cursor().execute(
+                            "SELECT pg_advisory_xact_lock(hashtext(?))", (calc_hash,))
                     old = [row.id for row in db.select(calc_hash=calc_hash)]
                     if old:
                         db.delete(old)
                     db.write(atoms if atoms is not None else Atoms(), key_value_pairs=kvp,
                              data=data)
                 return
-            except Exception as exc:  # another writer stored the same hash at the same time
+            except Exception as exc:  # a writer outside facetflow's lock stored it first
                 if not _is_unique_violation(exc) or attempt == 2:
                     raise
                 time.sleep(0.1 * (attempt + 1))

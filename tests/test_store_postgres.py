@@ -42,13 +42,15 @@ def _writer(url: str, worker: int, n: int) -> None:
     for i in range(n):
         store.put(f"w{worker}-{i}", _result(-float(worker * 100 + i)), f"w{worker}", {})
         store.put("shared", _result(-1.0), f"w{worker}", {})
+    for _ in range(2 * n):  # contention on one hash: without the per-hash lock this failed
+        store.put("shared", _result(-1.0), f"w{worker}", {})
 
 
 def test_concurrent_writers_keep_rows_apart(pg_url):
     from facetflow.store import ResultStore
 
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(pg_url, w, 15)) for w in range(3)]
+    procs = [ctx.Process(target=_writer, args=(pg_url, w, 15)) for w in range(4)]
     for p in procs:
         p.start()
     for p in procs:
@@ -57,7 +59,7 @@ def test_concurrent_writers_keep_rows_apart(pg_url):
     store = ResultStore(pg_url)
     rows = store.all()
     assert not store.problems
-    for w in range(3):
+    for w in range(4):
         for i in range(15):
             got = rows[f"w{w}-{i}"]
             assert got.label == f"w{w}" and got.result.energy == -float(w * 100 + i)
