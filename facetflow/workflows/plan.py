@@ -55,8 +55,9 @@ from facetflow.study import Study
 
 PLAN_VERSION = 1
 # settings that change how fast or where a calculation runs, not its result
-NON_PHYSICAL_SETTINGS = frozenset({"threads", "device", "command", "batch_size", "batch_atoms",
-                                   "nprocs", "mpi", "timeout", "scratch", "pseudo_dir"})
+NON_PHYSICAL_SETTINGS = frozenset({"threads", "workers", "device", "command", "batch_size",
+                                   "batch_atoms", "nprocs", "mpi", "timeout", "scratch",
+                                   "pseudo_dir"})
 MATCH_TOL = 0.05  # Å, for matching atoms between a structure and its parent
 MIN_MATCHED = 0.5  # fraction of atoms that must match for a warm start
 WARM_ROLES = ("variant", "binding")  # one local change from their parent: warm-started

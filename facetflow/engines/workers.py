@@ -1,0 +1,129 @@
+"""Sharing ML-potential relaxations among worker processes on a multi-core CPU.
+
+On a CPU an ML potential's cost per atom hardly changes with how many structures go into
+one model call, and PyTorch's own threading leaves much of a second core idle (scatter
+and gather steps run on one thread). So ``run_in_workers`` starts ``workers`` processes
+(``spawn``: no forked PyTorch state), each with its share of the cores, hands them the
+structures largest first from one queue (the next free worker takes the next one), and
+gathers the results in this process, which alone writes the results store. Each worker
+relaxes one structure at a time, so a result never depends on scheduling.
+
+A worker whose parent dies (``kill -9`` of a run) stops within a second; it never
+writes anything, so a resumed run is not disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from ase import Atoms
+
+from facetflow.engines.base import CalcError, CalcResult
+
+WORKER_MEMORY = 1.5e9  # bytes one CHGNet worker may use (model + buffers of a ~300-atom slab)
+
+
+def usable_cpus() -> int:
+    """Cores this process may run on (its affinity mask, e.g. a Slurm allocation)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def memory_bytes() -> int:
+    """Physical memory of the machine in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def worker_count(settings: dict, n_structures: int) -> int:
+    """Worker processes for ``n_structures`` relaxations: the ``workers`` setting, where
+    ``auto`` (the default) is one per usable core on a CPU, no more than memory allows
+    (``WORKER_MEMORY`` each), and 1 on a GPU (which batches instead)."""
+    value = settings.get("workers", "auto")
+    if value is None or value == "auto":
+        if settings.get("device", "cpu") != "cpu":
+            return 1
+        value = min(usable_cpus(), max(1, int(memory_bytes() // WORKER_MEMORY)))
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"engine setting 'workers' must be 'auto' or a whole number >= 1, "
+                         f"got {value!r}")
+    return max(1, min(value, n_structures))
+
+
+def run_in_workers(structures: list[Atoms], task: str, settings: dict, workers: int,
+                   on_result: Callable[[int, CalcResult], None] | None = None
+                   ) -> list[CalcResult]:
+    """Run ``MlipEngine.run_many`` on each structure in ``workers`` processes; returns the
+    results in input order, calling ``on_result(index, result)`` here as each arrives.
+    A structure whose calculation raised gets no result: ``CalcError`` names them all
+    once the others are finished."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    threads = settings.get("threads") or max(1, usable_cpus() // workers)
+    one = {**settings, "workers": 1, "threads": threads}
+    jobs, done = ctx.Queue(), ctx.Queue()
+    for i in sorted(range(len(structures)), key=lambda k: -len(structures[k])):
+        jobs.put((i, structures[i]))
+    for _ in range(workers):
+        jobs.put(None)
+    procs = [ctx.Process(target=_work, args=(jobs, done, task, one, os.getpid()),
+                         daemon=True, name=f"facetflow-mlip-{k}") for k in range(workers)]
+    for p in procs:
+        p.start()
+    results: dict[int, CalcResult] = {}
+    errors: dict[int, str] = {}
+    try:
+        while len(results) + len(errors) < len(structures):
+            try:
+                i, result, error = done.get(timeout=1.0)
+            except queue.Empty:
+                if not any(p.is_alive() for p in procs) and done.empty():
+                    lost = [k for k in range(len(structures))
+                            if k not in results and k not in errors]
+                    raise CalcError(f"{len(lost)} relaxation(s) lost: the worker processes "
+                                    "ended (killed, or out of memory: lower 'workers')"
+                                    ) from None
+                continue
+            if error is not None:
+                errors[i] = error
+                continue
+            results[i] = result
+            if on_result is not None:
+                on_result(i, result)
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+    if errors:
+        raise CalcError("; ".join(f"structure {i}: {e}" for i, e in sorted(errors.items())))
+    return [results[i] for i in range(len(structures))]
+
+
+def _work(jobs, done, task: str, settings: dict, parent: int) -> None:
+    """A worker's loop: take a structure, relax it, send the result back; stop at None."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    from facetflow.engines.mlip import MlipEngine
+
+    engine = MlipEngine()
+    while (item := jobs.get()) is not None:
+        i, atoms = item
+        try:
+            done.put((i, engine.run_many([atoms], task, settings)[0], None))
+        except CalcError as exc:
+            done.put((i, None, str(exc)))
+        except Exception:  # noqa: BLE001 - a bug in one structure must not hang the others
+            done.put((i, None, traceback.format_exc(limit=4).strip().splitlines()[-1]))
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
