@@ -3,8 +3,8 @@
     python benchmarks/study.py [STUDY.yaml] [--work DIR] [--no-baseline] [--limit N]
 
 1. ``facetflow run STUDY`` in a child process on a fresh work directory (build,
-   plan, batched ML relaxations, analysis, report): wall time and peak memory (the
-   child's maximum resident set size).
+   plan, ML relaxations, analysis, report): wall time and peak memory (the largest sum
+   of the resident set sizes of the child and its worker processes).
 2. The same command again: the rerun of an unchanged study (0 calculations expected).
 3. The naive baseline in a second child process: every distinct structure of the study
    relaxed one at a time with plain ASE BFGS and the same model (its stock ASE
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,15 +34,37 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _child(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``; wall seconds, its peak RSS (GB), its stdout."""
+    """Run ``cmd``; wall seconds, its peak memory (GB: the largest sum of the resident set
+    sizes of it and all its descendants, e.g. ML worker processes, sampled every 0.2 s),
+    its stdout."""
+    import psutil  # a dependency of custodian
+
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    out: dict[str, str] = {}
+
+    def drain(name, stream):
+        out[name] = stream.read()
+
+    readers = [threading.Thread(target=drain, args=(n, s))
+               for n, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for r in readers:
+        r.start()
+    top = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [top, *top.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:  # a process ended while being sampled
+            pass
+        time.sleep(0.2)
+    for r in readers:
+        r.join()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    # ru_maxrss of the largest child so far (kB on Linux): children run one at a time and
-    # each later one is checked against the earlier maximum by the caller
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2, proc.stdout
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out['err'][-3000:]}")
+    return wall, peak / 1024**3, out["out"]
 
 
 def baseline(study_path: str, out: str, workdir: str | None = None,

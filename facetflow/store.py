@@ -170,35 +170,75 @@ class ResultStore:
         return self._check(rows[-1]) if rows else None
 
     def all(self, status: str | None = None) -> dict[str, StoredCalc]:
-        """Every checked row by hash (optionally only ``status``)."""
+        """Every checked row by hash (optionally only ``status``).
+
+        An SQLite store unchanged since the last ``all()`` of this process (same file
+        change counter, size and modification time; see ``_sqlite_stamp``) is not read
+        and checked again: a rerun reads the store several times (pending calculations,
+        theta*, analysis) and each full read costs about 5 ms a row."""
+        stamp = None if self.is_postgres else _sqlite_stamp(self.url)
+        if stamp is not None:
+            rows, problems = _checked_rows(self.url, stamp)
+        else:
+            rows, problems = self._read_checked()
+        self.problems += problems
+        return {h: s for h, s in rows.items() if status is None or s.status == status}
+
+    def _read_checked(self) -> tuple[dict[str, StoredCalc], list[StoreProblem]]:
+        problems: list[StoreProblem] = []
         out: dict[str, StoredCalc] = {}
-        query = {"status": status} if status else {}
-        for row in self._db().select(**query):
-            stored = self._check(row)
+        for row in self._db().select():
+            stored = self._check(row, problems)
             if stored is not None:
                 out[stored.calc_hash] = stored
-        return out
+        return out, problems
 
     def hashes(self) -> dict[str, str]:
         """hash -> status for every row (checksums not verified; cheap)."""
         return {row.calc_hash: row.status for row in self._db().select(include_data=False)}
 
-    def _check(self, row) -> StoredCalc | None:
+    def _check(self, row, problems: list[StoreProblem] | None = None) -> StoredCalc | None:
+        """The row as a ``StoredCalc``, or None with the reason added to ``problems``
+        (default: this store's ``problems``)."""
+        problems = self.problems if problems is None else problems
         try:
             data = dict(row.data or {})
         except Exception:  # noqa: BLE001 - an undecodable row is a corrupted row
             data = {"corrupted": True}
         result, error = data.get("result"), data.get("error")
         if row.get("checksum") != checksum({"result": result, "error": error}):
-            self.problems.append(StoreProblem(row.calc_hash, "checksum mismatch: the row was "
+            problems.append(StoreProblem(row.calc_hash, "checksum mismatch: the row was "
                                               "changed after it was written; recomputing"))
             return None
         if row.status == "done" and result is None:
-            self.problems.append(StoreProblem(row.calc_hash, "done without a result"))
+            problems.append(StoreProblem(row.calc_hash, "done without a result"))
             return None
         return StoredCalc(calc_hash=row.calc_hash, status=row.status, label=row.label,
                           result=CalcResult.from_dict(result) if result else None,
                           error=error, meta=data.get("meta") or {})
+
+
+def _sqlite_stamp(path: str) -> tuple | None:
+    """What changes whenever an SQLite database file is written: the file change counter
+    in its header (bytes 24-27, bumped by every committed transaction), the file's size
+    and modification time, and those of a write-ahead log. None if there is no file."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(28)
+        st = os.stat(path)
+    except OSError:
+        return None
+    wal = Path(path + "-wal")
+    wal_st = wal.stat() if wal.exists() else None
+    return (header[24:28], st.st_size, st.st_mtime_ns, st.st_ino,
+            (wal_st.st_size, wal_st.st_mtime_ns) if wal_st else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _checked_rows(url: str, stamp: tuple) -> tuple[dict[str, StoredCalc], list[StoreProblem]]:
+    """The checked rows of the SQLite store ``url`` in the state ``stamp`` (cached: the
+    same state is read once per process)."""
+    return ResultStore(url)._read_checked()
 
 
 @functools.cache

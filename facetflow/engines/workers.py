@@ -8,12 +8,15 @@ structures largest first from one queue (the next free worker takes the next one
 gathers the results in this process, which alone writes the results store. Each worker
 relaxes one structure at a time, so a result never depends on scheduling.
 
-A worker whose parent dies (``kill -9`` of a run) stops within a second; it never
-writes anything, so a resumed run is not disturbed.
+The workers live as long as the process that started them (a run's later levels and
+stages reuse them). A worker whose parent dies (``kill -9`` of a run) stops within a
+second; it never writes anything, so a resumed run is not disturbed.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import queue
 import threading
@@ -62,34 +65,68 @@ def run_in_workers(structures: list[Atoms], task: str, settings: dict, workers: 
     """Run ``MlipEngine.run_many`` on each structure in ``workers`` processes; returns the
     results in input order, calling ``on_result(index, result)`` here as each arrives.
     A structure whose calculation raised gets no result: ``CalcError`` names them all
-    once the others are finished."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    threads = settings.get("threads") or max(1, usable_cpus() // workers)
-    one = {**settings, "workers": 1, "threads": threads}
-    jobs, done = ctx.Queue(), ctx.Queue()
-    for i in sorted(range(len(structures)), key=lambda k: -len(structures[k])):
-        jobs.put((i, structures[i]))
-    for _ in range(workers):
-        jobs.put(None)
-    procs = [ctx.Process(target=_work, args=(jobs, done, task, one, os.getpid()),
-                         daemon=True, name=f"facetflow-mlip-{k}") for k in range(workers)]
-    for p in procs:
-        p.start()
-    results: dict[int, CalcResult] = {}
-    errors: dict[int, str] = {}
+    once the others are finished. The processes are kept for later calls of this
+    process (``worker_pool``): starting one costs seconds (PyTorch, the model)."""
+    threads = int(settings.get("threads") or max(1, usable_cpus() // workers))
+    pool = worker_pool(workers, threads)
     try:
+        return pool.run(structures, task, {**settings, "workers": 1, "threads": threads},
+                        on_result)
+    except WorkersLost:
+        worker_pool.cache_clear()
+        pool.close()
+        raise
+
+
+class WorkersLost(CalcError):
+    """The worker processes ended before finishing (killed, out of memory)."""
+
+
+@functools.cache
+def worker_pool(workers: int, threads: int) -> WorkerPool:
+    """The pool of ``workers`` processes with ``threads`` PyTorch threads each, started on
+    first use and kept for the life of this process."""
+    pool = WorkerPool(workers, threads)
+    atexit.register(pool.close)
+    return pool
+
+
+class WorkerPool:
+    """Worker processes that take (call, index, structure, task, settings) jobs from one
+    queue and put (call, index, result, error) on another."""
+
+    def __init__(self, workers: int, threads: int) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.jobs, self.done = ctx.Queue(), ctx.Queue()
+        self.calls = 0
+        self.procs = [ctx.Process(target=_work, args=(self.jobs, self.done, threads,
+                                                      os.getpid()),
+                                  daemon=True, name=f"facetflow-mlip-{k}")
+                      for k in range(workers)]
+        for p in self.procs:
+            p.start()
+
+    def run(self, structures: list[Atoms], task: str, settings: dict,
+            on_result: Callable[[int, CalcResult], None] | None) -> list[CalcResult]:
+        self.calls += 1
+        call = self.calls
+        for i in sorted(range(len(structures)), key=lambda k: -len(structures[k])):
+            self.jobs.put((call, i, structures[i], task, settings))
+        results: dict[int, CalcResult] = {}
+        errors: dict[int, str] = {}
         while len(results) + len(errors) < len(structures):
             try:
-                i, result, error = done.get(timeout=1.0)
+                got_call, i, result, error = self.done.get(timeout=1.0)
             except queue.Empty:
-                if not any(p.is_alive() for p in procs) and done.empty():
-                    lost = [k for k in range(len(structures))
-                            if k not in results and k not in errors]
-                    raise CalcError(f"{len(lost)} relaxation(s) lost: the worker processes "
-                                    "ended (killed, or out of memory: lower 'workers')"
-                                    ) from None
+                if not all(p.is_alive() for p in self.procs):
+                    raise WorkersLost(
+                        f"{len(structures) - len(results) - len(errors)} relaxation(s) "
+                        "lost: a worker process ended (killed, or out of memory: lower the "
+                        "engine setting 'workers')") from None
+                continue
+            if got_call != call:  # left over from a call that was abandoned
                 continue
             if error is not None:
                 errors[i] = error
@@ -97,30 +134,35 @@ def run_in_workers(structures: list[Atoms], task: str, settings: dict, workers: 
             results[i] = result
             if on_result is not None:
                 on_result(i, result)
-    finally:
-        for p in procs:
-            p.join(timeout=5)
+        if errors:
+            raise CalcError("; ".join(f"structure {i}: {e}" for i, e in sorted(errors.items())))
+        return [results[i] for i in range(len(structures))]
+
+    def close(self) -> None:
+        for p in self.procs:
             if p.is_alive():
                 p.terminate()
-    if errors:
-        raise CalcError("; ".join(f"structure {i}: {e}" for i, e in sorted(errors.items())))
-    return [results[i] for i in range(len(structures))]
+        for p in self.procs:
+            p.join(timeout=5)
 
 
-def _work(jobs, done, task: str, settings: dict, parent: int) -> None:
-    """A worker's loop: take a structure, relax it, send the result back; stop at None."""
+def _work(jobs, done, threads: int, parent: int) -> None:
+    """A worker's loop: take a structure, relax it, send the result back."""
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    import torch
+
     from facetflow.engines.mlip import MlipEngine
 
+    torch.set_num_threads(threads)
     engine = MlipEngine()
-    while (item := jobs.get()) is not None:
-        i, atoms = item
+    while True:
+        call, i, atoms, task, settings = jobs.get()
         try:
-            done.put((i, engine.run_many([atoms], task, settings)[0], None))
+            done.put((call, i, engine.run_many([atoms], task, settings)[0], None))
         except CalcError as exc:
-            done.put((i, None, str(exc)))
+            done.put((call, i, None, str(exc)))
         except Exception:  # noqa: BLE001 - a bug in one structure must not hang the others
-            done.put((i, None, traceback.format_exc(limit=4).strip().splitlines()[-1]))
+            done.put((call, i, None, traceback.format_exc(limit=4).strip().splitlines()[-1]))
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -196,13 +196,10 @@ def expand(params: dict) -> tuple[Prepared, list[str]]:
     """The second stage: pick the theta* arrangements from the stored energies, rewrite the
     structures and plan with the binding structures added; returns them and the pending
     calculations (logged as an ``expanded`` event for progress displays)."""
-    from importlib import import_module
-
     from facetflow.workflows.tasks import log_event
 
     workdir = Path(params["workdir"])
-    module, func = params["optimum_task"].rsplit(".", 1)
-    optimum = getattr(import_module(module), func)(workdir)
+    optimum = call_dotted(params["optimum_task"], [workdir])
     first = set(read_plan(workdir / "plan.json").nodes)
     prep = prepare(Path(params["study"]), workdir.parent, params["engine"],
                    params["store"], params["pictures"], optimum=optimum)
@@ -213,9 +210,19 @@ def expand(params: dict) -> tuple[Prepared, list[str]]:
     return prep, pending
 
 
+def call_dotted(path: str, args: list):
+    """Call the function at the dotted ``path`` (``package.module.function``) with ``args``,
+    as FireWorks' ``PyTask`` does."""
+    from importlib import import_module
+
+    module, func = path.rsplit(".", 1)
+    return getattr(import_module(module), func)(*args)
+
+
 def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | None,
            expand_params: dict | None = None) -> None:
-    """Compile the pending calculations into a workflow and run it in-process."""
+    """Compile the pending calculations into a workflow and run it in-process (with
+    nothing pending and no second stage to add, the final task is simply called)."""
     from facetflow.workflows.fireworks import (
         compile_workflow,
         file_launchpad,
@@ -223,6 +230,10 @@ def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | No
         use_file_store,
     )
 
+    if not pending and expand_params is None:  # nothing to schedule (a rerun): no FireWorks
+        if final_task is not None:
+            call_dotted(*final_task)
+        return
     use_file_store(prep.workdir / "fireworks" / "launchpad.json")
     wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, prep.workdir,
                           batch_size=prep.spec.workflow.batch_size, final_task=final_task,
