@@ -216,8 +216,7 @@ class MlipEngine:
                 "package_version": _package_version(MODELS[model][0]),
                 "weights": weights.name if weights else None,
                 "weights_sha256": _weights_checksum(str(weights) if weights else None),
-                "settings": {k: v for k, v in settings.items() if k != "workers"},
-                "batched": batched}
+                "settings": dict(settings), "batched": batched}
 
 
 def _batched(settings: dict) -> bool:

@@ -68,7 +68,7 @@ def run_in_workers(structures: list[Atoms], task: str, settings: dict, workers: 
     once the others are finished. The processes are kept for later calls of this
     process (``worker_pool``): starting one costs seconds (PyTorch, the model)."""
     threads = int(settings.get("threads") or max(1, usable_cpus() // workers))
-    pool = worker_pool(workers, threads)
+    pool = worker_pool(workers)
     try:
         return pool.run(structures, task, {**settings, "workers": 1, "threads": threads},
                         on_result)
@@ -83,10 +83,10 @@ class WorkersLost(CalcError):
 
 
 @functools.cache
-def worker_pool(workers: int, threads: int) -> WorkerPool:
-    """The pool of ``workers`` processes with ``threads`` PyTorch threads each, started on
-    first use and kept for the life of this process."""
-    pool = WorkerPool(workers, threads)
+def worker_pool(workers: int) -> WorkerPool:
+    """The pool of ``workers`` processes, started on first use and kept for the life of
+    this process (each job's settings say how many PyTorch threads it uses)."""
+    pool = WorkerPool(workers)
     atexit.register(pool.close)
     return pool
 
@@ -95,14 +95,13 @@ class WorkerPool:
     """Worker processes that take (call, index, structure, task, settings) jobs from one
     queue and put (call, index, result, error) on another."""
 
-    def __init__(self, workers: int, threads: int) -> None:
+    def __init__(self, workers: int) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
         self.jobs, self.done = ctx.Queue(), ctx.Queue()
         self.calls = 0
-        self.procs = [ctx.Process(target=_work, args=(self.jobs, self.done, threads,
-                                                      os.getpid()),
+        self.procs = [ctx.Process(target=_work, args=(self.jobs, self.done, os.getpid()),
                                   daemon=True, name=f"facetflow-mlip-{k}")
                       for k in range(workers)]
         for p in self.procs:
@@ -146,15 +145,12 @@ class WorkerPool:
             p.join(timeout=5)
 
 
-def _work(jobs, done, threads: int, parent: int) -> None:
+def _work(jobs, done, parent: int) -> None:
     """A worker's loop: take a structure, relax it, send the result back."""
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    import torch
-
     from facetflow.engines.mlip import MlipEngine
 
-    torch.set_num_threads(threads)
-    engine = MlipEngine()
+    engine = MlipEngine()  # each job's settings carry the thread count; run_many sets it
     while True:
         call, i, atoms, task, settings = jobs.get()
         try:

@@ -223,6 +223,10 @@ def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | No
            expand_params: dict | None = None) -> None:
     """Compile the pending calculations into a workflow and run it in-process (with
     nothing pending and no second stage to add, the final task is simply called)."""
+    if not pending and expand_params is None:  # nothing to schedule (a rerun): no FireWorks
+        if final_task is not None:
+            call_dotted(*final_task)
+        return
     from facetflow.workflows.fireworks import (
         compile_workflow,
         file_launchpad,
@@ -230,10 +234,6 @@ def launch(prep: Prepared, pending: list[str], final_task: tuple[str, list] | No
         use_file_store,
     )
 
-    if not pending and expand_params is None:  # nothing to schedule (a rerun): no FireWorks
-        if final_task is not None:
-            call_dotted(*final_task)
-        return
     use_file_store(prep.workdir / "fireworks" / "launchpad.json")
     wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, prep.workdir,
                           batch_size=prep.spec.workflow.batch_size, final_task=final_task,
