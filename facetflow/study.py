@@ -458,6 +458,9 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
         from facetflow.findings import load_findings
 
         problems.extend(load_findings(study.analysis.compare_with, base_dir)[1])
+    from facetflow.engines.settings import settings_problems
+
+    problems += settings_problems(study.engine.name, study.engine.settings)
     if study.variants and not study.ligands:
         problems.append(Problem("variants", "variants replace a ligand, but the study has no "
                                 "ligands"))

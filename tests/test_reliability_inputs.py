@@ -65,6 +65,12 @@ MUTATIONS = [
     ("workflow.batch_size", lambda d: _set(d, ["workflow"], {"batch_size": 0})),
     ("analysis.delta_mu", lambda d: _set(d, ["analysis"], {"delta_mu": {"Zn": [0.0, -1.0]}})),
     ("analysis.delta_mu.Xx", lambda d: _set(d, ["analysis"], {"delta_mu": {"Xx": [-1, 0]}})),
+    ("engine.settings.fmax", lambda d: _set(d, ["engine", "settings"], {"fmax": -0.05})),
+    ("engine.settings.optimiser", lambda d: _set(d, ["engine", "settings"],
+                                                 {"optimiser": "LBFGS"})),
+    ("engine.settings.workers", lambda d: _set(d, ["engine", "settings"], {"workers": 0})),
+    ("engine.settings.slab.max_steps", lambda d: _set(d, ["engine", "settings"],
+                                                      {"slab": {"max_steps": "many"}})),
     ("colour", lambda d: _set(d, ["colour"], "blue")),  # unknown key
     ("facets.0.spin", lambda d: _set(d, ["facets", 0, "spin"], True)),
 ]

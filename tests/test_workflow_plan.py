@@ -149,6 +149,30 @@ def test_warm_start_moves_matched_and_new_atoms(quick_records):
     assert np.allclose(d[new[~above]], 0.0)  # the bottom face did not move
 
 
+def test_warm_start_new_atom_follows_the_atom_it_replaced(quick_records):
+    """F built where an acetate was: it takes the relaxation displacement of the removed
+    acetate atom nearest to it, not that of some kept neighbour."""
+    from ase import Atom
+
+    from facetflow.workflows.plan import match_atoms, warm_start
+
+    by_id = {r.id: r for r in quick_records}
+    parent = by_id["100_acetate_t0.500_c0"].atoms
+    lig = np.flatnonzero(np.array(parent.get_chemical_symbols()) == "O")
+    top = lig[np.argmax(parent.positions[lig, 2])]  # an anchor O of a top-face acetate
+    child = parent.copy()
+    child.positions += [0.3, -0.2, 1.5]  # re-centred: one uniform shift
+    del child[[int(top)]]
+    child.append(Atom("F", parent.positions[top] + [0.3, -0.2, 1.5 + 0.05]))
+    mapping = match_atoms(child, parent)
+    assert mapping is not None and mapping[-1] == -1
+    final = parent.copy()
+    final.positions[top] += [0.4, 0.0, -0.3]  # the O moved in the parent's relaxation
+    moved = warm_start(child, parent, final, mapping)
+    assert np.allclose(moved.positions[-1] - child.positions[-1], [0.4, 0.0, -0.3])
+    assert np.allclose(moved.positions[:-1], child.positions[:-1])  # nothing else moved
+
+
 def test_plan_file_round_trip_and_corruption(tmp_path, quick_plan):
     import json
 

@@ -112,7 +112,8 @@ def prepare(study_path: Path, work_root: Path, engine: str | None = None,
     workdir = Path(work_root) / spec.name
     plan = build_plan(spec, records, engine)
     context = context_dict(resolve(spec, Path(study_path).parent))
-    context["engine"] = {"name": plan.engine, "settings": dict(spec.engine.settings)}
+    context["engine"] = {"name": plan.engine, "settings": dict(
+        spec.engine.settings if plan.engine == spec.engine.name else {})}
     if spec.analysis.compare_with:  # the findings travel with the run (checked at validation)
         found, _ = load_findings(spec.analysis.compare_with, Path(study_path).parent)
         context["compare_with"] = found.model_dump(mode="json") if found else None

@@ -19,7 +19,9 @@ hashes downstream of it. Edges (inputs) are:
   replaced; a binding structure: one ligand removed or one growth species added) starts
   from that arrangement's relaxed geometry: atoms that match (same element, same
   position up to the uniform shift that re-centring introduced) take their parent's
-  relaxation displacement, new atoms that of their nearest matched neighbour. Ligand
+  relaxation displacement, new atoms that of the nearest parent atom, removed ones
+  included (an F built at a carboxylate O's place follows that O; measured on the paper
+  study's variants: 5-15 % fewer steps than following the nearest kept atom). Ligand
   arrangements (and capped slabs) start from the builder's guess, not from the bare
   slab's relaxation: ligands change the whole surface, and the bare surface's relaxation
   is a poor start that can trap the relaxation in a much higher minimum (measured with
@@ -59,6 +61,8 @@ NON_PHYSICAL_SETTINGS = frozenset({"threads", "workers", "device", "command", "b
                                    "batch_atoms", "nprocs", "mpi", "timeout", "scratch",
                                    "pseudo_dir"})
 MATCH_TOL = 0.05  # Å, for matching atoms between a structure and its parent
+WARM_START_RULE = 2  # in the hash of warm-started calculations: 2 = new atoms follow the
+# nearest parent atom (removed ones included); 1 (before) = the nearest kept atom
 MIN_MATCHED = 0.5  # fraction of atoms that must match for a warm start
 WARM_ROLES = ("variant", "binding")  # one local change from their parent: warm-started
 
@@ -157,7 +161,7 @@ def physical_settings(settings: dict) -> dict:
 
 
 def calc_hash(structure_sha: str, engine: str, stage: str, task: str, purpose: str,
-              settings: dict, identity: str, inputs: dict[str, str | None]) -> str:
+              settings: dict, identity: str, inputs: dict[str, object]) -> str:
     payload = {"structure": structure_sha, "engine": engine, "stage": stage, "task": task,
                "purpose": purpose, "settings": physical_settings(settings),
                "identity": identity, "inputs": inputs}
@@ -181,10 +185,14 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
                settings: dict | None = None) -> Plan:
     """The plan of ``study`` for its structures ``records`` (from ``build_catalog``).
 
-    ``engine`` / ``settings`` override the study's engine section.
+    ``engine`` / ``settings`` override the study's engine section; with another engine
+    than the study's, the study's ``engine.settings`` (checked for its own engine) are
+    not applied, only that engine's presets.
     """
     engine = engine or study.engine.name
-    overrides = study.engine.settings if settings is None else settings
+    if settings is None:  # the study's settings are for the study's own engine only
+        settings = study.engine.settings if engine == study.engine.name else {}
+    overrides = settings
     wf = study.workflow
     prerelax = study.engine.prerelax if engine != "mlip" else None
     by_id = {r.id: r for r in records}
@@ -211,8 +219,10 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
         sha = structure_hash(rec.atoms)
         task = "single" if (stage == "final" and prerelax and rec.role != "reference"
                             and study.engine.final_task == "single") else "relax"
-        h = calc_hash(sha, eng, stage, task, purpose, s, ident,
-                      {"lattice_from": lattice_from, "start_from": start_from})
+        inputs: dict = {"lattice_from": lattice_from, "start_from": start_from}
+        if start_map is not None:  # how the start is made decides the result
+            inputs["warm_start_rule"] = WARM_START_RULE
+        h = calc_hash(sha, eng, stage, task, purpose, s, ident, inputs)
         depth = 1 + max([nodes[i].depth for i in (lattice_from, start_from) if i] or [-1])
         vol = _primitive_volume(core_ref) if lattice_from else None
         return Calculation(hash=h, key=rec.id + ("@prerelax" if stage == "prerelax" else ""),
@@ -351,12 +361,20 @@ def scale_to_lattice(atoms: Atoms, built_volume: float, relaxed_volume: float) -
 def warm_start(child: Atoms, parent_initial: Atoms, parent_final: Atoms,
                mapping: list[int]) -> Atoms:
     """``child`` moved by its parent's relaxation: matched atoms take their parent atom's
-    displacement (minimum image), new atoms that of the nearest matched atom."""
-    d = parent_final.positions - parent_initial.positions
-    if parent_initial.cell.rank == 3:
-        frac = d @ np.linalg.inv(parent_initial.cell[:])
-        frac[:, :2] -= np.round(frac[:, :2])
-        d = frac @ parent_initial.cell[:]
+    displacement (minimum image); a new atom takes that of the parent atom nearest to it
+    in the parent's built geometry, removed atoms included, so an F built where a
+    carboxylate O was follows that O to its relaxed place (WARM_START_RULE)."""
+    cell = parent_initial.cell[:]
+    periodic = parent_initial.cell.rank == 3
+
+    def in_plane_image(v: np.ndarray) -> np.ndarray:
+        if not periodic:
+            return v
+        frac = v @ np.linalg.inv(cell)
+        frac[..., :2] -= np.round(frac[..., :2])
+        return frac @ cell
+
+    d = in_plane_image(parent_final.positions - parent_initial.positions)
     out = child.copy()
     m = np.asarray(mapping)
     matched = np.flatnonzero(m >= 0)
@@ -364,8 +382,12 @@ def warm_start(child: Atoms, parent_initial: Atoms, parent_final: Atoms,
         return out
     disp = np.zeros((len(child), 3))
     disp[matched] = d[m[matched]]
+    # the uniform shift between child and parent (re-centring), as in match_atoms
+    shift = np.median(in_plane_image(child.positions[matched]
+                                     - parent_initial.positions[m[matched]]), axis=0)
+    placed = parent_initial.positions + shift
     for i in np.flatnonzero(m < 0):
-        dist = out.get_distances(i, matched, mic=True)
-        disp[i] = disp[matched[int(np.argmin(dist))]]
+        dist = np.linalg.norm(in_plane_image(placed - child.positions[i]), axis=1)
+        disp[i] = d[int(np.argmin(dist))]
     out.positions = out.positions + disp
     return out

@@ -1,0 +1,214 @@
+"""What each engine's settings may be: one pydantic model per engine.
+
+The defaults live in ``facetflow/presets/<engine>.yaml``; these models say which keys an
+engine reads and what values they may take, so that a study's ``engine.settings`` (and
+the presets themselves, checked by the tests) are refused up front, with the key, the
+value and what is allowed, instead of failing hours later inside a queued calculation.
+Every field is optional here: a missing key takes the preset's value.
+
+Units are the engine's own (see each preset file): fmax in eV/Å everywhere; VASP encut
+in eV, QE ecutwfc in Ry, CP2K cutoff in Ry, GPAW ecut in eV.
+
+Settings may be plain keys (for every purpose) or a mapping under a purpose name
+(``bulk``, ``slab``, ``molecule``) that applies to that purpose only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from facetflow.engines.base import PURPOSES
+from facetflow.errors import Problem
+
+Positive = Field(default=None, gt=0)
+Fraction = Field(default=None, gt=0, le=1)
+Count = Field(default=None, ge=1)
+NonNegative = Field(default=None, ge=0)
+Dipole = Literal["auto"] | bool
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)  # YAML gives typed values
+
+    require_convergence: bool | None = None
+    relax_cell: bool | None = None
+    fmax: float | None = Positive
+    workdir: str | None = None  # keep the engine's files here instead of a temporary folder
+
+
+class _DftSettings(_Settings):
+    command: str | None = None
+    max_steps: int | None = Count
+    scf_retries: int | None = NonNegative
+    dipole_correction: Dipole | None = None
+
+
+class MlipSettings(_Settings):
+    """The embedded ML potential (``mlip.yaml``)."""
+
+    model: Literal["chgnet", "sevennet-0", "sevennet-l3i5"] | None = None
+    optimizer: Literal["LBFGS", "FIRE", "BFGS"] | None = None
+    h0: Literal["scaled", "fixed"] | None = None
+    maxstep: float | None = Field(default=None, gt=0, le=2.0)
+    max_steps: int | None = Count
+    workers: Literal["auto"] | int | None = None
+    threads: int | None = Count
+    batch_atoms: int | None = Count
+    device: str | None = None
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: str | int | None) -> str | int | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be 'auto' or a whole number >= 1")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"cpu|cuda(:\d+)?|mps", v):
+            raise ValueError("must be cpu, cuda, cuda:N or mps")
+        return v
+
+
+class VaspSettings(_DftSettings):
+    """VASP through custodian (``vasp.yaml``); ``incar`` holds any further INCAR tags."""
+
+    potcar_functional: str | None = None
+    encut: float | None = Positive
+    ediff: float | None = Positive
+    ediffg: float | None = None  # negative: force criterion (eV/Å), VASP's convention
+    ispin: Literal[1, 2] | None = None
+    ismear: int | None = Field(default=None, ge=-5)
+    sigma: float | None = Positive
+    nsw: int | None = NonNegative
+    isif: int | None = Field(default=None, ge=0, le=7)
+    reciprocal_density: float | None = Positive
+    k_product: float | None = Positive
+    gamma_only: bool | None = None
+    max_errors: int | None = NonNegative
+    walltime: float | None = Positive
+    incar: dict[str, Any] | None = None
+    allow_potcar_spec: bool | None = None
+
+
+class QeSettings(_DftSettings):
+    """Quantum ESPRESSO pw.x (``qe.yaml``); cutoffs in Ry."""
+
+    ecutwfc: float | None = Positive
+    ecutrho_factor: float | None = Field(default=None, ge=1)
+    kpt_density: float | None = NonNegative
+    occupations: Literal["smearing", "fixed"] | None = None
+    smearing: Literal["gaussian", "mv", "marzari-vanderbilt", "m-v", "cold", "mp",
+                      "methfessel-paxton", "fd", "fermi-dirac"] | None = None
+    degauss: float | None = Positive
+    mixing_beta: float | None = Fraction
+    conv_thr_per_atom: float | None = Positive
+    electron_maxstep: int | None = Count
+    etot_conv_thr: float | None = Positive
+    pseudo_dir: str | None = None
+    ld1_command: str | None = None
+
+
+class Cp2kSettings(_DftSettings):
+    """CP2K (``cp2k.yaml``); cutoffs in Ry, smearing as an electronic temperature in K."""
+
+    data_dir: str | None = None
+    basis: str | None = None
+    cutoff: float | None = Positive
+    rel_cutoff: float | None = Positive
+    eps_scf: float | None = Positive
+    max_scf: int | None = Count
+    smearing_K: float | None = Positive
+    mixing_alpha: float | None = Fraction
+    periodic: Literal["XYZ", "XY", "NONE"] | None = None
+    threads: int | None = Count
+
+
+class GpawSettings(_DftSettings):
+    """GPAW (``gpaw.yaml``); plane-wave cutoff in eV, smearing width in eV (0: fixed)."""
+
+    mode: Literal["pw", "lcao"] | None = None
+    ecut: float | None = Positive
+    h: float | None = Positive
+    basis: str | None = None
+    kpt_density: float | None = NonNegative
+    smearing: float | None = NonNegative
+    mixer_beta: float | None = Fraction
+    maxiter: int | None = Count
+    optimizer: Literal["BFGS", "LBFGS", "FIRE"] | None = None
+
+
+SETTINGS_MODELS: dict[str, type[_Settings]] = {
+    "mlip": MlipSettings, "vasp": VaspSettings, "qe": QeSettings, "cp2k": Cp2kSettings,
+    "gpaw": GpawSettings}
+
+
+
+def settings_problems(engine: str, settings: dict, path: str = "engine.settings"
+                      ) -> list[Problem]:
+    """Everything wrong with ``settings`` for ``engine`` (empty when they are usable).
+
+    Plain keys apply to every purpose; a ``bulk``/``slab``/``molecule`` key holds a
+    mapping of settings for that purpose only."""
+    model = SETTINGS_MODELS.get(engine)
+    if model is None:
+        return [Problem("engine.name", "unknown engine", engine, ", ".join(SETTINGS_MODELS))]
+    problems: list[Problem] = []
+    plain = {k: v for k, v in settings.items() if k not in PURPOSES}
+    problems += _check(model, plain, path, engine)
+    for purpose in PURPOSES:
+        if purpose not in settings:
+            continue
+        section = settings[purpose]
+        if not isinstance(section, dict):
+            problems.append(Problem(f"{path}.{purpose}", f"settings for {purpose} "
+                                    "calculations must be a mapping of setting: value",
+                                    section))
+            continue
+        problems += _check(model, section, f"{path}.{purpose}", engine)
+    return problems
+
+
+def _check(model: type[_Settings], values: dict, path: str, engine: str) -> list[Problem]:
+    try:
+        model.model_validate(values)
+    except ValidationError as err:
+        out = []
+        for e in err.errors():
+            loc = ".".join(str(x) for x in e["loc"] if not _is_type_tag(x))
+            key = loc.split(".")[0] if loc else ""
+            if e["type"] == "extra_forbidden":
+                known = sorted(model.model_fields)
+                out.append(Problem(f"{path}.{key}", f"not a setting of the {engine} engine",
+                                   None, ", ".join(known)))
+                continue
+            msg = e["msg"].removeprefix("Value error, ")
+            where = f"{path}.{key}" if key else path
+            out.append(Problem(where, msg, values.get(key, e.get("input"))))
+        return _one_per_key(out)
+    return []
+
+
+def _is_type_tag(part: object) -> bool:
+    """pydantic names union members in error locations (``int``, ``literal['auto']``)."""
+    return isinstance(part, str) and (part in {"int", "float", "str", "bool", "dict"}
+                                      or part.startswith(("literal[", "function-")))
+
+
+def _one_per_key(problems: list[Problem]) -> list[Problem]:
+    """A union field gives one error per member; keep the first for each key and join
+    the messages, so a user reads one line per wrong setting."""
+    merged: dict[str, Problem] = {}
+    for p in problems:
+        if p.path in merged:
+            old = merged[p.path]
+            if p.message not in old.message:
+                merged[p.path] = Problem(p.path, f"{old.message}, or {p.message}", old.value,
+                                         old.allowed)
+        else:
+            merged[p.path] = p
+    return list(merged.values())
