@@ -69,6 +69,45 @@ def test_first_derivative_forces_equal_chgnets_own(quick_records):
         assert np.allclose(f, np.asarray(r["f"]), atol=1e-4)
 
 
+def test_array_graphs_are_chgnets_graphs(quick_records):
+    """facetflow's array-built CHGNet graphs equal CHGNet's own converter's, tensor for
+    tensor, on slabs with every ligand kind, a small bulk cell (an atom bonded to its own
+    images), hcp Zn and molecules (no angles at all in H2)."""
+    import torch
+    from ase.build import bulk, molecule
+    from chgnet.graph.converter import CrystalGraphConverter
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from facetflow.engines.chgnet_graph import ArrayGraphConverter
+    from facetflow.engines.mlip import _plain, load_calculator
+
+    net = load_calculator("chgnet")[0].model
+    assert isinstance(net.graph_converter, ArrayGraphConverter)  # the engine uses them
+    theirs = CrystalGraphConverter(atom_graph_cutoff=6, bond_graph_cutoff=3)
+    ours = ArrayGraphConverter(atom_graph_cutoff=6, bond_graph_cutoff=3)
+    structs = [_plain(r.atoms) for r in quick_records if r.role != "reference"][::3]
+    structs += [bulk("InAs", "zincblende", a=6.06), bulk("Zn"), bulk("In", "bct", a=3.25,
+                                                                     c=4.95)]
+    for name in ("H2", "CH3COOH"):
+        m = molecule(name)
+        m.center(vacuum=7.0)
+        m.pbc = True
+        structs.append(m)
+    rattled = structs[0].copy()
+    rattled.rattle(0.2, seed=3)  # off the builder's grid
+    structs.append(rattled)
+    fields = ("atomic_number", "atom_frac_coord", "atom_graph", "neighbor_image",
+              "directed2undirected", "undirected2directed", "bond_graph", "lattice")
+    angles = 0
+    for a in structs:
+        s = AseAtomsAdaptor.get_structure(a)
+        g1, g2 = theirs(s), ours(s)
+        for k in fields:
+            assert torch.equal(getattr(g1, k), getattr(g2, k)), (a.get_chemical_formula(), k)
+        angles += len(g2.bond_graph)
+    assert angles > 10000  # the comparison covered real angle lists
+
+
 @pytest.mark.parametrize("optimizer", ["LBFGS", "FIRE"])
 def test_batched_equals_ase_one_by_one(quick_records, optimizer):
     """facetflow's batched optimizers with ASE's settings (fixed H0, maxstep 0.2 Å) follow
