@@ -104,23 +104,32 @@ class SiteGrid:
             len(self.ops), n)
 
     def _permutation(self, op: SymOp) -> list[int]:
+        """Site index each site is mapped onto by ``op``: the first site whose targets
+        all lie within MATCH_TOL of the mapped targets, and the other way round (all
+        sites with the same number of targets compared at once)."""
         cell = self.slab.atoms.cell[:]
-        perm = []
-        for s in self.sites:
-            mapped = op.apply_cartesian(s.targets, cell)
-            perm.append(self._find(mapped))
+        inv = np.linalg.inv(cell)
+        perm = [-1] * len(self.sites)
+        by_size: dict[int, list[int]] = {}
+        for k, site in enumerate(self.sites):
+            by_size.setdefault(len(site.targets), []).append(k)
+        for idx in by_size.values():
+            targets = np.array([self.sites[k].targets for k in idx])  # (n, t, 3)
+            mapped = np.array([op.apply_cartesian(self.sites[k].targets, cell) for k in idx])
+            d = targets[None, :, None, :, :] - mapped[:, None, :, None, :]  # (n, n, t, t, 3)
+            f = d @ inv
+            f[..., :2] -= np.round(f[..., :2])
+            dist = np.linalg.norm(f @ cell, axis=-1)
+            match = ((dist.min(axis=3) < MATCH_TOL).all(axis=2)
+                     & (dist.min(axis=2) < MATCH_TOL).all(axis=2))
+            for row, k in enumerate(idx):
+                hits = np.flatnonzero(match[row])
+                if len(hits) == 0:
+                    raise StructureError("a surface symmetry operation maps a binding site "
+                                         "onto no site; the site list is not closed under "
+                                         "symmetry")
+                perm[k] = idx[int(hits[0])]
         return perm
-
-    def _find(self, targets: np.ndarray) -> int:
-        cell = self.slab.atoms.cell[:]
-        for k, s in enumerate(self.sites):
-            if len(s.targets) != len(targets):
-                continue
-            d = _min_image_distances(targets, s.targets, cell)
-            if np.all(d.min(axis=1) < MATCH_TOL) and np.all(d.min(axis=0) < MATCH_TOL):
-                return k
-        raise StructureError("a surface symmetry operation maps a binding site onto no site; "
-                             "the site list is not closed under symmetry")
 
     def usage(self, k: int) -> dict[int, int]:
         """Anchors that site ``k`` puts on each surface atom."""

@@ -43,8 +43,13 @@ def ionic_excess(atoms: Atoms, oxidation_states: dict[str, int], cations: set[st
 
 
 def _host(atoms: Atoms, h: int) -> int:
+    """The slab atom a pseudo-H is bonded to: the nearest core or shell atom (in-plane
+    periodic images by fractional wrapping; the bond is far shorter than the cell)."""
     heavy = np.flatnonzero(np.isin(atoms.arrays["region"], (REGION_CORE, REGION_SHELL)))
-    d = atoms.get_distances(h, heavy, mic=True)
+    cell = atoms.cell[:]
+    frac = (atoms.positions[heavy] - atoms.positions[h]) @ np.linalg.inv(cell)
+    frac[:, :2] -= np.round(frac[:, :2])
+    d = np.linalg.norm(frac @ cell, axis=1)
     return int(heavy[int(np.argmin(d))])
 
 
