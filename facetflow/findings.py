@@ -20,7 +20,9 @@ is picked by ``species`` and, when given, the ``ligand`` family it was computed 
 - ``weakest_facet``: species, facet, [ligand]: that facet has the least negative E_b of
   the species among the facets where it was computed (two or more).
 - ``fastest_facet``: case (a key of ``growth.cases``), facet: first in that ranking.
-- ``more_balanced``: case, than: anisotropy index of ``case`` below that of ``than``.
+- ``more_balanced``: case, than, by: anisotropy index of ``case`` below that of ``than``
+  by more than ``by`` (index units; a change within ``by`` is "unchanged", not "more
+  balanced").
 """
 
 from __future__ import annotations

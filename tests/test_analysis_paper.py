@@ -73,6 +73,17 @@ def test_each_finding_can_disagree(findings):
     assert [c["passed"] for c in rows["5"]["checks"]] == [True, True, False]
 
 
+def test_an_unchanged_anisotropy_is_not_more_balanced(findings):
+    """A change of the anisotropy index within the finding's ``by`` (0.05) is reported as
+    unchanged, not as more balanced."""
+    s = _paper_like()
+    s["growth"]["cases"]["with F"]["anisotropy_index"] = 5.0 - 1e-5
+    s["growth"]["cases"]["with HF"]["anisotropy_index"] = 4.9
+    rows = {r["id"]: r for r in compare(s, findings, "e")}
+    assert [c["passed"] for c in rows["5"]["checks"]] == [True, False, True]
+    assert "unchanged within 0.05" in rows["5"]["checks"][1]["text"]
+
+
 def test_missing_numbers_are_not_computed(findings):
     s = _paper_like()
     del s["facets"]["111"]["binding"][2]                            # no F on {111}

@@ -154,7 +154,9 @@ def _more_balanced(c, summary, sign):
     text = (f"anisotropy {c['case']} {_num(a)} vs {c['than']} {_num(b)}")
     if a is None or b is None:
         return None, text
-    return a < b, text
+    if abs(a - b) <= c.get("by", 0.0):
+        text += f" (unchanged within {c.get('by', 0.0):g})"
+    return a < b - c.get("by", 0.0), text
 
 
 def _num(v: float | None) -> str:
