@@ -22,6 +22,7 @@ from ase import Atoms
 from facetflow.errors import StructureError
 from facetflow.structures import REGION_ADDITIVE, REGION_LIGAND
 from facetflow.structures.ligands import Ligand, place
+from facetflow.structures.periodic import in_plane_image
 from facetflow.structures.sites import Site, anchor_bond
 from facetflow.structures.slab import Slab, center_with_vacuum
 from facetflow.structures.symmetry import SymOp, face_swap_operation, surface_operations
@@ -36,11 +37,7 @@ MATCH_TOL = 0.05  # Å
 
 def _min_image_distances(a: np.ndarray, b: np.ndarray, cell: np.ndarray) -> np.ndarray:
     """Distances between every row of ``a`` and ``b`` with in-plane minimum image."""
-    inv = np.linalg.inv(cell)
-    d = b[None, :, :] - a[:, None, :]
-    f = d @ inv
-    f[..., :2] -= np.round(f[..., :2])
-    return np.linalg.norm(f @ cell, axis=-1)
+    return np.linalg.norm(in_plane_image(b[None, :, :] - a[:, None, :], cell), axis=-1)
 
 
 def _clash(pos_a, sym_a, pos_b, sym_b, cell) -> bool:
@@ -108,7 +105,6 @@ class SiteGrid:
         all lie within MATCH_TOL of the mapped targets, and the other way round (all
         sites with the same number of targets compared at once)."""
         cell = self.slab.atoms.cell[:]
-        inv = np.linalg.inv(cell)
         perm = [-1] * len(self.sites)
         by_size: dict[int, list[int]] = {}
         for k, site in enumerate(self.sites):
@@ -117,9 +113,7 @@ class SiteGrid:
             targets = np.array([self.sites[k].targets for k in idx])  # (n, t, 3)
             mapped = np.array([op.apply_cartesian(self.sites[k].targets, cell) for k in idx])
             d = targets[None, :, None, :, :] - mapped[:, None, :, None, :]  # (n, n, t, t, 3)
-            f = d @ inv
-            f[..., :2] -= np.round(f[..., :2])
-            dist = np.linalg.norm(f @ cell, axis=-1)
+            dist = np.linalg.norm(in_plane_image(d, cell), axis=-1)
             match = ((dist.min(axis=3) < MATCH_TOL).all(axis=2)
                      & (dist.min(axis=2) < MATCH_TOL).all(axis=2))
             for row, k in enumerate(idx):

@@ -22,6 +22,7 @@ from ase import Atoms
 
 from facetflow.structures import REGION_CORE, REGION_PSEUDO_H, REGION_SHELL
 from facetflow.structures.materials import valence
+from facetflow.structures.periodic import in_plane_image
 from facetflow.structures.topology import cation_anion_bonds
 
 
@@ -46,10 +47,8 @@ def _host(atoms: Atoms, h: int) -> int:
     """The slab atom a pseudo-H is bonded to: the nearest core or shell atom (in-plane
     periodic images by fractional wrapping; the bond is far shorter than the cell)."""
     heavy = np.flatnonzero(np.isin(atoms.arrays["region"], (REGION_CORE, REGION_SHELL)))
-    cell = atoms.cell[:]
-    frac = (atoms.positions[heavy] - atoms.positions[h]) @ np.linalg.inv(cell)
-    frac[:, :2] -= np.round(frac[:, :2])
-    d = np.linalg.norm(frac @ cell, axis=1)
+    d = np.linalg.norm(in_plane_image(atoms.positions[heavy] - atoms.positions[h],
+                                      atoms.cell[:]), axis=1)
     return int(heavy[int(np.argmin(d))])
 
 

@@ -53,6 +53,7 @@ from facetflow.engines.base import (
 )
 from facetflow.jsonfile import write_json_atomic
 from facetflow.structures.catalog import StructureRecord
+from facetflow.structures.periodic import in_plane_image
 from facetflow.study import Study
 
 PLAN_VERSION = 1
@@ -192,7 +193,6 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
     engine = engine or study.engine.name
     if settings is None:  # the study's settings are for the study's own engine only
         settings = study.engine.settings if engine == study.engine.name else {}
-    overrides = settings
     wf = study.workflow
     prerelax = study.engine.prerelax if engine != "mlip" else None
     by_id = {r.id: r for r in records}
@@ -214,7 +214,7 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
     def make(rec: StructureRecord, eng: str, stage: str, lattice_from: str | None,
              start_from: str | None, start_map: list[int] | None) -> Calculation:
         purpose = _purpose(rec)
-        s = settings_for(eng, purpose, overrides if eng == engine else None)
+        s = settings_for(eng, purpose, settings if eng == engine else None)
         ident = engine_identity(eng, s.get("model"))
         sha = structure_hash(rec.atoms)
         task = "single" if (stage == "final" and prerelax and rec.role != "reference"
@@ -365,16 +365,11 @@ def warm_start(child: Atoms, parent_initial: Atoms, parent_final: Atoms,
     in the parent's built geometry, removed atoms included, so an F built where a
     carboxylate O was follows that O to its relaxed place (WARM_START_RULE)."""
     cell = parent_initial.cell[:]
-    periodic = parent_initial.cell.rank == 3
 
-    def in_plane_image(v: np.ndarray) -> np.ndarray:
-        if not periodic:
-            return v
-        frac = v @ np.linalg.inv(cell)
-        frac[..., :2] -= np.round(frac[..., :2])
-        return frac @ cell
+    def image(v: np.ndarray) -> np.ndarray:
+        return in_plane_image(v, cell) if parent_initial.cell.rank == 3 else v
 
-    d = in_plane_image(parent_final.positions - parent_initial.positions)
+    d = image(parent_final.positions - parent_initial.positions)
     out = child.copy()
     m = np.asarray(mapping)
     matched = np.flatnonzero(m >= 0)
@@ -383,11 +378,11 @@ def warm_start(child: Atoms, parent_initial: Atoms, parent_final: Atoms,
     disp = np.zeros((len(child), 3))
     disp[matched] = d[m[matched]]
     # the uniform shift between child and parent (re-centring), as in match_atoms
-    shift = np.median(in_plane_image(child.positions[matched]
-                                     - parent_initial.positions[m[matched]]), axis=0)
+    shift = np.median(image(child.positions[matched] - parent_initial.positions[m[matched]]),
+                      axis=0)
     placed = parent_initial.positions + shift
     for i in np.flatnonzero(m < 0):
-        dist = np.linalg.norm(in_plane_image(placed - child.positions[i]), axis=1)
+        dist = np.linalg.norm(image(placed - child.positions[i]), axis=1)
         disp[i] = d[int(np.argmin(dist))]
     out.positions = out.positions + disp
     return out
