@@ -213,12 +213,22 @@ class WorkflowSpec(_Spec):
     arrangement) starts from that arrangement's relaxed geometry; ligand arrangements
     start from the builder's guess (see ``workflows.plan``). ``batch_size``: cheap MLIP
     calculations of one plan level are run as one batched relaxation of up to this many
-    structures.
+    structures. ``starts``: how many starts each structure with adsorbates is relaxed
+    from; its energy is the lowest of them (ligand shells are floppy, so one start can end
+    in a high local minimum). Start 0 is the usual one (the builder's guess, or the warm
+    start); start j >= 1 is the builder's guess with every adsorbate turned about the
+    surface normal by up to ``start_rotation`` degrees and every free atom rattled by
+    ``start_rattle`` Å (``structures.perturb``). A structure warm-started from another
+    starts from that structure's lowest start. With ``prerelax``, the starts are ML
+    pre-relaxations and one DFT relaxation follows from the lowest.
     """
 
     lattice_from_bulk: bool = True
     warm_start: bool = True
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 64
+    starts: Annotated[int, Field(ge=1, le=16)] = 1
+    start_rotation: Annotated[float, Field(ge=0.0, le=180.0)] = 30.0
+    start_rattle: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
     bulk_references: bool = True
     """false: no bulk references are computed, so chemical potentials of the core and
     shell elements (gamma, growth-species binding, defect energies) stay unknown; binding

@@ -63,6 +63,8 @@ MUTATIONS = [
     ("enumeration.max_configurations", lambda d: _set(d, ["enumeration",
                                                           "max_configurations"], 0)),
     ("workflow.batch_size", lambda d: _set(d, ["workflow"], {"batch_size": 0})),
+    ("workflow.starts", lambda d: _set(d, ["workflow"], {"starts": 0})),
+    ("workflow.start_rotation", lambda d: _set(d, ["workflow"], {"start_rotation": -10})),
     ("analysis.delta_mu", lambda d: _set(d, ["analysis"], {"delta_mu": {"Zn": [0.0, -1.0]}})),
     ("analysis.delta_mu.Xx", lambda d: _set(d, ["analysis"], {"delta_mu": {"Xx": [-1, 0]}})),
     ("engine.settings.fmax", lambda d: _set(d, ["engine", "settings"], {"fmax": -0.05})),

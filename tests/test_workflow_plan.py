@@ -125,6 +125,80 @@ def test_dft_plan_prerelaxes_with_mlip(quick, quick_records):
         parse_study(data)
 
 
+def _with_starts(quick, k: int, **engine):
+    from facetflow.study import parse_study
+
+    data = quick.model_dump(mode="json")
+    data["workflow"]["starts"] = k
+    data["engine"].update(engine)
+    return parse_study(data)
+
+
+def test_several_starts_per_structure_with_adsorbates(quick, quick_records, quick_plan):
+    from facetflow.workflows.plan import build_plan
+
+    plan = build_plan(_with_starts(quick, 3), quick_records)
+    by_key = {n.key: n for n in plan.nodes.values()}
+    with_ads = [r for r in quick_records if r.role != "reference"
+                and (r.atoms.arrays["ligand_id"] >= 0).any()]
+    assert 10 <= len(with_ads) < len(quick_records)
+    assert len(plan.nodes) == plan.raw_count == len(quick_records) + 2 * len(with_ads)
+    one = {n.key: n for n in quick_plan.nodes.values()}
+    for r in quick_records:
+        rec = plan.records[r.id]
+        if r in with_ads:
+            starts = [plan.nodes[h] for h in rec["starts"]]
+            assert [n.key for n in starts] == [r.id, f"{r.id}#1", f"{r.id}#2"]
+            assert len({n.structure_hash for n in starts}) == 1  # one structure, 3 starts
+            assert starts[0].perturb is None
+            seeds = {n.perturb["seed"] for n in starts[1:]}
+            assert len(seeds) == 2 and all(n.start_from is None for n in starts[1:])
+            assert all(n.perturb["rotation"] == 30.0 for n in starts[1:])
+        else:  # references, bare and capped slabs: one start, the same calculation
+            assert "starts" not in rec and f"{r.id}#1" not in by_key
+            assert rec["calc"] == quick_plan.records[r.id]["calc"]
+    # arrangements' first start is the calculation of a one-start plan
+    arr = "100_acetate_t0.500_c0"
+    assert by_key[arr].hash == one[arr].hash
+    # a variant starts from the lowest of its arrangement's starts: it depends on all
+    var = by_key[f"{arr}_F0"]
+    assert var.start_from == by_key[arr].hash
+    assert var.start_alternatives == [by_key[f"{arr}#1"].hash, by_key[f"{arr}#2"].hash]
+    assert var.hash != one[f"{arr}_F0"].hash
+    assert all(plan.nodes[i].depth < var.depth for i in var.inputs)
+    assert var.hash in plan.downstream([by_key[f"{arr}#2"].hash])  # a changed start reruns it
+    # raising the number of starts keeps the starts already computed
+    two = {n.key: n.hash for n in build_plan(_with_starts(quick, 2), quick_records)
+           .nodes.values()}
+    assert two[f"{arr}#1"] == by_key[f"{arr}#1"].hash and f"{arr}#2" not in two
+    # the perturbation's size is part of the start's hash
+    data = quick.model_dump(mode="json")
+    data["workflow"].update(starts=2, start_rotation=10.0)
+    from facetflow.study import parse_study
+
+    other = {n.key: n.hash for n in build_plan(parse_study(data), quick_records)
+             .nodes.values()}
+    assert other[f"{arr}#1"] != two[f"{arr}#1"] and other[arr] == two[arr]
+
+
+def test_several_starts_with_dft_are_ml_prerelaxations(quick, quick_records):
+    from facetflow.workflows.plan import build_plan
+
+    plan = build_plan(_with_starts(quick, 2, name="qe", prerelax="mlip"), quick_records)
+    by_key = {n.key: n for n in plan.nodes.values()}
+    arr = "110_acetate_t0.500_c0"
+    final, pre0, pre1 = by_key[arr], by_key[f"{arr}@prerelax"], by_key[f"{arr}@prerelax#1"]
+    assert final.engine == "qe" and pre0.engine == pre1.engine == "mlip"
+    assert f"{arr}#1" not in by_key  # one DFT relaxation per structure
+    assert final.start_from == pre0.hash and final.start_alternatives == [pre1.hash]
+    assert pre1.perturb and pre1.start_from is None
+    assert "starts" not in plan.records[arr] and plan.records[arr]["calc"] == final.hash
+    var_pre = by_key[f"{arr}_F0@prerelax"]
+    # the variant's pre-relaxation starts from the lowest of the arrangement's
+    assert var_pre.start_from == pre0.hash and var_pre.start_alternatives == [pre1.hash]
+    assert by_key[f"{arr}_F0"].start_alternatives == [by_key[f"{arr}_F0@prerelax#1"].hash]
+
+
 def test_warm_start_moves_matched_and_new_atoms(quick_records):
     from facetflow.workflows.plan import match_atoms, warm_start
 

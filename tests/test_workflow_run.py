@@ -130,6 +130,53 @@ def test_changed_study_recomputes_only_changed_hashes(tmp_path, tiny_run):
     assert all(n == 1 for n in counts.values())  # nothing computed twice
 
 
+def test_several_starts_keep_the_lowest_and_reuse_the_first(tmp_path, tiny_run):
+    """starts: 2 on a finished one-start run: only the new starts (and what is
+    warm-started from them) run; each structure's energy is its lowest start; a variant
+    starts from the lowest start of its arrangement."""
+    from facetflow.analysis.data import energies, load
+    from facetflow.workflows.plan import read_plan
+
+    work = copy_workdir(tiny_run, tmp_path)
+    old = set(read_plan(work / "tiny" / "plan.json").nodes)
+    study = variant_study(tmp_path, TINY, lambda d: d["workflow"].update(starts=2))
+    proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    plan = read_plan(work / "tiny" / "plan.json")
+    info = run_json(work)
+    assert info["run"] == len(set(plan.nodes) - old) and info["failed"] == 0
+    assert info["reused"] == len(set(plan.nodes) & old) > 10
+    assert all(n == 1 for n in done_events(work / "tiny").values())
+    data = load(work / "tiny")
+    frame = energies(data).set_index("id")
+    several = [sid for sid, rec in data.records.items() if rec.get("starts")]
+    assert len(several) >= 6
+    spreads = []
+    for sid in several:
+        per_start = data.start_energies(sid)
+        assert len(per_start) == 2 and None not in per_start
+        assert data.energy(sid) == min(per_start)
+        lowest = data.records[sid]["starts"][per_start.index(min(per_start))]
+        assert frame.loc[sid, "calc"] == lowest and frame.loc[sid, "starts_done"] == 2
+        spreads.append(frame.loc[sid, "start_spread_eV"])
+    assert max(spreads) > 0.01  # the perturbed starts really start elsewhere
+    arr, var = "110_acetate_t1.000_c0", "110_acetate_t1.000_c0_F0"
+    starts = data.records[arr]["starts"]
+    lowest = starts[data.start_energies(arr).index(data.energy(arr))]
+    meta = data.results[data.records[var]["calc"]].meta
+    assert meta["inputs"]["started_from"] == lowest
+    assert meta["inputs"]["start_alternatives"] == starts[1:]
+    summary = json.loads((work / "tiny" / "report" / "summary.json").read_text())
+    assert not summary["missing"]
+    block = summary["starts"]
+    assert block["structures"] == len(several) and block["per_structure"] == 2
+    assert block["spread_eV"]["max"] == pytest.approx(max(spreads))
+    assert block["lowest_not_start_0"] == sum(
+        data.start_energies(sid).index(data.energy(sid)) != 0 for sid in several)
+    assert "Several starts per structure" in (work / "tiny" / "report" / "report.html"
+                                              ).read_text()
+
+
 def test_kill_and_resume_computes_nothing_twice(tmp_path, tiny_run):
     work = tmp_path / "work"
     proc = subprocess.Popen(facetflow_cmd("run", str(TINY), "--work", str(work),

@@ -6,7 +6,8 @@ The notebook API starts here::
     frame = data.energies("work/quick")        # one row per structure
 
 A work directory holds ``plan.json`` (every structure with its metadata and the hash of
-the calculation that gives its energy) and the results store (``results.db`` or the URL
+the calculation that gives its energy, or of each of its starts: the lowest-energy start
+counts) and the results store (``results.db`` or the URL
 in ``store.json``). Nothing here runs a calculation.
 """
 
@@ -34,15 +35,31 @@ class WorkData:
     def records(self) -> dict[str, dict]:
         return self.plan["records"]
 
+    def starts(self, structure_id: str) -> list[str]:
+        """Hashes of the calculations that relax this structure: one, or one per start
+        (``workflow.starts``), start 0 first."""
+        rec = self.records[structure_id]
+        return list(rec.get("starts") or [rec["calc"]])
+
+    def stored(self, structure_id: str) -> StoredCalc | None:
+        """The store row that gives this structure's energy: with several starts, the
+        lowest-energy one that is done (else the first start's row, failed or None)."""
+        rows = [self.results.get(h) for h in self.starts(structure_id)]
+        done = [r for r in rows if r is not None and r.status == "done" and r.result]
+        if done:
+            return min(done, key=lambda r: r.result.energy)
+        return rows[0]
+
     def energy(self, structure_id: str) -> float | None:
-        """Energy (eV) of a structure's final calculation, None if absent or failed."""
-        got = self.results.get(self.records[structure_id]["calc"])
+        """Energy (eV) of a structure: of its final calculation, or the lowest of its
+        starts; None if absent or failed."""
+        got = self.stored(structure_id)
         if got is None or got.status != "done" or got.result is None:
             return None
         return float(got.result.energy)
 
     def why_missing(self, structure_id: str) -> str:
-        got = self.results.get(self.records[structure_id]["calc"])
+        got = self.stored(structure_id)
         if got is None:
             return "not computed"
         if got.status == "failed":
@@ -50,8 +67,17 @@ class WorkData:
         return "no result"
 
     def result(self, structure_id: str):
-        got = self.results.get(self.records[structure_id]["calc"])
+        got = self.stored(structure_id)
         return None if got is None else got.result
+
+    def start_energies(self, structure_id: str) -> list[float | None]:
+        """Energy (eV) of each start of a structure (None: not done), start 0 first."""
+        out = []
+        for h in self.starts(structure_id):
+            got = self.results.get(h)
+            ok = got is not None and got.status == "done" and got.result is not None
+            out.append(float(got.result.energy) if ok else None)
+        return out
 
 
 def load(workdir: str | Path, store: str | None = None) -> WorkData:
@@ -72,18 +98,23 @@ def load(workdir: str | Path, store: str | None = None) -> WorkData:
 
 def energies(workdir: str | Path | WorkData) -> pd.DataFrame:
     """One row per structure: id, role, facet, ligand, theta, variant, n_atoms, area (Å^2),
-    n_faces, calculation hash, status, energy (eV), converged, steps, error."""
+    n_faces, calculation hash (of the lowest start), number of starts and of those done,
+    their energy spread (eV), status, energy (eV), converged, steps, error."""
     wd = workdir if isinstance(workdir, WorkData) else load(workdir)
     rows = []
     for sid, rec in wd.records.items():
-        got = wd.results.get(rec["calc"])
+        got = wd.stored(sid)
         res = got.result if got is not None else None
+        done = [e for e in wd.start_energies(sid) if e is not None]
         rows.append({
             "id": sid, "role": rec["role"], "facet": rec.get("facet"),
             "ligand": rec.get("ligand"), "theta": rec.get("theta"),
             "variant": rec.get("variant"), "n_atoms": rec.get("n_atoms"),
             "area_A2": rec.get("area_A2"), "n_faces": rec.get("n_faces"),
-            "calc": rec["calc"],
+            "calc": got.calc_hash if got is not None else rec["calc"],
+            "starts": len(wd.starts(sid)), "starts_done": len(done),
+            # highest minus lowest energy over the starts: how much the start decided
+            "start_spread_eV": max(done) - min(done) if len(done) > 1 else None,
             "status": got.status if got is not None else "missing",
             "energy_eV": res.energy if res is not None else None,
             "converged": res.converged if res is not None else None,

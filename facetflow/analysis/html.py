@@ -80,6 +80,7 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
     parts.append(f'<p class="meta">{n_missing} missing or failed calculation(s), {n_store} '
                  'store problem(s): <a href="#missing">listed at the end</a>.</p>')
     parts += _engine_section(summary)
+    parts += _starts_section(summary)
     parts += _conditions_section(summary)
     parts += _potentials_section(summary)
     parts += _references_section(summary)
@@ -129,6 +130,28 @@ def _engine_section(summary: Mapping[str, Any]) -> list[str]:
     else:
         out.append("<p>Versions: none recorded.</p>")
     return out
+
+
+def _starts_section(summary: Mapping[str, Any]) -> list[str]:
+    """Several starts per structure: how often another start than the usual one was
+    lowest, and the structures where the start mattered most."""
+    starts = _as_dict(summary.get("starts"))
+    if not starts:
+        return []
+    rows = sorted(_as_dict(starts.get("by_structure")).items(),
+                  key=lambda kv: -float(_as_dict(kv[1]).get("spread_eV") or 0.0))
+    spread = _as_dict(starts.get("spread_eV"))
+    return [
+        "<h2>Several starts per structure</h2>",
+        f"<p>{_e(starts.get('structures'))} structures relaxed from "
+        f"{_e(starts.get('per_structure'))} starts each; each energy is the lowest. Another "
+        f"start than the usual one was lowest for {_e(starts.get('lowest_not_start_0'))}. "
+        f"Spread (highest minus lowest start): median {_n(spread.get('median'), 3)} eV, "
+        f"largest {_n(spread.get('max'), 3)} eV.</p>",
+        _table(["structure", "starts done", "lowest start", "spread (eV)"],
+               [(sid, _as_dict(r).get("done"), _as_dict(r).get("lowest_start"),
+                 _n(_as_dict(r).get("spread_eV"), 3)) for sid, r in rows[:12]]),
+    ]
 
 
 def _conditions_section(summary: Mapping[str, Any]) -> list[str]:

@@ -292,11 +292,38 @@ class _Summariser:
         }
         if self.spec.get("defects"):
             out["defects"] = self.defects(refs, mu)
+        starts = self.starts()
+        if starts:
+            out["starts"] = starts
         out["paper_comparison"] = compare(
             out, self.ctx.get("compare_with"),
             f"{engine.get('name')} ({engine['identity']})" if engine.get("identity")
             else str(engine.get("name")))
         return out
+
+    def starts(self) -> dict | None:
+        """With several starts per structure (``workflow.starts``): how much the start
+        decided. Per structure the spread (eV) is the highest minus the lowest energy of
+        its computed starts, and which start was lowest (0: the usual start)."""
+        rows = {}
+        for sid, rec in self.recs.items():
+            if not rec.get("starts"):
+                continue
+            energies = self.wd.start_energies(sid)
+            done = [e for e in energies if e is not None]
+            if not done:
+                continue
+            rows[sid] = {"starts": len(energies), "done": len(done),
+                         "lowest_start": energies.index(min(done)),
+                         "spread_eV": max(done) - min(done)}
+        if not rows:
+            return None
+        spreads = [r["spread_eV"] for r in rows.values()]
+        return {"per_structure": max(r["starts"] for r in rows.values()),
+                "structures": len(rows),
+                "lowest_not_start_0": sum(r["lowest_start"] != 0 for r in rows.values()),
+                "spread_eV": {"median": float(np.median(spreads)), "max": max(spreads)},
+                "by_structure": rows}
 
     def defects(self, refs: dict, mu: dict) -> dict:
         """E_f of every defect with and without ligands, per limit (analysis.defects)."""

@@ -28,6 +28,12 @@ hashes downstream of it. Edges (inputs) are:
   CHGNet on the paper's {100} slab at full acetate coverage: 16 eV above the relaxation
   from the guess, "converged" in 14 steps).
 
+* ``start_alternatives``: with several starts per structure (``workflow.starts``), a
+  structure warm-started from another (or a DFT relaxation after ML pre-relaxations)
+  depends on all of that structure's starts and begins from the lowest-energy one. The
+  starts j >= 1 themselves take only the lattice as input: they begin from the builder's
+  guess perturbed as ``structures.perturb`` describes.
+
 The final ``analysis`` step is not a calculation; it is added when the plan is compiled
 into a workflow.
 """
@@ -64,6 +70,7 @@ NON_PHYSICAL_SETTINGS = frozenset({"threads", "workers", "device", "command", "b
 MATCH_TOL = 0.05  # Å, for matching atoms between a structure and its parent
 WARM_START_RULE = 2  # in the hash of warm-started calculations: 2 = new atoms follow the
 # nearest parent atom (removed ones included); 1 (before) = the nearest kept atom
+PERTURB_RULE = 1  # in the hash of perturbed starts: structures.perturb as first written
 MIN_MATCHED = 0.5  # fraction of atoms that must match for a warm start
 WARM_ROLES = ("variant", "binding")  # one local change from their parent: warm-started
 
@@ -87,11 +94,16 @@ class Calculation:
     lattice_volume: float | None = None  # Å^3, primitive cell volume the slab was built at
     start_from: str | None = None
     start_map: list[int] | None = None  # child atom -> parent atom index (-1: new atom)
+    # the other starts of the structure start_from belongs to: the start is taken from
+    # the lowest-energy one of start_from and these, once all are computed
+    start_alternatives: list[str] = field(default_factory=list)
+    perturb: dict | None = None  # start j >= 1: perturbed_start's seed, rotation, rattle
     depth: int = 0
 
     @property
     def inputs(self) -> list[str]:
-        return [h for h in (self.lattice_from, self.start_from) if h]
+        return [h for h in (self.lattice_from, self.start_from) if h] + list(
+            self.start_alternatives)
 
     def atoms(self) -> Atoms:
         """The initial structure, checked against its hash (a corrupted plan is refused)."""
@@ -189,6 +201,12 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
     ``engine`` / ``settings`` override the study's engine section; with another engine
     than the study's, the study's ``engine.settings`` (checked for its own engine) are
     not applied, only that engine's presets.
+
+    With ``workflow.starts`` k > 1, a structure with adsorbates gets k calculations
+    (k pre-relaxations and one DFT relaxation with ``prerelax``): start 0 as with one
+    start, start j its perturbed guess (key ``<id>#j``, the perturbation in its hash, so
+    raising k keeps the starts already computed). Its record lists them under
+    ``starts``; analysis takes the lowest.
     """
     engine = engine or study.engine.name
     if settings is None:  # the study's settings are for the study's own engine only
@@ -199,6 +217,7 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
     nodes: dict[str, Calculation] = {}
     final_of: dict[str, str] = {}  # structure id -> hash of its final calculation
     pre_of: dict[str, str] = {}  # structure id -> hash of its pre-relaxation
+    others_of: dict[str, list[str]] = {}  # structure id -> its starts j >= 1 (final or pre)
     raw = 0
 
     core_ref = next((r for r in records if r.reference_key == f"bulk:{study.core.material}"),
@@ -212,7 +231,8 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
         return node.hash
 
     def make(rec: StructureRecord, eng: str, stage: str, lattice_from: str | None,
-             start_from: str | None, start_map: list[int] | None) -> Calculation:
+             start_from: str | None, start_map: list[int] | None,
+             alternatives: list[str] | None = None, start: int = 0) -> Calculation:
         purpose = _purpose(rec)
         s = settings_for(eng, purpose, settings if eng == engine else None)
         ident = engine_identity(eng, s.get("model"))
@@ -222,43 +242,78 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
         inputs: dict = {"lattice_from": lattice_from, "start_from": start_from}
         if start_map is not None:  # how the start is made decides the result
             inputs["warm_start_rule"] = WARM_START_RULE
+        if alternatives:
+            inputs["start_alternatives"] = alternatives
+        perturb = _perturbation(wf, sha, start) if start else None
+        if perturb:
+            inputs["perturb"] = {**perturb, "rule": PERTURB_RULE}
         h = calc_hash(sha, eng, stage, task, purpose, s, ident, inputs)
-        depth = 1 + max([nodes[i].depth for i in (lattice_from, start_from) if i] or [-1])
+        feeds = [i for i in (lattice_from, start_from, *(alternatives or [])) if i]
+        depth = 1 + max([nodes[i].depth for i in feeds] or [-1])
         vol = _primitive_volume(core_ref) if lattice_from else None
-        return Calculation(hash=h, key=rec.id + ("@prerelax" if stage == "prerelax" else ""),
-                           labels=[rec.id], engine=eng, stage=stage, task=task,
-                           purpose=purpose, settings=s, identity=ident,
+        key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
+            f"#{start}" if start else "")
+        return Calculation(hash=h, key=key, labels=[rec.id], engine=eng, stage=stage,
+                           task=task, purpose=purpose, settings=s, identity=ident,
                            structure=atoms_to_dict(rec.atoms), structure_hash=sha,
                            lattice_from=lattice_from, lattice_volume=vol,
-                           start_from=start_from, start_map=start_map, depth=depth)
+                           start_from=start_from, start_map=start_map,
+                           start_alternatives=list(alternatives or []), perturb=perturb,
+                           depth=depth)
 
     ordered = sorted(records, key=lambda r: (_stage_rank(r, core_ref), _generation(r, by_id)))
     for rec in ordered:
-        raw += 1 + (prerelax is not None and rec.role != "reference")
+        n_starts = wf.starts if rec.role != "reference" and _has_adsorbates(rec) else 1
         lattice = None
         if rec.role != "reference" and wf.lattice_from_bulk and core_ref is not None:
             lattice = final_of[core_ref.id]
         parent, mapping = (_warm_parent(rec, by_id) if wf.warm_start and rec.role in WARM_ROLES
                            else (None, None))
         if prerelax and rec.role != "reference":
+            raw += n_starts + 1
             pre_start = pre_of.get(parent) if parent else None
-            pre = add(make(rec, prerelax, "prerelax", lattice, pre_start,
-                           mapping if pre_start else None))
-            pre_of[rec.id] = pre
-            final_of[rec.id] = add(make(rec, engine, "final", lattice, pre, None))
+            pre_of[rec.id] = add(make(rec, prerelax, "prerelax", lattice, pre_start,
+                                      mapping if pre_start else None,
+                                      others_of.get(parent) if pre_start else None))
+            others_of[rec.id] = [add(make(rec, prerelax, "prerelax", lattice, None, None,
+                                          start=j)) for j in range(1, n_starts)]
+            final_of[rec.id] = add(make(rec, engine, "final", lattice, pre_of[rec.id], None,
+                                        others_of[rec.id]))
         else:
+            raw += n_starts
             start = final_of.get(parent) if parent else None
             final_of[rec.id] = add(make(rec, engine, "final", lattice, start,
-                                        mapping if start else None))
+                                        mapping if start else None,
+                                        others_of.get(parent) if start else None))
+            others_of[rec.id] = [add(make(rec, engine, "final", lattice, None, None,
+                                          start=j)) for j in range(1, n_starts)]
     ordered_nodes = dict(sorted(nodes.items(), key=lambda kv: kv[1].depth))
     meta = {}
     for rec in records:
         entry = rec.manifest_entry(f"structures/{rec.id}.extxyz")
         entry.update(calc=final_of[rec.id], reference_key=rec.reference_key,
                      counts=_counts(rec.atoms))
+        if others_of.get(rec.id) and not prerelax:  # several final calculations
+            entry["starts"] = [final_of[rec.id], *others_of[rec.id]]
         meta[rec.id] = entry
     return Plan(study=study.name, engine=engine, nodes=ordered_nodes, records=meta,
                 raw_count=raw)
+
+
+def _has_adsorbates(rec: StructureRecord) -> bool:
+    """Whether ``rec`` carries ligands, additives or growth species (atoms with a
+    ``ligand_id``): what several starts are for."""
+    lid = rec.atoms.arrays.get("ligand_id")
+    return lid is not None and bool((np.asarray(lid) >= 0).any())
+
+
+def _perturbation(wf, structure_sha: str, start: int) -> dict:
+    """How start ``start`` >= 1 of a structure is perturbed: a seed from the structure's
+    hash and the start's number (reproducible, different for every start), and the
+    study's amplitudes."""
+    seed = int(hashlib.sha256(f"{structure_sha}:{start}".encode()).hexdigest()[:15], 16)
+    return {"seed": seed, "rotation": float(wf.start_rotation),
+            "rattle": float(wf.start_rattle)}
 
 
 def _purpose(rec: StructureRecord) -> str:

@@ -26,6 +26,7 @@ from ase import Atoms
 from facetflow.engines import get_engine
 from facetflow.engines.base import CalcError, CalcResult
 from facetflow.store import ResultStore
+from facetflow.structures.perturb import perturbed_start
 from facetflow.workflows.plan import Calculation, Plan, read_plan, scale_to_lattice, warm_start
 
 
@@ -68,15 +69,23 @@ def read_events(events: Path) -> list[dict]:
 def prepare(node: Calculation, plan: Plan, store: ResultStore,
             cache: dict[str, CalcResult] | None = None) -> Atoms:
     """The starting structure of ``node`` from its inputs in the store (``cache`` keeps
-    inputs already read, e.g. the bulk lattice every slab of a batch needs)."""
+    inputs already read, e.g. the bulk lattice every slab of a batch needs).
+
+    A perturbed start (start j >= 1) is the scaled guess perturbed by
+    ``perturbed_start``; a warm start with alternatives begins from whichever of its
+    source structure's starts has the lowest energy (``atoms.info["start_from"]`` names
+    it)."""
     atoms = node.atoms()
     relaxed_volume = None
     if node.lattice_from:
         bulk = _input(store, plan, node.lattice_from, cache)
         relaxed_volume = abs(bulk.atoms().get_volume())
         atoms = scale_to_lattice(atoms, node.lattice_volume, relaxed_volume)
+    if node.perturb:
+        atoms = perturbed_start(atoms, **node.perturb)
     if node.start_from:
-        src = _input(store, plan, node.start_from, cache)
+        chosen, src = lowest_input(store, plan, [node.start_from, *node.start_alternatives],
+                                   cache)
         final = src.atoms()
         if node.start_map is None:  # the same structure (pre-relaxation -> DFT)
             atoms.positions = final.positions
@@ -86,7 +95,28 @@ def prepare(node: Calculation, plan: Plan, store: ResultStore,
             if relaxed_volume is not None:
                 parent = scale_to_lattice(parent, node.lattice_volume, relaxed_volume)
             atoms = warm_start(atoms, parent, final, node.start_map)
+        atoms.info["start_from"] = chosen
     return atoms
+
+
+def lowest_input(store: ResultStore, plan: Plan, hashes: list[str],
+                 cache: dict[str, CalcResult] | None = None) -> tuple[str, CalcResult]:
+    """The lowest-energy result among the starts ``hashes`` of one structure (the first
+    on a tie), and its hash. Starts that failed are passed over; if all failed, the
+    first one's failure is raised (``MissingInput``)."""
+    best: tuple[str, CalcResult] | None = None
+    first_error: MissingInput | None = None
+    for h in hashes:
+        try:
+            got = _input(store, plan, h, cache)
+        except MissingInput as exc:
+            first_error = first_error or exc
+            continue
+        if best is None or got.energy < best[1].energy:
+            best = (h, got)
+    if best is None:
+        raise first_error or MissingInput("no input")
+    return best
 
 
 def _input(store: ResultStore, plan: Plan, calc_hash: str,
@@ -136,7 +166,7 @@ def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
 
             def stored(i: int, result: CalcResult, items=items, t0=t0) -> None:
                 _done(store, events, plan, items[i][0], result, time.perf_counter() - t0,
-                      counts)
+                      counts, items[i][1].info.get("start_from"))
 
             try:
                 eng.run_many([a for _, a in items], task, items[0][0].settings,
@@ -153,25 +183,33 @@ def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
             except CalcError as exc:
                 _failed(store, events, plan, node, str(exc), counts)
                 continue
-            _done(store, events, plan, node, result, time.perf_counter() - t0, counts)
+            _done(store, events, plan, node, result, time.perf_counter() - t0, counts,
+                  atoms.info.get("start_from"))
     return counts
 
 
-def _meta(plan: Plan, node: Calculation) -> dict:
+def _meta(plan: Plan, node: Calculation, started: str | None = None) -> dict:
+    """What the store keeps beside a result: where it came from. ``started``: the start
+    actually taken when the node had alternatives (the lowest of them)."""
+    inputs = {"lattice_from": node.lattice_from, "start_from": node.start_from}
+    if node.start_alternatives:
+        inputs.update(start_alternatives=node.start_alternatives, started_from=started)
+    if node.perturb:
+        inputs["perturb"] = node.perturb
     return {"study": plan.study, "key": node.key, "labels": node.labels,
             "engine": node.engine, "stage": node.stage, "purpose": node.purpose,
-            "inputs": {"lattice_from": node.lattice_from, "start_from": node.start_from},
-            "identity": node.identity}
+            "inputs": inputs, "identity": node.identity}
 
 
 def _done(store: ResultStore, events: Path | None, plan: Plan, node: Calculation,
-          result: CalcResult, wall: float, counts: BatchCounts) -> None:
+          result: CalcResult, wall: float, counts: BatchCounts,
+          started: str | None = None) -> None:
     if not result.converged and node.settings.get("require_convergence"):
         _failed(store, events, plan, node, "relaxation did not converge: "
                 + "; ".join(result.warnings) + " (require_convergence is set)", counts)
         return
     counts.run += 1
-    store.put(node.hash, result, node.key, {**_meta(plan, node), "wall_time": wall})
+    store.put(node.hash, result, node.key, {**_meta(plan, node, started), "wall_time": wall})
     log_event(events, event="done", hash=node.hash, key=node.key,
               converged=result.converged, steps=result.steps)
 
