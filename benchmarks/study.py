@@ -1,6 +1,7 @@
 """A whole study on the embedded engine versus a naive baseline, and its rerun.
 
     python benchmarks/study.py [STUDY.yaml] [--work DIR] [--no-baseline] [--limit N]
+                               [--starts K] [--baseline-json FILE]
 
 1. ``facetflow run STUDY`` in a child process on a fresh work directory (build,
    plan, ML relaxations, analysis, report): wall time and peak memory (the largest sum
@@ -14,8 +15,13 @@
    preset. Its energies are compared with facetflow's stored ones per structure
    (meV/atom).
 
+``--starts K`` runs a copy of the study with ``workflow.starts: K`` (each structure with
+adsorbates relaxed from K starts, the lowest kept); ``--baseline-json`` compares the
+energies with a baseline written by an earlier run (its ``baseline.json``) instead of
+running it again, and then reports no speed-up (that needs both in one process pair).
+
 Prints the measured numbers and ratios and writes them to
-``benchmarks/results_study_<name>.json``. Default study: ``studies/quick.yaml``.
+``benchmarks/results_study_<name>[_starts<K>].json``. Default study: ``studies/quick.yaml``.
 """
 
 from __future__ import annotations
@@ -122,15 +128,29 @@ def baseline(study_path: str, out: str, workdir: str | None = None,
 
 
 def _stored(workdir: Path) -> dict[str, dict]:
-    """Per structure id: facetflow's final energy (eV) and ionic steps from the store."""
+    """Per structure id: facetflow's final energy (eV; the lowest start's) and the ionic
+    steps of all its calculations (every start) from the store."""
     from facetflow.analysis.data import load
 
     data = load(workdir)
     out = {}
     for sid in data.records:
-        e, r = data.energy(sid), data.result(sid)
+        e = data.energy(sid)
         if e is not None:
-            out[sid] = {"energy": e, "steps": getattr(r, "steps", None)}
+            rows = [data.results.get(h) for h in data.starts(sid)]
+            out[sid] = {"energy": e, "steps": sum(r.result.steps for r in rows
+                                                  if r is not None and r.result)}
+    return out
+
+
+def _with_starts(study: Path, starts: int, dest: Path) -> Path:
+    """A copy of ``study`` with ``workflow.starts: starts``, written into ``dest``."""
+    import yaml
+
+    data = yaml.safe_load(study.read_text())
+    data.setdefault("workflow", {})["starts"] = starts
+    out = dest / study.name
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
 
 
@@ -140,6 +160,9 @@ def main() -> None:
     ap.add_argument("--work", default=None, help="work directory (default: a new temp dir)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="baseline: first N structures")
+    ap.add_argument("--starts", type=int, default=None, help="workflow.starts for the run")
+    ap.add_argument("--baseline-json", default=None,
+                    help="compare with this earlier baseline.json instead of running it")
     ap.add_argument("--baseline-child", nargs=3, metavar=("STUDY", "OUT", "WORKDIR"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -150,10 +173,13 @@ def main() -> None:
     from facetflow.workflows.plan import read_plan
 
     study = Path(args.study).resolve()
-    name = study.stem
+    name = study.stem + (f"_starts{args.starts}" if args.starts else "")
     work = Path(args.work or tempfile.mkdtemp(prefix="ffbench-"))
     if work.exists():
         shutil.rmtree(work)
+    if args.starts:
+        work.mkdir(parents=True)
+        study = _with_starts(study, args.starts, work)
     ff = shutil.which("facetflow") or sys.exit("facetflow is not installed")
     cmd = [ff, "run", str(study), "--work", str(work), "--no-progress"]
     print(f"study {study.relative_to(ROOT) if study.is_relative_to(ROOT) else study}")
@@ -177,26 +203,36 @@ def main() -> None:
 
     if not args.no_baseline:
         out = work / "baseline.json"
-        bcmd = [sys.executable, __file__, "--baseline-child", str(study), str(out), str(sdir)]
-        if args.limit:
-            bcmd += ["--limit", str(args.limit)]
-        wall_b, rss_b, _ = _child(bcmd)
+        if args.baseline_json:
+            shutil.copy(args.baseline_json, out)
+            wall_b = rss_b = None
+        else:
+            bcmd = [sys.executable, __file__, "--baseline-child", str(study), str(out),
+                    str(sdir)]
+            if args.limit:
+                bcmd += ["--limit", str(args.limit)]
+            wall_b, rss_b, _ = _child(bcmd)
         base = json.loads(out.read_text())
         ours = _stored(sdir)
         diffs = {sid: 1000 * (ours[sid]["energy"] - b["energy"]) / b["natoms"]
                  for sid, b in base["rows"].items() if sid in ours}
         within = sum(abs(d) <= 5.0 for d in diffs.values())
         res.update(baseline_s=wall_b, baseline_structures=len(base["rows"]),
-                   baseline_peak_rss_gb=rss_b, speedup=wall_b / wall_run,
+                   baseline_peak_rss_gb=rss_b,
+                   speedup=None if wall_b is None else wall_b / wall_run,
                    baseline_steps=sum(b["steps"] for b in base["rows"].values()),
                    facetflow_steps=sum((ours[s]["steps"] or 0) for s in diffs),
                    energy_diff_mev_atom={k: round(v, 2) for k, v in sorted(diffs.items())},
                    within_5_mev_atom=within,
                    max_abs_diff_mev_atom=max((abs(d) for d in diffs.values()), default=None),
                    lower_than_baseline=sum(d < 0 for d in diffs.values()))
-        print(f"naive baseline (ASE BFGS one at a time): {wall_b:.1f} s wall for "
-              f"{len(base['rows'])} structures")
-        print(f"speed-up (baseline / facetflow wall): {res['speedup']:.2f}x")
+        if wall_b is None:
+            print(f"naive baseline: read from {args.baseline_json} ({len(base['rows'])} "
+                  "structures); no speed-up without running both here")
+        else:
+            print(f"naive baseline (ASE BFGS one at a time): {wall_b:.1f} s wall for "
+                  f"{len(base['rows'])} structures")
+            print(f"speed-up (baseline / facetflow wall): {res['speedup']:.2f}x")
         print(f"ionic steps: facetflow {res['facetflow_steps']}, baseline "
               f"{res['baseline_steps']}")
         print(f"energies within 5 meV/atom: {within}/{len(diffs)}; max |dE| "
