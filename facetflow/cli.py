@@ -211,6 +211,13 @@ def _headline(workdir: Path) -> None:
         else:
             out.print(f"  growth {case}: not computed ({c.get('note', '')})")
     _defects_headline(s)
+    if s.get("starts"):
+        st = s["starts"]
+        out.print(f"  starts: {st['structures']} structures from {st['per_structure']} "
+                  f"starts each, lowest energy kept; another start than the usual one "
+                  f"was lowest for {st['lowest_not_start_0']}; spread median "
+                  f"{st['spread_eV']['median']:.2f} eV, largest {st['spread_eV']['max']:.2f} "
+                  "eV")
     if s.get("missing"):
         out.print(f"[yellow]{len(s['missing'])} structures missing[/] (see the report)")
 

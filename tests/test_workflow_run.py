@@ -175,6 +175,7 @@ def test_several_starts_keep_the_lowest_and_reuse_the_first(tmp_path, tiny_run):
         data.start_energies(sid).index(data.energy(sid)) != 0 for sid in several)
     assert "Several starts per structure" in (work / "tiny" / "report" / "report.html"
                                               ).read_text()
+    assert f"starts: {len(several)} structures from 2 starts each" in proc.stdout
 
 
 def test_kill_and_resume_computes_nothing_twice(tmp_path, tiny_run):
