@@ -301,8 +301,8 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
 
 
 def _has_adsorbates(rec: StructureRecord) -> bool:
-    """Whether ``rec`` carries ligands, additives or growth species (atoms with a
-    ``ligand_id``): what several starts are for."""
+    """Whether ``rec`` carries ligands or additives (atoms with a ``ligand_id`` >= 0; an
+    added growth species alone does not count): what several starts are for."""
     lid = rec.atoms.arrays.get("ligand_id")
     return lid is not None and bool((np.asarray(lid) >= 0).any())
 
