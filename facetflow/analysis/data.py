@@ -45,7 +45,7 @@ class WorkData:
         """The store row that gives this structure's energy: with several starts, the
         lowest-energy one that is done (else the first start's row, failed or None)."""
         rows = [self.results.get(h) for h in self.starts(structure_id)]
-        done = [r for r in rows if r is not None and r.status == "done" and r.result]
+        done = [r for r in rows if _done(r)]
         if done:
             return min(done, key=lambda r: r.result.energy)
         return rows[0]
@@ -54,9 +54,7 @@ class WorkData:
         """Energy (eV) of a structure: of its final calculation, or the lowest of its
         starts; None if absent or failed."""
         got = self.stored(structure_id)
-        if got is None or got.status != "done" or got.result is None:
-            return None
-        return float(got.result.energy)
+        return float(got.result.energy) if _done(got) else None
 
     def why_missing(self, structure_id: str) -> str:
         got = self.stored(structure_id)
@@ -72,12 +70,13 @@ class WorkData:
 
     def start_energies(self, structure_id: str) -> list[float | None]:
         """Energy (eV) of each start of a structure (None: not done), start 0 first."""
-        out = []
-        for h in self.starts(structure_id):
-            got = self.results.get(h)
-            ok = got is not None and got.status == "done" and got.result is not None
-            out.append(float(got.result.energy) if ok else None)
-        return out
+        rows = [self.results.get(h) for h in self.starts(structure_id)]
+        return [float(r.result.energy) if _done(r) else None for r in rows]
+
+
+def _done(row: StoredCalc | None) -> bool:
+    """Whether a store row holds a finished result."""
+    return row is not None and row.status == "done" and row.result is not None
 
 
 def load(workdir: str | Path, store: str | None = None) -> WorkData:
