@@ -213,8 +213,10 @@ def _headline(workdir: Path) -> None:
     _defects_headline(s)
     if s.get("starts"):
         st = s["starts"]
+        kept = ("ML pre-relaxations each, final from the lowest"
+                if st.get("stage") == "prerelax" else "starts each, lowest energy kept")
         out.print(f"  starts: {st['structures']} structures from {st['per_structure']} "
-                  f"starts each, lowest energy kept; another start than the usual one "
+                  f"{kept}; another start than the usual one "
                   f"was lowest for {st['lowest_not_start_0']}; spread median "
                   f"{st['spread_eV']['median']:.2f} eV, largest {st['spread_eV']['max']:.2f} "
                   "eV")

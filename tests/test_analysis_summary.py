@@ -2,6 +2,7 @@
 set by hand, E = sum_el n_el eps_el + bonus(structure), references with no bonus, so that
 mu_el = eps_el and every surface quantity is the bonus over (n_faces x area)."""
 
+import hashlib
 import json
 from collections import Counter
 
@@ -117,3 +118,40 @@ def test_binding_without_bulk_references_uses_the_only_coverage(fixture_dir):
     assert eb["acetate"] == pytest.approx(eb_full["acetate"]) and eb["acetate"] is not None
     assert eb["F"] == pytest.approx(eb_full["F"]) and eb["F"] is not None
     assert eb["ZnSe"] is None and eb_full["ZnSe"] is not None
+
+
+def test_ml_prerelaxation_starts_are_summarised_without_changing_energies(fixture_dir):
+    """A DFT plan with ``workflow.starts``: a structure's starts are ML pre-relaxations
+    (record key ``prerelax_starts``) and its energy is its one final calculation's. The
+    summary's starts block reports them as stage "prerelax": which was lowest, the
+    spread; gamma and E_b stay those of the final calculations."""
+    from facetflow.analysis.report import build_summary
+    from facetflow.engines.base import CalcResult
+    from facetflow.store import ResultStore
+
+    records = _write_store(fixture_dir)
+    before = build_summary(fixture_dir)
+    assert "starts" not in before
+    plan = json.loads((fixture_dir / "plan.json").read_text())
+    sid = "110_acetate_t1.000_c0"
+    node = next(n for n in plan["nodes"] if n["hash"] == records[sid]["calc"])
+    store = ResultStore(fixture_dir / "synthetic.db")
+    ml = [-100.0, -102.5, -101.0]  # ML energies of starts 0, 1, 2: start 1 lowest
+    hashes = []
+    for j, e in enumerate(ml):
+        h = hashlib.sha256(f"{sid}@prerelax#{j}".encode()).hexdigest()
+        plan["nodes"].append({**node, "hash": h, "key": f"{sid}@prerelax#{j}"})
+        zero = [[0.0, 0.0, 0.0]] * len(node["structure"]["symbols"])
+        store.put(h, CalcResult(engine="mlip", task="relax", converged=True, energy=e,
+                                structure=node["structure"], forces=zero),
+                  f"{sid}@prerelax#{j}", {})
+        hashes.append(h)
+    plan["records"][sid]["prerelax_starts"] = hashes
+    (fixture_dir / "plan.json").write_text(json.dumps(plan))
+    after = build_summary(fixture_dir)
+    block = after["starts"]
+    assert block["stage"] == "prerelax" and block["structures"] == 1
+    assert block["by_structure"][sid] == {"starts": 3, "done": 3, "lowest_start": 1,
+                                          "spread_eV": pytest.approx(2.5)}
+    assert after["facets"]["110"]["binding"] == before["facets"]["110"]["binding"]
+    assert after["facets"]["110"]["gamma"] == before["facets"]["110"]["gamma"]

@@ -193,6 +193,7 @@ def test_several_starts_with_dft_are_ml_prerelaxations(quick, quick_records):
     assert final.start_from == pre0.hash and final.start_alternatives == [pre1.hash]
     assert pre1.perturb and pre1.start_from is None
     assert "starts" not in plan.records[arr] and plan.records[arr]["calc"] == final.hash
+    assert plan.records[arr]["prerelax_starts"] == [pre0.hash, pre1.hash]
     var_pre = by_key[f"{arr}_F0@prerelax"]
     # the variant's pre-relaxation starts from the lowest of the arrangement's
     assert var_pre.start_from == pre0.hash and var_pre.start_alternatives == [pre1.hash]

@@ -68,9 +68,13 @@ class WorkData:
         got = self.stored(structure_id)
         return None if got is None else got.result
 
-    def start_energies(self, structure_id: str) -> list[float | None]:
-        """Energy (eV) of each start of a structure (None: not done), start 0 first."""
-        rows = [self.results.get(h) for h in self.starts(structure_id)]
+    def start_energies(self, structure_id: str, prerelax: bool = False
+                       ) -> list[float | None]:
+        """Energy (eV) of each start of a structure (None: not done), start 0 first; with
+        ``prerelax``, of its ML pre-relaxations (a DFT plan with ``workflow.starts``)."""
+        hashes = (self.records[structure_id].get("prerelax_starts", []) if prerelax
+                  else self.starts(structure_id))
+        rows = [self.results.get(h) for h in hashes]
         return [float(r.result.energy) if _done(r) else None for r in rows]
 
 

@@ -141,10 +141,13 @@ def _starts_section(summary: Mapping[str, Any]) -> list[str]:
     rows = sorted(_as_dict(starts.get("by_structure")).items(),
                   key=lambda kv: -float(_as_dict(kv[1]).get("spread_eV") or 0.0))
     spread = _as_dict(starts.get("spread_eV"))
+    kept = ("pre-relaxed with the ML potential from {} starts each; the final calculation "
+            "began from the lowest" if starts.get("stage") == "prerelax"
+            else "relaxed from {} starts each; each energy is the lowest")
     return [
         "<h2>Several starts per structure</h2>",
-        f"<p>{_e(starts.get('structures'))} structures relaxed from "
-        f"{_e(starts.get('per_structure'))} starts each; each energy is the lowest. Another "
+        f"<p>{_e(starts.get('structures'))} structures "
+        f"{kept.format(_e(starts.get('per_structure')))}. Another "
         f"start than the usual one was lowest for {_e(starts.get('lowest_not_start_0'))}. "
         f"Spread (highest minus lowest start): median {_n(spread.get('median'), 3)} eV, "
         f"largest {_n(spread.get('max'), 3)} eV.</p>",

@@ -304,12 +304,17 @@ class _Summariser:
     def starts(self) -> dict | None:
         """With several starts per structure (``workflow.starts``): how much the start
         decided. Per structure the spread (eV) is the highest minus the lowest energy of
-        its computed starts, and which start was lowest (0: the usual start)."""
+        its computed starts, and which start was lowest (0: the usual start). In a plan
+        with an ML pre-relaxation the starts are the pre-relaxations (``stage``
+        "prerelax"), ML energies, and the final calculation began from the lowest."""
         rows = {}
+        stage = "final"
         for sid, rec in self.recs.items():
-            if not rec.get("starts"):
+            if not (rec.get("starts") or rec.get("prerelax_starts")):
                 continue
-            energies = self.wd.start_energies(sid)
+            if not rec.get("starts"):
+                stage = "prerelax"
+            energies = self.wd.start_energies(sid, prerelax=stage == "prerelax")
             done = [e for e in energies if e is not None]
             if not done:
                 continue
@@ -319,7 +324,7 @@ class _Summariser:
         if not rows:
             return None
         spreads = [r["spread_eV"] for r in rows.values()]
-        return {"per_structure": max(r["starts"] for r in rows.values()),
+        return {"stage": stage, "per_structure": max(r["starts"] for r in rows.values()),
                 "structures": len(rows),
                 "lowest_not_start_0": sum(r["lowest_start"] != 0 for r in rows.values()),
                 "spread_eV": {"median": float(np.median(spreads)), "max": max(spreads)},

@@ -206,7 +206,9 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
     (k pre-relaxations and one DFT relaxation with ``prerelax``): start 0 as with one
     start, start j its perturbed guess (key ``<id>#j``, the perturbation in its hash, so
     raising k keeps the starts already computed). Its record lists them under
-    ``starts``; analysis takes the lowest.
+    ``starts``; analysis takes the lowest. With a pre-relaxation the k starts are ML
+    pre-relaxations (record key ``prerelax_starts``) and one final calculation follows
+    from the lowest of them.
     """
     engine = engine or study.engine.name
     if settings is None:  # the study's settings are for the study's own engine only
@@ -293,8 +295,9 @@ def build_plan(study: Study, records: list[StructureRecord], engine: str | None 
         entry = rec.manifest_entry(f"structures/{rec.id}.extxyz")
         entry.update(calc=final_of[rec.id], reference_key=rec.reference_key,
                      counts=_counts(rec.atoms))
-        if others_of.get(rec.id) and not prerelax:  # several final calculations
-            entry["starts"] = [final_of[rec.id], *others_of[rec.id]]
+        if others_of.get(rec.id):  # several final calculations, or ML pre-relaxations
+            entry["prerelax_starts" if prerelax else "starts"] = [
+                pre_of[rec.id] if prerelax else final_of[rec.id], *others_of[rec.id]]
         meta[rec.id] = entry
     return Plan(study=study.name, engine=engine, nodes=ordered_nodes, records=meta,
                 raw_count=raw)
