@@ -308,13 +308,13 @@ class _Summariser:
         with an ML pre-relaxation the starts are the pre-relaxations (``stage``
         "prerelax"), ML energies, and the final calculation began from the lowest."""
         rows = {}
-        stage = "final"
+        key = "starts"
+        if any(rec.get("prerelax_starts") for rec in self.recs.values()):
+            key = "prerelax_starts"  # a plan has final starts or ML ones, never both
         for sid, rec in self.recs.items():
-            if not (rec.get("starts") or rec.get("prerelax_starts")):
+            if not rec.get(key):
                 continue
-            if not rec.get("starts"):
-                stage = "prerelax"
-            energies = self.wd.start_energies(sid, prerelax=stage == "prerelax")
+            energies = self.wd.start_energies(sid, prerelax=key == "prerelax_starts")
             done = [e for e in energies if e is not None]
             if not done:
                 continue
@@ -324,7 +324,8 @@ class _Summariser:
         if not rows:
             return None
         spreads = [r["spread_eV"] for r in rows.values()]
-        return {"stage": stage, "per_structure": max(r["starts"] for r in rows.values()),
+        return {"stage": "prerelax" if key == "prerelax_starts" else "final",
+                "per_structure": max(r["starts"] for r in rows.values()),
                 "structures": len(rows),
                 "lowest_not_start_0": sum(r["lowest_start"] != 0 for r in rows.values()),
                 "spread_eV": {"median": float(np.median(spreads)), "max": max(spreads)},
