@@ -1,7 +1,10 @@
-"""The ``facetflow`` command line.
+"""The ``facetflow`` command line: the only layer that prints, and the boundary where every
+path a user gives is made absolute (nothing below depends on the current directory).
 
-Exit codes: 0 success; 2 invalid input (study or structure request), nothing written;
-3 the requested engine cannot run here; 4 a calculation failed.
+Exit codes (``EXIT_CODES``): 0 success; 1 an internal error, not the user's fault (one
+line on stderr naming the log that holds the traceback); 2 invalid input, nothing
+written; 3 the requested engine cannot run here (or could not be installed); 4 a
+calculation failed; 5 the work directory is in use by another run.
 """
 
 from __future__ import annotations
@@ -16,16 +19,53 @@ from rich.console import Console
 
 from facetflow import __version__
 from facetflow.errors import SpecError, StructureError
+from facetflow.logs import configure, record_crash
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Quantum-dot facet energetics: slabs, ligand coverages, interfacial "
-                       "and binding energies, growth anisotropy.")
-err = Console(stderr=True)
-out = Console()
-
+EXIT_INTERNAL = 1
 EXIT_INVALID = 2
 EXIT_ENGINE = 3
 EXIT_CALC = 4
+EXIT_BUSY = 5
+EXIT_CODES = {0: "success", EXIT_INTERNAL: "internal error (the log named on stderr has "
+              "the traceback)", EXIT_INVALID: "invalid input, nothing written",
+              EXIT_ENGINE: "engine not available here", EXIT_CALC: "a calculation failed",
+              EXIT_BUSY: "work directory in use by another run"}
+
+
+def _help(text: str, *codes: int) -> str:
+    """A command's help: ``text`` and the exit codes it can return (0 and 1 always)."""
+    listed = "; ".join(f"{c} {EXIT_CODES[c]}" for c in sorted({0, EXIT_INTERNAL, *codes}))
+    return f"{text}\n\nExit codes: {listed}."
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help=_help("Quantum-dot facet energetics: slabs, ligand coverages, "
+                             "interfacial and binding energies, growth anisotropy.",
+                             *EXIT_CODES))
+# Messages are never wrapped by the console (soft_wrap): a phrase stays on one line
+# whatever the length of the paths in it, terminal or not.
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+@app.callback()
+def _options(verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                         help="more detail on stderr (-vv: debug)"),
+             quiet: bool = typer.Option(False, "--quiet", "-q",
+                                        help="warnings and errors only")) -> None:
+    configure(-1 if quiet else min(verbose, 1))
+
+
+def _abs(path: Path | None) -> Path | None:
+    """A path the user gave, made absolute against the current directory (once, here)."""
+    return None if path is None else Path(path).expanduser().resolve()
+
+
+def _abs_store(store: str | None) -> str | None:
+    """A store argument: a database URL as given, a SQLite file path made absolute."""
+    if store is None or "://" in store:
+        return store
+    return str(_abs(Path(store)))
 
 
 def _load(study_path: Path):
@@ -45,27 +85,35 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(EXIT_INVALID)
 
 
-@app.command()
-def validate(study: Path = typer.Argument(..., help="study YAML file")) -> None:
-    """Check a study file (spec and structures) without writing anything."""
+@app.command(help=_help("Check study files (spec and every structure each implies) "
+                         "without writing anything; every file is checked, the exit code "
+                         "is 2 if any is invalid.", EXIT_INVALID))
+def validate(studies: list[Path] = typer.Argument(..., help="study YAML files")) -> None:
     from facetflow.structures.catalog import build_catalog
 
-    try:
-        spec = _load(study)
-        records = build_catalog(spec, study.parent)
-    except (SpecError, StructureError) as exc:
-        _fail(exc)
-    out.print(f"{study}: valid, {len(records)} structures")
+    invalid = 0
+    for study in map(_abs, studies):
+        try:
+            spec = _load(study)
+            records = build_catalog(spec, study.parent)
+        except (SpecError, StructureError) as exc:
+            where = "" if str(study) in str(exc) else f"{study}: "
+            err.print(f"[bold red]error:[/] {where}{exc}", highlight=False)
+            invalid += 1
+            continue
+        out.print(f"{study}: valid, {len(records)} structures", highlight=False)
+    if invalid:
+        raise typer.Exit(EXIT_INVALID)
 
 
-@app.command()
+@app.command(help=_help("Build every structure of a study: DIR/structures/*.extxyz, "
+                         "DIR/pictures/*.png and DIR/manifest.json. Nothing is written if "
+                         "the study is invalid.", EXIT_INVALID))
 def build(study: Path = typer.Argument(..., help="study YAML file"),
           out_dir: Path = typer.Option(..., "--out", help="folder for structures and manifest"),
           pictures: bool = typer.Option(True, help="write a PNG picture of each structure"),
           ) -> None:
-    """Build every structure of a study: DIR/structures/*.extxyz, DIR/pictures/*.png and
-    DIR/manifest.json. Nothing is written if the study is invalid."""
-    _build(study, out_dir, pictures)
+    _build(_abs(study), _abs(out_dir), pictures)
 
 
 def _build(study: Path, out_dir: Path, pictures: bool) -> list:
@@ -95,10 +143,12 @@ def _build(study: Path, out_dir: Path, pictures: bool) -> list:
 
 
 REPORT_TASK = "facetflow.analysis.report.write_report"
-EXIT_BUSY = 5
 
 
-@app.command()
+@app.command(help=_help("Run a whole study: build the structures, calculate, analyse, "
+                        "report. Calculations already in the results store are reused; a "
+                        "killed run resumes. Each run logs to WORK/<study>/facetflow.log.",
+                        EXIT_INVALID, EXIT_ENGINE, EXIT_BUSY))
 def run(study: Path = typer.Argument(..., help="study YAML file"),
         work: Path = typer.Option(Path("work"), help="work directory root; the study runs "
                                   "in WORK/<study name>"),
@@ -114,19 +164,18 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
         pictures: bool = typer.Option(True, help="write PNG pictures of the structures"),
         progress: bool = typer.Option(True, help="show a live progress line"),
         ) -> None:
-    """Run a whole study: build the structures, calculate, analyse, report.
-
-    Calculations already in the results store are reused; a killed run resumes."""
     from facetflow.engines.base import EngineUnavailable
     from facetflow.workflows.lock import WorkdirBusy
 
+    study, work, store = _abs(study), _abs(work), _abs_store(store)
+    submit, launchpad = _abs(submit), _abs(launchpad)
     if submit is not None:
         _submit(study, work, engine, store, submit, launchpad)
         return
     spec = _checked_spec(study, engine)
     from facetflow.structures.catalog import deferred_binding
     from facetflow.workflows.local import run_study
-    from facetflow.workflows.progress import ProgressDisplay
+    from facetflow.workflows.progress import ProgressDisplay, ProgressLog
 
     display: list = []
 
@@ -139,8 +188,10 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
             err.print("binding structures follow at the computed theta* of each facet and "
                       "ligand (a second stage, counted when it starts)")
         if progress and pending:
-            display.append(ProgressDisplay(prep.workdir / "events.jsonl", len(pending),
-                                           time.time(), err).__enter__())
+            events = prep.workdir / "events.jsonl"
+            shown = (ProgressDisplay(events, len(pending), time.time(), err)
+                     if err.is_terminal else ProgressLog(events, len(pending), time.time()))
+            display.append(shown.__enter__())
 
     try:
         summary = run_study(study, work, engine=engine, store_url=store, pictures=pictures,
@@ -266,7 +317,8 @@ def _submit(study: Path, work: Path, engine: str | None, store: str | None, qada
     out.print(f"follow with: facetflow status {sub.workdir}")
 
 
-@app.command()
+@app.command(help=_help("Queue a whole study on a batch system (the same as run --submit "
+                         "QADAPTER).", EXIT_INVALID, EXIT_ENGINE, EXIT_BUSY))
 def submit(study: Path = typer.Argument(..., help="study YAML file"),
            qadapter: Path = typer.Option(..., help="queue adapter YAML, e.g. "
                                          "cluster_configs/slurm/my_qadapter.yaml"),
@@ -278,11 +330,12 @@ def submit(study: Path = typer.Argument(..., help="study YAML file"),
                                                  "default: the work directory's file "
                                                  "store"),
            ) -> None:
-    """Queue a whole study on a batch system (the same as run --submit QADAPTER)."""
-    _submit(study, work, engine, store, qadapter, launchpad)
+    _submit(_abs(study), _abs(work), engine, _abs_store(store), _abs(qadapter),
+            _abs(launchpad))
 
 
-@app.command()
+@app.command(help=_help("Per-calculation state from the results store and the LaunchPad.",
+                         EXIT_INVALID, EXIT_BUSY))
 def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study name>)"),
            launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (MongoDB); "
                                                  "default: the work directory's file store"),
@@ -291,7 +344,6 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
            expiration: int = typer.Option(3600, help="seconds without a ping before a "
                                           "running Firework counts as lost"),
            ) -> None:
-    """Per-calculation state from the results store and the LaunchPad."""
     from collections import Counter
 
     from facetflow.store import ResultStore, workdir_store_url
@@ -300,6 +352,7 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
     from facetflow.workflows.queue import fireworks_states
     from facetflow.workflows.queue import requeue_lost as requeue
 
+    workdir, launchpad = _abs(workdir), _abs(launchpad)
     plan_file = workdir / "plan.json"
     if not plan_file.is_file():
         _fail(FileNotFoundError(f"{plan_file} not found: not a facetflow work directory"))
@@ -327,7 +380,8 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
                                    or "none"))
 
 
-@app.command()
+@app.command(help=_help("Rebuild WORKDIR/report from the results store alone (no "
+                         "calculation is run).", EXIT_INVALID))
 def report(workdir: Path = typer.Argument(..., help="work directory of a study "
                                           "(WORK/<study name>)"),
            figures: bool = typer.Option(True, help="draw the figures"),
@@ -335,10 +389,13 @@ def report(workdir: Path = typer.Argument(..., help="work directory of a study "
                                            "(e.g. a DFT check) whose paper comparison joins "
                                            "this report's; remembered for later reports")
            ) -> None:
-    """Rebuild WORKDIR/report from the results store alone (no calculation is run)."""
     from facetflow.analysis.report import set_compared_runs, write_report
 
+    workdir, also = _abs(workdir), [_abs(o) for o in also or []]
     try:
+        if not (workdir / "plan.json").is_file():
+            raise FileNotFoundError(f"{workdir / 'plan.json'} not found: not a facetflow work "
+                                    "directory")
         if also:
             missing = [str(o) for o in also if not (o / "plan.json").is_file()]
             if missing:
@@ -351,20 +408,34 @@ def report(workdir: Path = typer.Argument(..., help="work directory of a study "
     _headline(workdir)
 
 
-@app.command()
-def engines() -> None:
-    """List every engine, whether it can run here, and why not."""
+@app.command(help=_help("List every engine, whether it can run here, and why not; with "
+                         "--install NAME, install that engine's code first (Debian packages "
+                         "need root).", EXIT_ENGINE))
+def engines(install: list[str] = typer.Option(None, "--install", metavar="NAME",
+                                              help="install an engine's code (qe, cp2k, "
+                                                   "gpaw); repeatable")) -> None:
     from rich.table import Table
 
     from facetflow.engines import engine_table
 
+    if install:
+        from facetflow.engines.install import InstallError, install_engine
+
+        for name in install:
+            try:
+                steps = install_engine(name)
+            except InstallError as exc:
+                _die(f"cannot install {name}", exc, EXIT_ENGINE)
+            out.print(f"{name}: " + ("; ".join(steps) if steps else "already installed"),
+                      highlight=False)
     table = Table("engine", "usable", "details")
     for name, ok, why in engine_table():
         table.add_row(name, "yes" if ok else "no", why)
     out.print(table)
 
 
-@app.command()
+@app.command(help=_help("Run one calculation and print its result record.", EXIT_INVALID,
+                         EXIT_ENGINE, EXIT_CALC))
 def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POSCAR, ...)"),
          engine: str = typer.Option("mlip", help="engine name (see facetflow engines)"),
          relax: bool = typer.Option(False, "--relax", help="relax instead of single point"),
@@ -373,7 +444,6 @@ def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POS
                                             "(default: guessed from the structure)"),
          as_json: bool = typer.Option(False, "--json", help="print the JSON result record"),
          ) -> None:
-    """Run one calculation and print its result record."""
     import json
 
     from ase.io import read
@@ -381,6 +451,7 @@ def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POS
     from facetflow.engines import get_engine
     from facetflow.engines.base import CalcError, EngineUnavailable, purpose_of, settings_for
 
+    structure = _abs(structure)
     try:
         atoms = read(structure)
     except Exception as exc:  # noqa: BLE001 - report any reader failure the same way
@@ -409,17 +480,25 @@ def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POS
         out.print(f"[yellow]warning[/] {w}")
 
 
-@app.command()
+@app.command(help=_help("Print the facetflow version."))
 def version() -> None:
-    """Print the facetflow version."""
     out.print(__version__)
 
 
 def main() -> None:
+    """The console entry point: a crash that is not the user's fault prints one line (what
+    failed, where the log with the traceback is) and exits with 1."""
+    configure()
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, traceback to a log
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+        log = record_crash(exc, command)
+        err.print(f"[bold red]internal error:[/] facetflow {command} failed: "
+                  f"{type(exc).__name__}: {exc}. Full log: {log}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

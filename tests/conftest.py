@@ -53,13 +53,22 @@ def facetflow_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "facetflow.cli", *args]
 
 
-def run_cli(*args: str, timeout: float = 600, env: dict | None = None):
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path = ROOT):
+    """Run the facetflow command line in a subprocess from ``cwd`` (the repository root
+    unless given), with this checkout's package first on the import path."""
     import os
     import subprocess
 
-    full_env = {**os.environ, **(env or {})}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    full_env = {**os.environ, "PYTHONPATH": path, **(env or {})}
     return subprocess.run(facetflow_cmd(*args), capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=ROOT)
+                          timeout=timeout, env=full_env, cwd=cwd)
+
+
+def said(phrase: str, text: str) -> bool:
+    """Whether ``text`` contains ``phrase``, whatever the line breaks and runs of spaces in
+    either (a message's wording is tested, not the console's layout)."""
+    return " ".join(phrase.split()) in " ".join(text.split())
 
 
 def variant_study(tmp_path: Path, source: Path, edit) -> Path:
@@ -75,13 +84,16 @@ def variant_study(tmp_path: Path, source: Path, edit) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """One finished run of tests/data/tiny.yaml (21 calculations, ~20 s); tests that
-    change it work on copies (``copy_workdir``)."""
-    work = tmp_path_factory.mktemp("tiny-work")
-    proc = run_cli("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
-                   "--no-progress")
+    """One finished run of studies/tiny.yaml (21 calculations, ~20 s); tests that
+    change it work on copies (``copy_workdir``). It runs as a user types it from a
+    directory of their own: no ``--work``, so in ``./work`` of a fresh current directory
+    that is not the repository root; returns that work root."""
+    cwd = tmp_path_factory.mktemp("tiny-cwd")
+    proc = run_cli("run", str(STUDIES / "tiny.yaml"), "--no-pictures", "--no-progress",
+                   cwd=cwd)
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    return work
+    assert (cwd / "work" / "tiny" / "report" / "summary.json").is_file()
+    return cwd / "work"
 
 
 def copy_workdir(src_root: Path, dst_root: Path, name: str = "tiny") -> Path:

@@ -146,7 +146,7 @@ def test_report_also_joins_another_runs_rows_and_remembers_it(tmp_path, tiny_run
     """``facetflow report A --also B``: B's paper-comparison rows (its own numbers, engine
     and study) join A's table in summary.json and report.html, each finding's rows
     together; a later plain ``report A`` keeps them; a missing B is refused."""
-    from conftest import copy_workdir, run_cli
+    from conftest import copy_workdir, run_cli, said
 
     from facetflow.findings import load_findings
 
@@ -185,5 +185,6 @@ def test_report_also_joins_another_runs_rows_and_remembers_it(tmp_path, tiny_run
     assert again["paper_comparison"] == rows
     # a directory that is not a work directory: refused, nothing changed
     proc = run_cli("report", str(runs["main"]), "--also", str(tmp_path / "nowhere"))
-    assert proc.returncode != 0 and "not a facetflow work directory" in proc.stderr + proc.stdout
+    assert proc.returncode != 0
+    assert said("not a facetflow work directory", proc.stderr + proc.stdout)
     assert json.loads((runs["main"] / "report" / "summary.json").read_text()) == again

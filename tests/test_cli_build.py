@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import said
 from typer.testing import CliRunner
 
 from facetflow.cli import app
@@ -127,7 +128,7 @@ def test_console_script_exit_code(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "facetflow.cli", "validate", str(study)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
-    assert "unknown material" in proc.stderr
+    assert said("unknown material", proc.stderr)
 
 
 def test_run_rejects_unknown_engine_before_writing(tmp_path):

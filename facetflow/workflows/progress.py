@@ -3,12 +3,15 @@ in-process runs and for batch jobs writing to a shared work directory)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from facetflow.workflows.tasks import read_events
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,3 +92,26 @@ class ProgressDisplay:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+class ProgressLog(ProgressDisplay):
+    """Progress where there is no terminal (CI, a batch job's output file): a log line each
+    time another ``every`` calculations have finished (default: a tenth of the run), and one
+    at the end."""
+
+    def __init__(self, events_path: Path, total: int, since: float, every: int | None = None,
+                 interval: float = 2.0) -> None:
+        super().__init__(events_path, total, since, console=None, interval=interval)
+        self.every = every or max(1, total // 10)
+
+    def _loop(self) -> None:
+        logged = 0
+        while not self._stop.wait(self.interval):
+            p = progress_of(self.events_path, self.total, self.since)
+            finished = p.done + p.failed
+            if finished - logged >= self.every:
+                log.info("progress: %s", p.line())
+                logged = finished
+        p = progress_of(self.events_path, self.total, self.since)
+        if p.done + p.failed > logged:
+            log.info("progress: %s", p.line())

@@ -15,6 +15,7 @@ object a line), which the progress display and the tests read.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import defaultdict
@@ -28,6 +29,8 @@ from facetflow.engines.base import CalcError, CalcResult
 from facetflow.store import ResultStore
 from facetflow.structures.perturb import perturbed_start
 from facetflow.workflows.plan import Calculation, Plan, read_plan, scale_to_lattice, warm_start
+
+log = logging.getLogger(__name__)
 
 
 class MissingInput(RuntimeError):
@@ -218,4 +221,5 @@ def _failed(store: ResultStore, events: Path | None, plan: Plan, node: Calculati
             error: str, counts: BatchCounts) -> None:
     store.put_failed(node.hash, node.key, error, _meta(plan, node), node.structure)
     counts.failed += 1
+    log.warning("calculation %s (%s) failed: %s", node.key, node.hash[:12], error)
     log_event(events, event="failed", hash=node.hash, key=node.key, error=error)
