@@ -20,7 +20,9 @@ env_id=$(printf %s "$prefix" | sha256sum | cut -c1-12)
 stamp="$stamp_dir/installed-$level-$env_id"
 current() { [ -f "$1" ] && [ "$(cat "$1")" = "$want" ]; }
 if { current "$stamp" || current "$stamp_dir/installed-test-$env_id"; } && \
-   (cd / && "$PY" -c "import facetflow, ase, pymatgen, chgnet, torch") 2>/dev/null; then
+   (cd / && "$PY" -c "import importlib.util as u, sys
+sys.exit(not all(u.find_spec(m) for m in ('facetflow', 'ase', 'pymatgen', 'chgnet', 'torch')))"
+   ) 2>/dev/null; then
   exit 0
 fi
 t0=$SECONDS

@@ -37,15 +37,28 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from facetflow.analysis.tables import MEV_A2_TO_J_M2, _as_dict, _as_list, _facets, _num
+from facetflow.analysis.tables import (
+    MEV_A2_TO_J_M2,
+    ROLE_ORDER,
+    _as_dict,
+    _as_list,
+    _facets,
+    _num,
+    order_ligands,
+    ratio_text,
+    split_ligand_key,
+)
 
-ROLE_ORDER = {"ligand": 0, "additive": 1, "growth": 2}
 ROLE_HATCH = {"ligand": "", "additive": "//", "growth": ".."}
 VARIANT_STYLES = [("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v")]
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#bcbd22", "#7f7f7f"]
 FAMILY_COLORS = {"100": "#4c72b0", "111": "#dd8452", "110": "#55a868"}
 NOT_COMPUTED = "not computed"
+# numbers in legends, titles and labels are rounded to what they mean
+THETA_DIGITS = 2  # coverage theta (ligands per surface cation)
+GAMMA_DIGITS = 1  # interfacial energy (meV/Å^2)
+ENERGY_DIGITS = 2  # energies (eV)
 
 
 class FigureWarning(UserWarning):
@@ -107,17 +120,11 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
         field = "delta"
     symbol = "γ" if field == "value" else "Δγ"
 
-    combos: list[tuple[str, str | None]] = []
-    for p in points:
-        key = (str(p.get("ligand") or "?"), _variant(p.get("variant")))
-        if key not in combos:
-            combos.append(key)
-    for key in optimum:  # an optimum without points still gets its marker
-        lig, _, var = str(key).partition("+")
-        if (lig, var or None) not in combos:
-            combos.append((lig, var or None))
-    ligands = list(dict.fromkeys(k[0] for k in combos))
-    combos.sort(key=lambda k: (ligands.index(k[0]), k[1] is not None))
+    # every ligand before its variants (tables.order_ligands); an optimum without points
+    # still gets its marker
+    combos = [split_ligand_key(k) for k in order_ligands(
+        [(str(p.get("ligand") or "?"), _variant(p.get("variant"))) for p in points]
+        + list(optimum))]
 
     variant_index: dict[str, int] = {}
     drawn = 0
@@ -154,11 +161,11 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
         opt = _as_dict(optimum.get(lig if var is None else f"{lig}+{var}"))
         ot, ov = _num(opt.get("theta")), _num(opt.get(field))
         if ot is not None and ov is not None:
-            label += f"  (θ* = {ot:g}, {symbol}* = {ov:.1f})"
+            label += f"  (θ* = {_theta(ot)}, {symbol}* = {ov:.{GAMMA_DIGITS}f} meV/Å²)"
             ax.plot([ot], [ov], ls="none", marker="*", ms=17, color=color, mec="black",
                     mew=0.8, label="_nolegend_", gid=f"gamma-optimum:{gid}", zorder=5)
         elif ot is not None:  # theta* known, its energy not: a vertical marker
-            label += f"  (θ* = {ot:g})"
+            label += f"  (θ* = {_theta(ot)})"
             ax.axvline(ot, color=color, ls=ls, lw=1.2, alpha=0.8, gid=f"gamma-optimum:{gid}",
                        label="_nolegend_")
         if thetas:
@@ -179,7 +186,7 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
             ax.plot(xs, [0.0] * len(xs), ls="none", marker="x", ms=9, mew=2, color="#c00000",
                     transform=ax.get_xaxis_transform(), clip_on=False, zorder=6,
                     label=NOT_COMPUTED, gid="gamma-missing")
-        text = "; ".join(f"{lab} at θ = {t:g}" if t is not None else lab
+        text = "; ".join(f"{lab} at θ = {_grid(t)}" if t is not None else lab
                          for t, lab in failed[:4])
         if len(failed) > 4:
             text += f"; and {len(failed) - 4} more"
@@ -210,6 +217,16 @@ def _gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
     if handles:
         ax.legend(handles, labels, loc="best", fontsize=8, framealpha=0.85)
     return fig
+
+
+def _theta(t: float) -> str:
+    """theta* (often interpolated, e.g. 0.883897) to two decimals: "0.88"."""
+    return f"{t:.{THETA_DIGITS}f}"
+
+
+def _grid(t: float) -> str:
+    """A computed coverage as in the study (0.375 stays 0.375, 1 is "1"), never longer."""
+    return f"{round(t, 3):g}"
 
 
 def _series_label(ligand: str, variant: str | None) -> str:
@@ -274,7 +291,8 @@ def _binding_figure(summary: Mapping[str, Any]) -> Figure:
             seen.add(sp)
             n_bars += 1
             lo, hi = min(lo, value), max(hi, value)
-            ax.annotate(f"{value:.2f}", (x, value), xytext=(0, -3 if value < 0 else 3),
+            ax.annotate(f"{value:.{ENERGY_DIGITS}f}", (x, value),
+                        xytext=(0, -3 if value < 0 else 3),
                         textcoords="offset points", ha="center",
                         va="top" if value < 0 else "bottom", fontsize=7.5)
         if not bs:
@@ -282,7 +300,7 @@ def _binding_figure(summary: Mapping[str, Any]) -> Figure:
                         ha="center", va="top", fontsize=9, color="#c00000")
         ticks.append(g)
         thetas = {_num(b.get("theta")) for b in bs} - {None}
-        extra = f"\nθ = {thetas.pop():g}" if len(thetas) == 1 else ""
+        extra = f"\nθ = {_grid(thetas.pop())}" if len(thetas) == 1 else ""
         ticklabels.append(f"{_braces(facet)}{extra}" if bs else f"{_braces(facet)}\n(none)")
     ax.axhline(0.0, color="black", lw=0.9)
     ax.set_xticks(ticks, ticklabels)
@@ -414,7 +432,7 @@ def _wrap(text: str, width: int = 36, limit: int = 160) -> str:
 
 def _shape_title(name: str, aspect: float | None, aniso: float | None) -> str:
     a = f"aspect ratio {aspect:.2f}" if aspect is not None else f"aspect ratio {NOT_COMPUTED}"
-    b = f", anisotropy {aniso:.3g}" if aniso is not None else ""
+    b = f", anisotropy index {ratio_text(aniso)}" if aniso is not None else ""
     return f"{name}\n{a}{b}"
 
 
@@ -509,7 +527,8 @@ def _defects_figure(summary: Mapping[str, Any]) -> Figure:
                 ax.bar([x], [value], width * 0.92, color=PALETTE[j % len(PALETTE)],
                        edgecolor="black", lw=0.6, label=name,
                        gid=f"defect:{lim}|{facet}|{defect}|{lig}")
-                ax.annotate(f"{value:.2f}", (x, value), xytext=(0, -3 if value < 0 else 3),
+                ax.annotate(f"{value:.{ENERGY_DIGITS}f}", (x, value),
+                            xytext=(0, -3 if value < 0 else 3),
                             textcoords="offset points", ha="center",
                             va="top" if value < 0 else "bottom", fontsize=7)
                 n_bars += 1

@@ -1,6 +1,14 @@
 """A self-contained HTML report (``report.html``) from the summary dict (schema:
 docs/summary.md) and the figures of ``facetflow.analysis.figures``.
 
+The page opens with the study's conclusions on one screen (``<section id="headline">``):
+theta* and gamma* per facet and ligand, the binding energies, the growth ranking and
+anisotropy index of each case, and the verdicts of the paper comparison. The detailed
+tables and figures follow, then how the numbers were obtained (conditions, chemical
+potentials, references, starts), the missing calculations, and last the engine, its
+settings and the package versions (``<section id="provenance">``). Ligands are ordered by
+``tables.order_ligands`` (each ligand before its variants) everywhere.
+
 Figures are embedded (SVG inline, PNG as base64 where no SVG of the same name is given),
 styles are inline: the file can be moved or mailed alone. All text from the summary is
 escaped.
@@ -18,12 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from facetflow.analysis.tables import (
+    ROLE_ORDER,
     _as_dict,
     _as_list,
     _facets,
     _num,
+    binding_entries,
     binding_frame,
     comparison_frame,
+    ligand_rank,
+    order_ligands,
+    ratio_text,
+    split_ligand_key,
 )
 
 CSS = """
@@ -45,6 +59,22 @@ figure { margin: 1em 0; }
 figure svg, figure img { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: 0.9em; }
 code { font-size: 0.9em; }
+section.headline { background: #f7f9fc; border: 1px solid #d5dde8; border-radius: 6px;
+                   padding: 0.4em 1em 0.6em; margin: 0.8em 0 1em; }
+section.headline h2 { margin: 0.3em 0 0.2em; border: none; font-size: 1.3em; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(430px, 1fr));
+         gap: 0.3em 1.4em; }
+.card h3 { font-size: 1em; margin: 0.5em 0 0.2em; }
+.card table { margin: 0.2em 0 0.3em; font-size: 0.86em; background: #fff; }
+.card th, .card td { padding: 0.12em 0.45em; }
+.card ul { margin: 0.2em 0; padding-left: 1.2em; font-size: 0.9em; }
+.card li { margin: 0.1em 0; }
+.card p { margin: 0.2em 0; }
+.note { color: #555; font-size: 0.82em; }
+td.group { background: #fafafa; color: #555; font-style: italic; }
+.ranking { white-space: nowrap; font-weight: 600; }
+nav.toc { font-size: 0.9em; color: #555; }
+nav.toc a { margin-right: 0.7em; }
 """
 
 NA = '<span class="na">—</span>'
@@ -72,18 +102,26 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>facetflow report: {_e(study)}</title>", f"<style>{CSS}</style>", "</head>",
         "<body>", f"<h1>facetflow report: {_e(study)}</h1>",
-        f'<p class="meta">{_e(_engine_line(summary))}; schema '
-        f"<code>{_e(summary.get('schema') or 'unknown')}</code></p>",
     ]
     n_missing = len([m for m in _as_list(summary.get("missing")) if m is not None])
     n_store = len([p for p in _as_list(summary.get("store_problems")) if p is not None])
-    parts.append(f'<p class="meta">{n_missing} missing or failed calculation(s), {n_store} '
-                 'store problem(s): <a href="#missing">listed at the end</a>.</p>')
-    parts += _engine_section(summary)
-    parts += _starts_section(summary)
-    parts += _conditions_section(summary)
-    parts += _potentials_section(summary)
-    parts += _references_section(summary)
+    meta = [f"engine {_e(_as_dict(summary.get('engine')).get('name') or 'unknown')}"]
+    meta += [_e(c) for c in _conditions_line(summary)]
+    meta.append(f'{n_missing} missing or failed calculation(s), {n_store} store problem(s): '
+                '<a href="#missing">listed at the end</a>')
+    parts.append(f'<p class="meta">{" · ".join(meta)}</p>')
+    # 1. the conclusions, on one screen
+    parts += _headline_section(summary)
+    # 2. the details behind them
+    parts.append('<nav class="toc">Details: <a href="#facets">facets</a>'
+                 '<a href="#binding">binding energies</a>'
+                 + ('<a href="#defects">point defects</a>' if summary.get("defects") else "")
+                 + '<a href="#growth">growth</a>'
+                 + ('<a href="#paper">paper comparison</a>'
+                    if _as_list(summary.get("paper_comparison")) else "")
+                 + '<a href="#conditions">conditions and references</a>'
+                 '<a href="#missing">missing calculations</a>'
+                 '<a href="#provenance">engine and versions</a></nav>')
     parts += _facets_section(summary)
     parts += _figure_blocks([p for p in figs if p.stem.startswith("gamma_")])
     parts += _binding_section(summary)
@@ -93,27 +131,192 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
     parts += _growth_section(summary)
     parts += _figure_blocks([p for p in figs if p.stem == "shapes"])
     parts += _comparison_section(summary)
+    # 3. how the numbers were obtained
+    parts += _conditions_section(summary)
+    parts += _potentials_section(summary)
+    parts += _references_section(summary)
+    parts += _starts_section(summary)
     parts += _missing_section(summary)
     rest = [p for p in figs
             if not (p.stem.startswith("gamma_") or p.stem in ("binding", "shapes",
                                                               "defects"))]
     if rest:
         parts += ["<h2>Other figures</h2>"] + _figure_blocks(rest)
+    # 4. provenance, last
+    parts += _engine_section(summary)
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- the conclusions
+
+
+def _headline_section(summary: Mapping[str, Any]) -> list[str]:
+    """The study's conclusions, compact enough for one screen: theta* / gamma* per facet
+    and ligand, binding energies, growth ranking and anisotropy per case, and the paper
+    comparison's verdicts. Each card links to its detailed section below."""
+    cards = [_headline_optimum(summary), _headline_binding(summary),
+             _headline_growth(summary), _headline_paper(summary)]
+    return ['<section id="headline" class="headline">', "<h2>Conclusions</h2>",
+            '<div class="cards">', *[c for c in cards if c], "</div>", "</section>"]
+
+
+def _card(title: str, anchor: str | None, body: list[str]) -> str:
+    link = f' <a class="note" href="#{anchor}">details</a>' if anchor else ""
+    return f'<div class="card"><h3>{title}{link}</h3>{"".join(body)}</div>'
+
+
+def _label(key: str) -> str:
+    """"acetate+F" -> "acetate + F" (as in the figure legends)."""
+    lig, var = split_ligand_key(key)
+    return lig if var is None else f"{lig} + {var}"
+
+
+def _headline_optimum(summary: Mapping[str, Any]) -> str:
+    """Rows: ligands and variants (each ligand first); two columns per facet: theta*
+    (2 decimals) and gamma* (meV/Å^2, 1 decimal), the lowest gamma* of a facet in bold."""
+    facets = {k: _as_dict(_as_dict(f).get("optimum")) for k, f in _facets(summary).items()}
+    keys = order_ligands(k for opt in facets.values() for k in opt)
+    title = "Optimal coverage θ* and interfacial energy γ*"
+    if not keys:
+        return _card(title, "facets", ['<p class="na">not computed</p>'])
+    head1 = '<tr><th rowspan="2">ligand / variant</th>' + "".join(
+        f'<th colspan="2">{{{_e(f)}}}</th>' for f in facets) + "</tr>"
+    head2 = "<tr>" + "<th>θ*</th><th>γ*</th>" * len(facets) + "</tr>"
+    best = {}
+    for f, opt in facets.items():
+        values = [v for k in keys if (v := _num(_as_dict(opt.get(k)).get("value"))) is not None]
+        best[f] = min(values) if len(values) > 1 else None
+    edge = False
+    body = []
+    for k in keys:
+        cells = [f"<td>{_e(_label(k))}</td>"]
+        for f, opt in facets.items():
+            o = _as_dict(opt.get(k))
+            theta, gamma = _num(o.get("theta")), _num(o.get("value"))
+            mark = ""
+            if theta is not None and "end of the range" in str(o.get("method") or ""):
+                mark, edge = "†", True
+            t = NA if theta is None else _e(f"{theta:.2f}") + mark
+            g = NA if gamma is None else _e(f"{gamma:.1f}")
+            if gamma is not None and gamma == best[f]:
+                g = f"<strong>{g}</strong>"
+            cells.append(f'<td class="num">{t}</td><td class="num">{g}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    note = ("θ*: ligands per surface cation; γ*: interfacial energy at θ* (meV/Å²); bold: "
+            "the lowest γ* of the facet.")
+    if edge:
+        note += " †: at the end of the computed range (the optimum may lie beyond)."
+    return _card(title, "facets", [f"<table>{head1}{head2}{''.join(body)}</table>",
+                                   f'<p class="note">{note}</p>'])
+
+
+def _headline_binding(summary: Mapping[str, Any]) -> str:
+    """Rows: species per ligand sweep (ligand, additives, growth species); one column per
+    facet: E_b (eV, 2 decimals)."""
+    facets = _facets(summary)
+    per_facet = {f: binding_entries(v) for f, v in facets.items()}
+    seen: dict[tuple[str | None, str, str], int] = {}
+    values: dict[tuple[str, tuple[str | None, str, str]], float | None] = {}
+    for f, entries in per_facet.items():
+        for sweep, b in entries:
+            key = (sweep, str(b.get("species") or "?"), str(b.get("role") or ""))
+            seen.setdefault(key, len(seen))
+            values.setdefault((f, key), _num(b.get("value")))
+    title = "Binding energies E_b (eV)"
+    if not seen:
+        return _card(title, "binding", ['<p class="na">not computed</p>'])
+    rank = ligand_rank(k[0] for k in seen if k[0] is not None)
+    rows = sorted(seen, key=lambda k: (rank.get(k[0], -1) if k[0] is not None else -1,
+                                       ROLE_ORDER.get(k[2], 9), seen[k]))
+    sweeps = list(dict.fromkeys(k[0] for k in rows))
+    head = "<tr><th>species</th>" + "".join(f"<th>{{{_e(f)}}}</th>" for f in facets) + "</tr>"
+    body = []
+    for key in rows:
+        if len(sweeps) > 1 and key[0] is not None and key == next(
+                k for k in rows if k[0] == key[0]):
+            body.append(f'<tr><td class="group" colspan="{len(facets) + 1}">at θ* of '
+                        f"{_e(key[0])}</td></tr>")
+        role = f' <span class="note">{_e(key[2])}</span>' if key[2] else ""
+        cells = "".join(f'<td class="num">{_n(values.get((f, key)), 2)}</td>'
+                        if (f, key) in values else f'<td class="num">{NA}</td>'
+                        for f in facets)
+        body.append(f"<tr><td>{_e(key[1])}{role}</td>{cells}</tr>")
+    return _card(title, "binding", [
+        f"<table>{head}{''.join(body)}</table>",
+        '<p class="note">At the optimal coverage θ*; negative = bound.</p>'])
+
+
+def _headline_growth(summary: Mapping[str, Any]) -> str:
+    """One row per growth case: ranking (fastest first), anisotropy index, aspect ratio."""
+    cases = _as_dict(_as_dict(summary.get("growth")).get("cases"))
+    title = "Growth"
+    if not cases:
+        return _card(title, "growth", ['<p class="na">not computed</p>'])
+    rows = []
+    for name, c in cases.items():
+        c = _as_dict(c)
+        ranking = " > ".join(f"{{{k}}}" for k in _as_list(c.get("ranking")))
+        rows.append((_e(name), f'<span class="ranking">{_e(ranking)}</span>' if ranking
+                     else _e(c.get("note") or "not computed"),
+                     _ratio(c.get("anisotropy_index")),
+                     _n(_as_dict(c.get("shape")).get("aspect_ratio"), 2)))
+    return _card(title, "growth", [
+        _table(["case", "ranking (fastest first)", "anisotropy index", "aspect ratio"], rows,
+               numeric={2, 3}, markup={0, 1}),
+        '<p class="note">Anisotropy index: fastest / slowest relative growth rate (1 = '
+        "isotropic); aspect ratio of the kinetic Wulff shape.</p>"])
+
+
+def _headline_paper(summary: Mapping[str, Any]) -> str:
+    """How many findings agree, and each finding's verdict."""
+    df = comparison_frame(summary)
+    title = "Paper findings"
+    if df.empty:
+        return _card(title, None, [
+            '<p class="na">no paper to compare with (analysis.compare_with not set)</p>'])
+    runs = [r for r in dict.fromkeys(df.run) if isinstance(r, str) and r]
+    several = len(runs) > 1
+    counts = []
+    for run in (runs if several else [None]):
+        rows = df if run is None else df[df.run == run]
+        verdicts = [str(v) if isinstance(v, str) else "no verdict" for v in rows.verdict]
+        others = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts)
+                           if v != "agrees")
+        counts.append((f"{_e(run)}: " if run else "")
+                      + f"{verdicts.count('agrees')} of {len(rows)} agree"
+                      + (f" ({_e(others)})" if others else ""))
+    items = []
+    for r in df.itertuples(index=False):
+        verdict = str(r.verdict) if isinstance(r.verdict, str) else ""
+        cls = "verdict-" + re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
+        text = r.finding if isinstance(r.finding, str) and r.finding else r.this_run
+        run = f' <span class="note">({_e(r.run)})</span>' if several and r.run else ""
+        items.append(f'<li><span class="{cls}">{_e(verdict) if verdict else NA}</span> '
+                     f"{_e(text) if isinstance(text, str) else NA}{run}</li>")
+    return _card(title, "paper", [f"<p>{'; '.join(counts)}.</p>",
+                                  f"<ul>{''.join(items)}</ul>"])
+
+
+def _conditions_line(summary: Mapping[str, Any]) -> list[str]:
+    """The conditions the conclusions hold for, as short phrases: "340 °C",
+    "cation-rich limit"."""
+    cond = _as_dict(summary.get("conditions"))
+    out = []
+    t = _num(cond.get("temperature_C"))
+    if t is not None:
+        out.append(f"{t:g} °C")
+    if cond.get("limit"):
+        out.append(f"{cond.get('limit')} limit")
+    return out
 
 
 # ---------------------------------------------------------------- sections
 
 
-def _engine_line(summary: Mapping[str, Any]) -> str:
-    eng = _as_dict(summary.get("engine"))
-    name = eng.get("name") or "unknown engine"
-    ident = eng.get("identity")
-    return f"engine {name}" + (f" ({ident})" if ident else "")
-
-
 def _engine_section(summary: Mapping[str, Any]) -> list[str]:
+    """Provenance, at the end of the page: the engine, its identity and settings, the
+    package versions and the summary's schema."""
     eng = _as_dict(summary.get("engine"))
     rows = [("name", eng.get("name")), ("identity", eng.get("identity"))]
     for key, value in eng.items():
@@ -123,13 +326,16 @@ def _engine_section(summary: Mapping[str, Any]) -> list[str]:
             rows += [(f"{key}: {k}", _jsonish(v)) for k, v in value.items()]
         else:
             rows.append((key, _jsonish(value)))
-    out = ["<h2>Engine and versions</h2>", _table(["", "value"], rows)]
+    out = ['<section id="provenance">', "<h2>Engine, versions and provenance</h2>",
+           _table(["", "value"], rows)]
     versions = _as_dict(summary.get("versions"))
     if versions:
         out.append(_table(["package", "version"], list(versions.items())))
     else:
         out.append("<p>Versions: none recorded.</p>")
-    return out
+    out.append(f'<p class="meta">summary schema '
+               f"<code>{_e(summary.get('schema') or 'unknown')}</code></p>")
+    return out + ["</section>"]
 
 
 def _starts_section(summary: Mapping[str, Any]) -> list[str]:
@@ -160,7 +366,7 @@ def _starts_section(summary: Mapping[str, Any]) -> list[str]:
 def _conditions_section(summary: Mapping[str, Any]) -> list[str]:
     cond = _as_dict(summary.get("conditions"))
     rows = [(k, _jsonish(v)) for k, v in cond.items()]
-    return ["<h2>Conditions</h2>",
+    return ['<h2 id="conditions">Conditions</h2>',
             _table(["condition", "value"], rows) if rows else "<p>none recorded</p>"]
 
 
@@ -194,7 +400,7 @@ def _references_section(summary: Mapping[str, Any]) -> list[str]:
 
 def _facets_section(summary: Mapping[str, Any]) -> list[str]:
     facets = _facets(summary)
-    out = ["<h2>Facets: surface and interfacial energies</h2>"]
+    out = ['<h2 id="facets">Facets: surface and interfacial energies</h2>']
     if not facets:
         return out + ["<p>not computed</p>"]
     out.append("<p>γ in meV/Å² (J/m² in brackets). γ_bare: the bare core slab; "
@@ -207,7 +413,8 @@ def _facets_section(summary: Mapping[str, Any]) -> list[str]:
     body = []
     for facet, f in facets.items():
         f = _as_dict(f)
-        opts = [(k, _as_dict(v)) for k, v in _as_dict(f.get("optimum")).items()] or [(None, {})]
+        optimum = _as_dict(f.get("optimum"))
+        opts = [(k, _as_dict(optimum.get(k))) for k in order_ligands(optimum)] or [(None, {})]
         span = f' rowspan="{len(opts)}"' if len(opts) > 1 else ""
         sym = f.get("symmetric")
         slab = ("symmetric" if sym is True else "asymmetric" if sym is False else "?")
@@ -231,7 +438,7 @@ def _facets_section(summary: Mapping[str, Any]) -> list[str]:
 
 def _binding_section(summary: Mapping[str, Any]) -> list[str]:
     df = binding_frame(summary)
-    out = ["<h2>Binding energies</h2>",
+    out = ['<h2 id="binding">Binding energies</h2>',
            "<p>E_b(A) = E(slab + A) − E(slab) − μ_A in eV; negative = bound. Computed at "
            "the optimal coverage θ*.</p>"]
     if df.empty:
@@ -249,7 +456,7 @@ def _defects_section(summary: Mapping[str, Any]) -> list[str]:
     d = _as_dict(summary.get("defects"))
     if not d:
         return []
-    out = ["<h2>Point defects</h2>",
+    out = ['<h2 id="defects">Point defects</h2>',
            f"<p>{_e(d.get('convention') or '')}. Material: {_e(d.get('material'))}.</p>"]
     limits = _as_dict(d.get("limits"))
     rows = []
@@ -264,8 +471,7 @@ def _defects_section(summary: Mapping[str, Any]) -> list[str]:
     out.append(f"<p>Formation enthalpy ΔH_f = {_n(dh.get('value'), 3)} eV per "
                f"{_e(dh.get('per') or 'formula unit')}.</p>")
     entries = [e for e in _as_list(d.get("entries")) if isinstance(e, Mapping)]
-    ligands = list(dict.fromkeys(e.get("ligand") for e in entries
-                                 if e.get("ligand") is not None))
+    ligands = order_ligands(e.get("ligand") for e in entries if e.get("ligand") is not None)
     positions = list(dict.fromkeys((e.get("facet"), e.get("defect"), e.get("site"))
                                    for e in entries))
     by = {(e.get("facet"), e.get("defect"), e.get("site"), e.get("ligand")): e
@@ -296,7 +502,7 @@ def _defects_section(summary: Mapping[str, Any]) -> list[str]:
 
 def _growth_section(summary: Mapping[str, Any]) -> list[str]:
     g = _as_dict(summary.get("growth"))
-    out = ["<h2>Growth</h2>"]
+    out = ['<h2 id="growth">Growth</h2>']
     meta = []
     if g.get("model"):
         meta.append(f"model: <code>{_e(g.get('model'))}</code>")
@@ -316,7 +522,7 @@ def _growth_section(summary: Mapping[str, Any]) -> list[str]:
             notes = [str(x) for x in (c.get("note"), _as_dict(c.get("shape")).get("error"))
                      if x]
             rows.append((
-                name, _n(c.get("anisotropy_index"), 2),
+                name, _ratio(c.get("anisotropy_index")),
                 _n(_as_dict(c.get("shape")).get("aspect_ratio"), 2),
                 " > ".join(f"{{{k}}}" for k in _as_list(c.get("ranking"))) or None,
                 ", ".join(f"{{{k}}} {_plain(v, 3)}" for k, v in rates.items()) or None,
@@ -349,7 +555,7 @@ def _comparison_section(summary: Mapping[str, Any]) -> list[str]:
         body.append(f"<tr>{_td(r.finding)}{_td(r.paper)}{_td(r.this_run)}"
                     f'<td class="{cls}">{_e(verdict) if verdict else NA}</td>'
                     f"{_td(r.engine)}{_td(r.run)}</tr>")
-    return ["<h2>Comparison with the paper</h2>",
+    return ['<h2 id="paper">Comparison with the paper</h2>',
             f"<table><tr>{head}</tr>{''.join(body)}</table>"]
 
 
@@ -435,6 +641,12 @@ def _n(v: Any, digits: int) -> str:
     return NA if x is None else _e(f"{x:.{digits}f}")
 
 
+def _ratio(v: Any) -> str:
+    """A ratio such as the anisotropy index (``tables.ratio_text``) as escaped HTML."""
+    x = _num(v)
+    return NA if x is None else _e(ratio_text(x))
+
+
 def _gamma(g: Any) -> str:
     g = _as_dict(g)
     v, j = _num(g.get("value")), _num(g.get("j_m2"))
@@ -449,9 +661,9 @@ def _td(v: Any) -> str:
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]],
-           numeric: Collection[int] = ()) -> str:
+           numeric: Collection[int] = (), markup: Collection[int] = ()) -> str:
     """Rows of plain values (escaped here), except the columns in ``numeric``, which hold
-    HTML already made by ``_n``."""
+    HTML already made by ``_n``, and in ``markup``, HTML already made (not numbers)."""
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
     for row in rows:
@@ -459,6 +671,8 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]],
         for i, v in enumerate(row):
             if i in numeric:
                 cells.append(f'<td class="num">{v}</td>')
+            elif i in markup:
+                cells.append(f"<td>{v}</td>")
             else:
                 cells.append(_td(v))
         body.append(f"<tr>{''.join(cells)}</tr>")

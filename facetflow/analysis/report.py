@@ -118,7 +118,14 @@ def _unchanged(report: Path, stamp: str) -> bool:
 
 
 def _extras(summary: dict, out: Path, figures: bool) -> None:
-    """CSV tables, figures (PNG + SVG) and report.html."""
+    write_report_files(summary, out, figures)
+
+
+def write_report_files(summary: dict, out: str | Path, figures: bool = True) -> Path:
+    """The CSV tables, figures (PNG + SVG) and report.html of ``summary`` (a summary dict,
+    e.g. a report's summary.json read back) written into ``out``, as ``write_report`` does
+    for a work directory; the path of report.html. Needs no work directory or store."""
+    out = Path(out)
     write_tables(summary, out)
     made: list[Path] = []
     if figures:
@@ -126,4 +133,4 @@ def _extras(summary: dict, out: Path, figures: bool) -> None:
         made += figs.binding_figure(summary, out)
         made += figs.shape_figure(summary, out)
         made += figs.defects_figure(summary, out)
-    write_html(summary, out, made)
+    return write_html(summary, out, made)

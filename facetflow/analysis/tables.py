@@ -17,12 +17,16 @@ the CSV files of the report.
 
 Null values become empty cells (NaN / None); a missing section gives a table with the
 columns and no rows.
+
+Ligands are ordered in one place, ``order_ligands``: each ligand comes before its variants
+(``acetate``, ``acetate+F``, ``acetate+HF``, then ``zn_acetate``, ...), whatever order the
+summary lists them in. The tables, figures and report.html all order ligands with it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +44,59 @@ DEFECT_COLUMNS = ["facet", "defect", "site", "layer", "ligand", "limit", "limit_
                   "structure", "reference"]
 
 
+ROLE_ORDER = {"ligand": 0, "additive": 1, "growth": 2}  # binding entries of one sweep
+
+
+def split_ligand_key(key: Any) -> tuple[str, str | None]:
+    """"acetate+F" -> ("acetate", "F"); "acetate" -> ("acetate", None); a (ligand, variant)
+    pair is returned as it is (an empty variant as None)."""
+    if isinstance(key, (tuple, list)) and len(key) == 2:
+        lig, var = key
+        return str(lig), (None if var is None or var == "" else str(var))
+    lig, _, var = str(key).partition("+")
+    return lig, (var or None)
+
+
+def ligand_key(ligand: Any, variant: Any = None) -> str:
+    """The summary's optimum key: "acetate", or "acetate+F" for a variant."""
+    return str(ligand) + (f"+{variant}" if variant not in (None, "") else "")
+
+
+def order_ligands(keys: Iterable[Any]) -> list[str]:
+    """Ligand keys ("acetate", "acetate+F", or (ligand, variant) pairs) in report order,
+    each once: every ligand followed by its variants. Ligands keep the order in which they
+    are first seen (a variant counts for its ligand), variants of one ligand likewise. A
+    variant whose ligand is not in ``keys`` still follows the place its ligand would have.
+    The one ordering of ligands for the tables, figures and report.html."""
+    bases: dict[str, list[str]] = {}
+    for key in keys:
+        lig, var = split_ligand_key(key)
+        variants = bases.setdefault(lig, [])
+        name = ligand_key(lig, var)
+        if name not in variants:
+            variants.append(name)
+    out: list[str] = []
+    for lig, names in bases.items():
+        out += sorted(names, key=lambda n: n != lig)  # stable: the ligand, then variants
+    return out
+
+
+def ligand_rank(keys: Iterable[Any]) -> dict[str, int]:
+    """{key: position} in ``order_ligands(keys)``: a sort key for rows that name ligands."""
+    return {k: i for i, k in enumerate(order_ligands(keys))}
+
+
 def gamma_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per gamma point of every facet, in the summary's order."""
+    """One row per gamma point of every facet: facets in the summary's order, within a
+    facet each ligand before its variants (``order_ligands``), within one ligand or variant
+    in the summary's order."""
     rows = []
     for facet, f in _facets(summary).items():
-        for p in _as_list(_as_dict(f).get("gamma")):
-            if not isinstance(p, Mapping):
-                continue
+        points = [p for p in _as_list(_as_dict(f).get("gamma")) if isinstance(p, Mapping)]
+        pairs = [(str(p.get("ligand") or "?"), p.get("variant") or None) for p in points]
+        rank = ligand_rank(pairs)
+        for _, p in sorted(zip(pairs, points, strict=True),
+                           key=lambda t: rank[ligand_key(*t[0])]):
             value = _num(p.get("value"))
             j_m2 = _num(p.get("j_m2"))
             if j_m2 is None and value is not None:
@@ -61,16 +111,35 @@ def gamma_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def binding_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per binding entry of every facet (E_b in eV, negative = bound)."""
+    """One row per binding entry of every facet (E_b in eV, negative = bound): facets in
+    the summary's order, within a facet per ligand sweep (``binding_entries``)."""
     rows = []
     for facet, f in _facets(summary).items():
-        for b in _as_list(_as_dict(f).get("binding")):
-            if not isinstance(b, Mapping):
-                continue
+        for _, b in binding_entries(f):
             rows.append({"facet": facet, "species": b.get("species"), "role": b.get("role"),
                          "theta": _num(b.get("theta")), "Eb_eV": _num(b.get("value")),
                          "structure": b.get("structure"), "reference": b.get("reference")})
     return _frame(rows, BINDING_COLUMNS, ["theta", "Eb_eV"])
+
+
+def binding_entries(facet: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
+    """(sweep, entry) for the binding entries of one facet of the summary, in report order:
+    ligand sweeps by ``order_ligands``, within a sweep the ligand, then its additives, then
+    the growth species (each group in the summary's order). The sweep is the entry's
+    ``ligand``; where a summary lacks it, the ligand entry listed last before it."""
+    tagged: list[tuple[str | None, Mapping[str, Any]]] = []
+    sweep = None
+    for b in _as_list(_as_dict(facet).get("binding")):
+        if not isinstance(b, Mapping):
+            continue
+        if b.get("ligand") is not None:
+            sweep = str(b.get("ligand"))
+        elif b.get("role") == "ligand" and b.get("species") is not None:
+            sweep = str(b.get("species"))
+        tagged.append((sweep, b))
+    rank = ligand_rank(s for s, _ in tagged if s is not None)
+    return sorted(tagged, key=lambda t: (rank.get(t[0], -1) if t[0] is not None else -1,
+                                         ROLE_ORDER.get(str(t[1].get("role")), 9)))
 
 
 def growth_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
@@ -148,6 +217,12 @@ def write_tables(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def ratio_text(x: float) -> str:
+    """A ratio such as the anisotropy index as the report writes it: 2 decimals, or 2
+    significant digits when huge (an unbound growth species gives rates 1e15 apart)."""
+    return f"{x:.2f}" if abs(x) < 1e4 else f"{x:.2g}"
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], numeric: list[str]
