@@ -1,5 +1,5 @@
 """Analysis: chemical potentials, surface and interfacial energies (paper eq. 3),
-binding energies (eq. 4, DESIGN.md sign), optimal coverage, growth model, report.
+binding energies (eq. 4, sign of docs/concepts.md), optimal coverage, growth model, report.
 Reads energies only (the work directory's plan and results store); knows nothing of
 engines or FireWorks.
 

@@ -2,7 +2,7 @@
 binding energies and the optimal coverage.
 
 Units: energies in eV, areas in Å^2; surface and interfacial energies are returned in
-eV/Å^2 (``to_mev_per_a2`` and ``to_j_per_m2`` convert). Conventions (DESIGN.md):
+eV/Å^2 (``to_mev_per_a2`` and ``to_j_per_m2`` convert). Conventions (docs/concepts.md):
 
 * Chemical potentials. Cation-rich limit: mu_cation = E(cation metal, per atom) and
   mu_anion = E(compound, per formula unit) - mu_cation (so mu_Zn + mu_Se = E_ZnSe(bulk));

@@ -7,8 +7,8 @@ Model (a documented choice; any function with the same signature can replace it)
   footprint of its surface cations free. A growth unit G (Se, ZnSe) adds at a free site
   without a barrier (rate proportional to phi_f).
 * On an occupied site G must displace the species bound there. Displacing X costs
-  Delta_f(X) = max(0, E_b(G) - E_b(X)) (binding energies negative when bound, DESIGN.md
-  sign), so that channel goes as exp(-Delta_f(X) / k_B T) at the synthesis temperature.
+  Delta_f(X) = max(0, E_b(G) - E_b(X)) (binding energies negative when bound, see
+  docs/concepts.md), so that channel goes as exp(-Delta_f(X) / k_B T) at the synthesis temperature.
 * Occupied sites hold the ligand, except that with an additive one ligand of the
   n_f ligands in the cell is replaced by it: fractions (n_f - 1)/n_f and 1/n_f.
 

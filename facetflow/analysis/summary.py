@@ -1,6 +1,6 @@
 """From a work directory's energies to the study's results (``report/summary.json``).
 
-Steps (DESIGN.md, Physics conventions; the schema is docs/summary.md):
+Steps (conventions in docs/concepts.md; the schema is docs/summary.md):
 
 1. Reference energies: bulk compounds per formula unit, elemental bulk per atom,
    molecules per molecule.
