@@ -24,8 +24,8 @@ import numpy as np
 from ase import Atoms
 
 from facetflow.engines import get_engine
-from facetflow.engines.base import settings_for
-from facetflow.engines.mlip import MODELS, _package_version
+from facetflow.engines.mlip_models import MODELS, package_version
+from facetflow.engines.presets import settings_for
 from facetflow.structures.coverage import SiteGrid, adsorbates_of, decorate, enumerate_arrangements
 from facetflow.structures.ligands import get_ligand
 from facetflow.structures.materials import get_compound
@@ -73,7 +73,7 @@ def main() -> None:
     for key, (atoms, purpose) in systems().items():
         r = mlip.run(atoms, "relax", settings_for("mlip", purpose, {"model": "chgnet"}))
         structs[key] = (r.atoms(), purpose)
-    methods = ["qe"] + [m for m, (pkg, _) in MODELS.items() if _package_version(pkg)]
+    methods = ["qe"] + [m for m, (pkg, _) in MODELS.items() if package_version(pkg)]
     energies: dict[str, dict[str, float]] = {m: {} for m in methods}
     timing: dict[str, list[float]] = {m: [] for m in methods}
     for key, (atoms, purpose) in structs.items():

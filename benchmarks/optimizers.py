@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from facetflow.engines.batch import batched_fire, batched_lbfgs
-from facetflow.engines.mlip import _batch_forces, load_calculator
+from facetflow.engines.mlip_models import batch_forces, load_calculator
 from facetflow.structures.catalog import build_catalog
 from facetflow.study import load_study
 
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(n: int = 14) -> None:
     records = build_catalog(load_study(ROOT / "studies" / "quick.yaml"), ROOT / "studies")
-    slabs = [r.atoms for r in records if r.role in ("ligands", "variant", "binding")][:n]
-    forces = _batch_forces("chgnet", load_calculator("chgnet")[0])
+    slabs = [r.atoms for r in records if r.record.role in ("ligands", "variant", "binding")][:n]
+    forces = batch_forces("chgnet", load_calculator("chgnet")[0])
     forces(slabs[:1])  # warm-up
     out, wall = {}, {}
     for name, optimizer in (("LBFGS", batched_lbfgs), ("FIRE", batched_fire)):

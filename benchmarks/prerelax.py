@@ -15,8 +15,8 @@ import json
 import time
 
 from facetflow.engines import get_engine
-from facetflow.engines.base import settings_for
 from facetflow.engines.prerelax import relax_with_prerelax
+from facetflow.engines.presets import settings_for
 from facetflow.structures.coverage import SiteGrid, adsorbates_of, decorate, enumerate_arrangements
 from facetflow.structures.ligands import get_ligand
 from facetflow.structures.materials import get_compound

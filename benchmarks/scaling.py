@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from facetflow.engines.batch import batched_lbfgs
-from facetflow.engines.mlip import _batch_forces, load_calculator
+from facetflow.engines.mlip_models import batch_forces, load_calculator
 from facetflow.structures.catalog import build_catalog
 from facetflow.study import parse_study
 
@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--sizes", default=SIZES)
     ap.add_argument("--model", default="chgnet")
     args = ap.parse_args()
-    forces = _batch_forces(args.model, load_calculator(args.model)[0])
+    forces = batch_forces(args.model, load_calculator(args.model)[0])
     slabs = [capped_slab([int(x) for x in s.split("x")]) for s in args.sizes.split(",")]
     forces(slabs[:1])  # warm-up (model load, first-call overheads)
     print(f"{'supercell':>9} {'atoms':>6} {'steps':>6} {'s/relax':>8} {'s/step':>7} "

@@ -78,27 +78,28 @@ def baseline(study_path: str, out: str, workdir: str | None = None,
     """The naive baseline (run in a child process): ASE BFGS one structure at a time, over
     the same structures as facetflow's run in ``workdir`` (its binding structures at the
     theta* that run picked, read from its ``expanded`` event)."""
-    from facetflow.engines.base import settings_for
     from facetflow.engines.mlip import load_calculator
     from facetflow.engines.optimize import relax_with_calculator
+    from facetflow.engines.presets import settings_for
     from facetflow.structures.catalog import build_catalog
     from facetflow.study import load_study
-    from facetflow.workflows.plan import _purpose, scale_to_lattice
+    from facetflow.workflows.geometry import scale_to_lattice
+    from facetflow.workflows.plan import structure_purpose
 
     path = Path(study_path)
     spec = load_study(path)
     optimum = None
     if workdir:
-        from facetflow.workflows.tasks import read_events
+        from facetflow.workflows.events import read_events
 
         for e in read_events(Path(workdir) / "events.jsonl"):
             if e["event"] == "expanded":
                 optimum = e["optimum"]
     records = build_catalog(spec, path.parent, optimum)[:limit]
-    records.sort(key=lambda r: r.role != "reference")  # the bulk lattice first
+    records.sort(key=lambda r: r.record.role != "reference")  # the bulk lattice first
     lattice = {}  # structure id -> (core reference id, primitive volume it was built at)
     if workdir:
-        from facetflow.workflows.plan import read_plan
+        from facetflow.records.plan import read_plan
 
         plan = read_plan(Path(workdir) / "plan.json")
         for n in plan.nodes.values():
@@ -109,7 +110,7 @@ def baseline(study_path: str, out: str, workdir: str | None = None,
     rows = {}
     t_all = time.perf_counter()
     for rec in records:
-        s = settings_for("mlip", _purpose(rec), spec.engine.settings)
+        s = settings_for("mlip", structure_purpose(rec), spec.engine.settings)
         calc = load_calculator(s.get("model", "chgnet"))[0]
         atoms = rec.atoms.copy()
         if rec.id in lattice and lattice[rec.id][0] in relaxed_volume:
@@ -117,7 +118,7 @@ def baseline(study_path: str, out: str, workdir: str | None = None,
             atoms = scale_to_lattice(atoms, built, relaxed_volume[ref])
         info = relax_with_calculator(atoms, calc, float(s["fmax"]), int(s["max_steps"]),
                                      "BFGS", bool(s.get("relax_cell")))
-        if rec.role == "reference":
+        if rec.record.role == "reference":
             relaxed_volume[rec.id] = abs(atoms.get_volume())
         rows[rec.id] = {"energy": float(atoms.get_potential_energy()), "natoms": len(atoms),
                         "steps": info["steps"], "converged": info["converged"],
@@ -170,7 +171,7 @@ def main() -> None:
         baseline(*args.baseline_child, limit=args.limit)
         return
 
-    from facetflow.workflows.plan import read_plan
+    from facetflow.records.plan import read_plan
 
     study = Path(args.study).resolve()
     name = study.stem + (f"_starts{args.starts}" if args.starts else "")

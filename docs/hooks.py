@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STUDY_MARKER = "<!-- facetflow:study-reference -->"
 SETTINGS_MARKER = "<!-- facetflow:engine-settings -->"
 CLI_MARKER = "<!-- facetflow:cli-reference -->"
+SUMMARY_MARKER = "<!-- facetflow:summary-reference -->"
 INCLUDE = re.compile(r"<!-- facetflow:include (\S+) -->")
 
 
@@ -53,6 +54,10 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
         markdown = markdown.replace(SETTINGS_MARKER, engine_settings())
     if CLI_MARKER in markdown:
         markdown = markdown.replace(CLI_MARKER, cli_reference())
+    if SUMMARY_MARKER in markdown:
+        from facetflow.records.reference import summary_reference
+
+        markdown = markdown.replace(SUMMARY_MARKER, summary_reference())
     return INCLUDE.sub(lambda m: _include(m.group(1)), markdown)
 
 
@@ -319,13 +324,13 @@ FALLBACK = {
 
 def _check_fallback() -> None:
     """A fallback entry for a field that no longer exists is an error, not silent drift."""
-    from facetflow import study
+    from facetflow.records import study
 
     for (cls, field), _ in FALLBACK.items():
         model = getattr(study, cls, None)
         if model is None or field not in model.model_fields:
             raise KeyError(f"docs/hooks.py FALLBACK names {cls}.{field}, which "
-                           "facetflow.study does not have")
+                           "facetflow.records.study does not have")
 
 
 def _attribute_docstrings(cls) -> dict[str, str]:
@@ -371,7 +376,7 @@ def engine_settings() -> str:
     """Markdown: per engine, every setting with its allowed values and preset values."""
     import yaml
 
-    from facetflow.engines.base import PURPOSES
+    from facetflow.engines.presets import PURPOSES
     from facetflow.engines.settings import SETTINGS_MODELS
 
     out = []

@@ -1,6 +1,13 @@
 """The ``facetflow`` command line: the only layer that prints, and the boundary where every
 path a user gives is made absolute (nothing below depends on the current directory).
 
+The analysis a run calls (theta* of a two-stage study, the report) is wired here, at the
+top layer, into the workflow's typed hook (``_wire_analysis``), also for batch jobs, whose
+command is the hidden ``facetflow launch``.
+
+The module holds the whole command line (each command's options, help, checks and
+printed output), hence its length (about 500 lines).
+
 Exit codes (``EXIT_CODES``): 0 success; 1 an internal error, not the user's fault (one
 line on stderr naming the log that holds the traceback); 2 invalid input, nothing
 written; 3 the requested engine cannot run here (or could not be installed); 4 a
@@ -9,17 +16,31 @@ calculation failed; 5 the work directory is in use by another run.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from facetflow import __version__
 from facetflow.errors import SpecError, StructureError
 from facetflow.logs import configure, record_crash
+from facetflow.workflows.hooks import AnalysisHooks, register_analysis
+from facetflow.workflows.lock import WorkdirBusy
+from facetflow.workflows.progress import ProgressDisplay, ProgressLog
+
+if TYPE_CHECKING:
+    from facetflow.workflows.workdir import Prepared
+
+# Everything below the command line that pulls in ase, pymatgen, FireWorks, matplotlib or
+# torch (seconds) is imported inside the command that needs it, so that
+# ``facetflow --help`` and argument errors answer at once.
 
 EXIT_INTERNAL = 1
 EXIT_INVALID = 2
@@ -69,9 +90,19 @@ def _abs_store(store: str | None) -> str | None:
 
 
 def _load(study_path: Path):
-    from facetflow.study import load_study
+    """The study at ``study_path`` (``SpecError`` if invalid)."""
+    from facetflow.study import load_study  # ase (engine settings, materials)
 
     return load_study(study_path)
+
+
+def _wire_analysis() -> None:
+    """Register the analysis functions a workflow calls (``workflows.hooks``)."""
+    from facetflow.analysis.report import write_report  # pandas, matplotlib
+    from facetflow.analysis.summary import optimal_arrangements
+
+    register_analysis(AnalysisHooks(optimal_arrangements=optimal_arrangements,
+                                    write_report=write_report))
 
 
 def _die(label: str, exc: Exception, code: int) -> NoReturn:
@@ -89,7 +120,7 @@ def _fail(exc: Exception) -> None:
                          "without writing anything; every file is checked, the exit code "
                          "is 2 if any is invalid.", EXIT_INVALID))
 def validate(studies: list[Path] = typer.Argument(..., help="study YAML files")) -> None:
-    from facetflow.structures.catalog import build_catalog
+    from facetflow.structures.catalog import build_catalog  # ase, pymatgen
 
     invalid = 0
     for study in map(_abs, studies):
@@ -117,7 +148,7 @@ def build(study: Path = typer.Argument(..., help="study YAML file"),
 
 
 def _build(study: Path, out_dir: Path, pictures: bool) -> list:
-    from facetflow.structures.catalog import build_catalog
+    from facetflow.structures.catalog import build_catalog, deferred_binding  # ase, pymatgen
     from facetflow.structures.export import write_build
 
     t0 = time.perf_counter()
@@ -126,23 +157,15 @@ def _build(study: Path, out_dir: Path, pictures: bool) -> list:
         records = build_catalog(spec, study.parent)
     except (SpecError, StructureError) as exc:
         _fail(exc)
-    manifest = write_build(records, out_dir, pictures=pictures,
-                           meta={"study": spec.name, "facetflow": __version__})
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.role] = counts.get(r.role, 0) + 1
+    manifest = write_build(records, out_dir, pictures=pictures, study=spec.name)
+    counts = Counter(str(r.record.role) for r in records)
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     out.print(f"built {len(records)} structures ({summary}) in "
               f"{time.perf_counter() - t0:.1f} s -> {manifest}")
-    from facetflow.structures.catalog import deferred_binding
-
     if deferred_binding(spec):
         out.print("binding structures (one ligand removed; growth species in its place) are "
                   "built during the run, at the computed theta* of each facet and ligand")
     return records
-
-
-REPORT_TASK = "facetflow.analysis.report.write_report"
 
 
 @app.command(help=_help("Run a whole study: build the structures, calculate, analyse, "
@@ -164,39 +187,20 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
         pictures: bool = typer.Option(True, help="write PNG pictures of the structures"),
         progress: bool = typer.Option(True, help="show a live progress line"),
         ) -> None:
-    from facetflow.engines.base import EngineUnavailable
-    from facetflow.workflows.lock import WorkdirBusy
-
     study, work, store = _abs(study), _abs(work), _abs_store(store)
     submit, launchpad = _abs(submit), _abs(launchpad)
     if submit is not None:
         _submit(study, work, engine, store, submit, launchpad)
         return
     spec = _checked_spec(study, engine)
-    from facetflow.structures.catalog import deferred_binding
+    _wire_analysis()
+    from facetflow.engines.base import EngineUnavailable  # ase, pymatgen, FireWorks
     from facetflow.workflows.local import run_study
-    from facetflow.workflows.progress import ProgressDisplay, ProgressLog
 
-    display: list = []
-
-    def on_start(prep, pending) -> None:
-        err.print(f"{spec.name}: {len(prep.plan.nodes)} calculations "
-                  f"({prep.plan.raw_count} before deduplication), {len(pending)} to run, "
-                  f"{len(prep.plan.nodes) - len(pending)} already in {prep.store!r}")
-        if deferred_binding(prep.spec) and not any(
-                r.get("role") == "binding" for r in prep.plan.records.values()):
-            err.print("binding structures follow at the computed theta* of each facet and "
-                      "ligand (a second stage, counted when it starts)")
-        if progress and pending:
-            events = prep.workdir / "events.jsonl"
-            shown = (ProgressDisplay(events, len(pending), time.time(), err)
-                     if err.is_terminal else ProgressLog(events, len(pending), time.time()))
-            display.append(shown.__enter__())
-
+    shown: list[ProgressDisplay] = []
     try:
-        summary = run_study(study, work, engine=engine, store_url=store, pictures=pictures,
-                            final_task=lambda wd: (REPORT_TASK, [str(wd)]),
-                            on_start=on_start)
+        summary = run_study(study, work, engine=engine, store=store, pictures=pictures,
+                            spec=spec, on_start=_announcer(progress, shown))
     except (SpecError, StructureError) as exc:
         _fail(exc)
     except WorkdirBusy as exc:
@@ -204,7 +208,7 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
     except EngineUnavailable as exc:
         _die("error", exc, EXIT_ENGINE)
     finally:
-        for d in display:
+        for d in shown:
             d.__exit__(None, None, None)
     out.print(f"calculations: {summary.total} in the plan, {summary.run} run, "
               f"{summary.reused} reused, {summary.failed} failed; {summary.wall_time:.1f} s")
@@ -213,10 +217,33 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
     _headline(Path(summary.workdir))
 
 
+def _announcer(progress: bool, shown: list[ProgressDisplay]
+               ) -> Callable[[Prepared, list[str]], None]:
+    """What a run prints once its plan is known; with ``progress`` it starts a progress
+    display (appended to ``shown``: the caller stops it)."""
+
+    def on_start(prep: Prepared, pending: list[str]) -> None:
+        nodes = len(prep.plan.nodes)
+        err.print(f"{prep.spec.name}: {nodes} calculations ({prep.plan.raw_count} before "
+                  f"deduplication), {len(pending)} to run, {nodes - len(pending)} already "
+                  f"in {prep.store!r}")
+        if prep.binding_later:
+            err.print("binding structures follow at the computed theta* of each facet and "
+                      "ligand (a second stage, counted when it starts)")
+        if progress and pending:
+            events = prep.workdir / "events.jsonl"
+            display = (ProgressDisplay(events, len(pending), time.time(), err)
+                       if err.is_terminal else ProgressLog(events, len(pending), time.time()))
+            shown.append(display.__enter__())
+
+    return on_start
+
+
 def _checked_spec(study: Path, engine: str | None):
-    from facetflow.engines import get_engine
+    """The study, checked to load and to name an engine that runs here."""
+    from facetflow.engines import get_engine  # ase; an engine's code
     from facetflow.engines.base import EngineUnavailable
-    from facetflow.study import ENGINES
+    from facetflow.records.calc import ENGINE_NAMES as ENGINES
 
     try:
         spec = _load(study)
@@ -238,8 +265,6 @@ def _checked_spec(study: Path, engine: str | None):
 
 def _headline(workdir: Path) -> None:
     """Where the report is and what it says."""
-    import json
-
     path = workdir / "report" / "summary.json"
     if not path.is_file():
         err.print(f"[yellow]no report in {workdir / 'report'}[/]")
@@ -277,7 +302,7 @@ def _headline(workdir: Path) -> None:
 
 def _defects_headline(s: dict) -> None:
     """E_f of each defect at its most stable position per limit, and dE_f per ligand."""
-    from facetflow.analysis.figures import defect_bars
+    from facetflow.analysis.bar_plots import defect_bars  # matplotlib
 
     d = s.get("defects")
     if not d:
@@ -298,13 +323,14 @@ def _defects_headline(s: dict) -> None:
 
 def _submit(study: Path, work: Path, engine: str | None, store: str | None, qadapter: Path,
             launchpad: Path | None) -> None:
-    from facetflow.workflows.lock import WorkdirBusy
-    from facetflow.workflows.queue import submit_study
+    """Queue ``study`` on a batch system."""
+    spec = _checked_spec(study, engine)
+    _wire_analysis()  # the queue's jobs wire it themselves; here for a second stage taken now
+    from facetflow.workflows.queue import submit_study  # ase, pymatgen, FireWorks
 
-    _checked_spec(study, engine)
     try:
-        sub = submit_study(study, work, qadapter, launchpad, engine=engine, store_url=store,
-                           final_task=(REPORT_TASK, [str((work / _load(study).name).resolve())]))
+        sub = submit_study(study, work, qadapter, launchpad, engine=engine, store=store,
+                           spec=spec)
     except (SpecError, StructureError) as exc:
         _fail(exc)
     except WorkdirBusy as exc:
@@ -344,26 +370,17 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
            expiration: int = typer.Option(3600, help="seconds without a ping before a "
                                           "running Firework counts as lost"),
            ) -> None:
-    from collections import Counter
-
-    from facetflow.store import ResultStore, workdir_store_url
-    from facetflow.workflows.lock import WorkdirBusy
-    from facetflow.workflows.plan import read_plan
+    from facetflow.store import ResultStore, workdir_store_url  # ase.db, FireWorks
     from facetflow.workflows.queue import fireworks_states
     from facetflow.workflows.queue import requeue_lost as requeue
 
     workdir, launchpad = _abs(workdir), _abs(launchpad)
-    plan_file = workdir / "plan.json"
-    if not plan_file.is_file():
-        _fail(FileNotFoundError(f"{plan_file} not found: not a facetflow work directory"))
-    plan = read_plan(plan_file)
+    plan = _plan_of(workdir)
     rows = ResultStore(workdir_store_url(workdir)).hashes()
     by_stage: dict[str, Counter] = {}
     for node in plan.nodes.values():
         state = rows.get(node.hash, "pending")
         by_stage.setdefault(f"{node.engine}/{node.purpose}", Counter())[state] += 1
-    from rich.table import Table
-
     table = Table("calculations", "done", "failed", "pending")
     for k, c in sorted(by_stage.items()):
         table.add_row(k, str(c["done"]), str(c["failed"]), str(c["pending"]))
@@ -380,6 +397,20 @@ def status(workdir: Path = typer.Argument(..., help="work directory (WORK/<study
                                    or "none"))
 
 
+def _plan_of(workdir: Path):
+    """The plan of work directory ``workdir``; exit 2 when there is none or it was written
+    by a facetflow that wrote another schema (a rerun rewrites it)."""
+    from facetflow.records.plan import PlanVersionError, read_plan  # pydantic
+
+    plan_file = workdir / "plan.json"
+    if not plan_file.is_file():
+        _fail(FileNotFoundError(f"{plan_file} not found: not a facetflow work directory"))
+    try:
+        return read_plan(plan_file)
+    except PlanVersionError as exc:
+        _fail(exc)
+
+
 @app.command(help=_help("Rebuild WORKDIR/report from the results store alone (no "
                          "calculation is run).", EXIT_INVALID))
 def report(workdir: Path = typer.Argument(..., help="work directory of a study "
@@ -389,13 +420,11 @@ def report(workdir: Path = typer.Argument(..., help="work directory of a study "
                                            "(e.g. a DFT check) whose paper comparison joins "
                                            "this report's; remembered for later reports")
            ) -> None:
-    from facetflow.analysis.report import set_compared_runs, write_report
+    from facetflow.analysis.report import set_compared_runs, write_report  # matplotlib
 
     workdir, also = _abs(workdir), [_abs(o) for o in also or []]
+    _plan_of(workdir)
     try:
-        if not (workdir / "plan.json").is_file():
-            raise FileNotFoundError(f"{workdir / 'plan.json'} not found: not a facetflow work "
-                                    "directory")
         if also:
             missing = [str(o) for o in also if not (o / "plan.json").is_file()]
             if missing:
@@ -414,13 +443,10 @@ def report(workdir: Path = typer.Argument(..., help="work directory of a study "
 def engines(install: list[str] = typer.Option(None, "--install", metavar="NAME",
                                               help="install an engine's code (qe, cp2k, "
                                                    "gpaw); repeatable")) -> None:
-    from rich.table import Table
-
-    from facetflow.engines import engine_table
+    from facetflow.engines import engine_table  # ase; each engine's code
+    from facetflow.engines.install import InstallError, install_engine
 
     if install:
-        from facetflow.engines.install import InstallError, install_engine
-
         for name in install:
             try:
                 steps = install_engine(name)
@@ -444,12 +470,11 @@ def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POS
                                             "(default: guessed from the structure)"),
          as_json: bool = typer.Option(False, "--json", help="print the JSON result record"),
          ) -> None:
-    import json
-
-    from ase.io import read
+    from ase.io import read  # ase; the engine's code
 
     from facetflow.engines import get_engine
-    from facetflow.engines.base import CalcError, EngineUnavailable, purpose_of, settings_for
+    from facetflow.engines.base import CalcError, EngineUnavailable
+    from facetflow.engines.presets import purpose_of, settings_for
 
     structure = _abs(structure)
     try:
@@ -478,6 +503,22 @@ def calc(structure: Path = typer.Argument(..., help="structure file (extxyz, POS
               f"{result.scf_cycles} SCF cycles, {result.wall_time:.1f} s")
     for w in result.warnings:
         out.print(f"[yellow]warning[/] {w}")
+
+
+@app.command(hidden=True, help=_help("What a batch job runs: pull the study's Fireworks from "
+                                     "the LaunchPad and run them until none is left.",
+                                     EXIT_INVALID))
+def launch(launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (MongoDB); "
+                                                 "default: the work directory's file store "
+                                                 "named by MONGOMOCK_SERVERSTORE_FILE"),
+           worker: str = typer.Option("facetflow-queue", help="FireWorks worker name"),
+           ) -> None:
+    _wire_analysis()
+    from facetflow.workflows.launch import run_launches  # ase, FireWorks
+
+    code = run_launches(_abs(launchpad), worker)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command(help=_help("Print the facetflow version."))

@@ -50,3 +50,11 @@ class SpecError(ValueError):
 
 class StructureError(ValueError):
     """A structure cannot be built as requested (e.g. no symmetric slab exists)."""
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot run here; ``reason`` says why and how to fix it."""
+
+    def __init__(self, engine: str, reason: str) -> None:
+        self.engine, self.reason = engine, reason
+        super().__init__(f"engine {engine!r} unavailable: {reason}")

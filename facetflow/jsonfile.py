@@ -8,6 +8,8 @@ from pathlib import Path
 
 
 def write_json_atomic(path: Path, payload: dict, indent: int | None = 1) -> None:
+    """Write ``payload`` to ``path`` through a temporary file in the same folder, renamed
+    over ``path`` (numpy scalars are written as floats)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(payload, indent=indent, default=float))

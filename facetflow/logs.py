@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = "facetflow"
+WARNINGS = "py.warnings"  # the logger ``logging.captureWarnings`` sends warnings to
 FILE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [pid %(process)d]: %(message)s"
 _CONSOLE_TAG = "_facetflow_console"
 
@@ -48,7 +49,19 @@ def configure(verbosity: int = 0, stream=None) -> logging.Logger:
     handler.setFormatter(_ConsoleFormatter())
     setattr(handler, _CONSOLE_TAG, True)
     logger.addHandler(handler)
+    _capture_warnings()
     return logger
+
+
+def _capture_warnings() -> None:
+    """Python warnings (e.g. PyTorch's from inside CHGNet) go to the run's log file, not to
+    the console: ``logging.captureWarnings`` routes them to the ``py.warnings`` logger,
+    which gets the file handlers of ``run_log`` and nothing else."""
+    logging.captureWarnings(True)
+    warned = logging.getLogger(WARNINGS)
+    warned.propagate = False
+    if not warned.handlers:
+        warned.addHandler(logging.NullHandler())
 
 
 @contextmanager
@@ -65,6 +78,7 @@ def run_log(path: Path) -> Iterator[Path]:
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter(FILE_FORMAT))
     logger.addHandler(handler)
+    logging.getLogger(WARNINGS).addHandler(handler)
     try:
         yield path
     except Exception as exc:
@@ -74,6 +88,7 @@ def run_log(path: Path) -> Iterator[Path]:
         raise
     finally:
         logger.removeHandler(handler)
+        logging.getLogger(WARNINGS).removeHandler(handler)
         handler.close()
 
 

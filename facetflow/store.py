@@ -10,7 +10,7 @@ or a PostgreSQL URL (``postgresql://user:password@host:port/db``) when many node
     engine     engine name; ``purpose`` bulk | slab | molecule; ``stage`` final | prerelax
     checksum   sha256 of the stored result record (verified on every read)
 
-and in ``data``: ``result`` (the engine's ``CalcResult`` as plain JSON: energy in eV,
+and in ``data``: ``result`` (a ``facetflow.records.calc.CalcResult`` as JSON: energy in eV,
 forces in eV/Å, final structure, steps, SCF cycles, wall time, warnings, provenance),
 ``meta`` (study, node, host, timings) or, for a failed calculation, ``error``.
 
@@ -33,10 +33,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.db import connect
+from pydantic import ValidationError
 
-from facetflow.engines.base import CalcResult, dict_to_atoms
+from facetflow.records.calc import CalcResult, dict_to_atoms
 
 
 def _canonical(obj):
@@ -69,8 +71,10 @@ class StoredCalc:
     meta: dict = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StoreProblem:
+    """A row that could not be used (it is treated as missing, so it is recomputed)."""
+
     calc_hash: str
     reason: str
 
@@ -100,9 +104,17 @@ class ResultStore:
         self.url = resolve_url(url)
         if not self.is_postgres:
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
-        self.problems: list[StoreProblem] = []
+        self._problems: dict[StoreProblem, None] = {}  # an ordered set
         if self.is_postgres:
             _init_postgres(self._db())
+
+    @property
+    def problems(self) -> list[StoreProblem]:
+        """The unusable rows this store object has read, each once, in order found."""
+        return list(self._problems)
+
+    def _note(self, problems: list[StoreProblem]) -> None:
+        self._problems.update(dict.fromkeys(problems))
 
     @property
     def is_postgres(self) -> bool:
@@ -143,8 +155,8 @@ class ResultStore:
                "checksum": checksum({"result": result, "error": error})}
         if meta.get("study"):
             kvp["study"] = meta["study"]
-        from ase import Atoms
-
+        # a writer outside facetflow's advisory lock may store the hash first
+        retry_on = _unique_violation() if self.is_postgres else ()
         for attempt in range(3):
             db = self._db()
             try:
@@ -158,8 +170,8 @@ class ResultStore:
                     db.write(atoms if atoms is not None else Atoms(), key_value_pairs=kvp,
                              data=data)
                 return
-            except Exception as exc:  # a writer outside facetflow's lock stored it first
-                if not _is_unique_violation(exc) or attempt == 2:
+            except retry_on:
+                if attempt == 2:
                     raise
                 time.sleep(0.1 * (attempt + 1))
 
@@ -167,7 +179,12 @@ class ResultStore:
     def get(self, calc_hash: str) -> StoredCalc | None:
         """The checked row for ``calc_hash``, or None (absent or failing its checksum)."""
         rows = list(self._db().select(calc_hash=calc_hash))
-        return self._check(rows[-1]) if rows else None
+        if not rows:
+            return None
+        problems: list[StoreProblem] = []
+        stored = _check(rows[-1], problems)
+        self._note(problems)
+        return stored
 
     def all(self, status: str | None = None) -> dict[str, StoredCalc]:
         """Every checked row by hash (optionally only ``status``).
@@ -181,14 +198,14 @@ class ResultStore:
             rows, problems = _checked_rows(self.url, stamp)
         else:
             rows, problems = self._read_checked()
-        self.problems += problems
+        self._note(problems)
         return {h: s for h, s in rows.items() if status is None or s.status == status}
 
     def _read_checked(self) -> tuple[dict[str, StoredCalc], list[StoreProblem]]:
         problems: list[StoreProblem] = []
         out: dict[str, StoredCalc] = {}
         for row in self._db().select():
-            stored = self._check(row, problems)
+            stored = _check(row, problems)
             if stored is not None:
                 out[stored.calc_hash] = stored
         return out, problems
@@ -197,25 +214,30 @@ class ResultStore:
         """hash -> status for every row (checksums not verified; cheap)."""
         return {row.calc_hash: row.status for row in self._db().select(include_data=False)}
 
-    def _check(self, row, problems: list[StoreProblem] | None = None) -> StoredCalc | None:
-        """The row as a ``StoredCalc``, or None with the reason added to ``problems``
-        (default: this store's ``problems``)."""
-        problems = self.problems if problems is None else problems
-        try:
-            data = dict(row.data or {})
-        except Exception:  # noqa: BLE001 - an undecodable row is a corrupted row
-            data = {"corrupted": True}
-        result, error = data.get("result"), data.get("error")
-        if row.get("checksum") != checksum({"result": result, "error": error}):
-            problems.append(StoreProblem(row.calc_hash, "checksum mismatch: the row was "
-                                              "changed after it was written; recomputing"))
-            return None
-        if row.status == "done" and result is None:
-            problems.append(StoreProblem(row.calc_hash, "done without a result"))
-            return None
-        return StoredCalc(calc_hash=row.calc_hash, status=row.status, label=row.label,
-                          result=CalcResult.from_dict(result) if result else None,
-                          error=error, meta=data.get("meta") or {})
+
+def _check(row, problems: list[StoreProblem]) -> StoredCalc | None:
+    """The row as a ``StoredCalc``, or None with the reason added to ``problems``."""
+    try:
+        data = dict(row.data or {})
+    except (ValueError, TypeError):  # undecodable JSON or not a mapping: a corrupted row
+        data = {"corrupted": True}
+    result, error = data.get("result"), data.get("error")
+    if row.get("checksum") != checksum({"result": result, "error": error}):
+        problems.append(StoreProblem(row.calc_hash, "checksum mismatch: the row was "
+                                     "changed after it was written; recomputing"))
+        return None
+    if row.status == "done" and result is None:
+        problems.append(StoreProblem(row.calc_hash, "done without a result"))
+        return None
+    try:
+        record = CalcResult.from_dict(result) if result else None
+    except ValidationError as exc:
+        problems.append(StoreProblem(row.calc_hash, "result is not a CalcResult of this "
+                                     f"facetflow ({exc.error_count()} field errors); "
+                                     "recomputing"))
+        return None
+    return StoredCalc(calc_hash=row.calc_hash, status=row.status, label=row.label,
+                      result=record, error=error, meta=data.get("meta") or {})
 
 
 def _sqlite_stamp(path: str) -> tuple | None:
@@ -243,7 +265,8 @@ def _checked_rows(url: str, stamp: tuple) -> tuple[dict[str, StoredCalc], list[S
 
 @functools.cache
 def _postgres_class():
-    from ase_db_backends.postgresql import PostgreSQLDatabase
+    # ase-db-backends (and psycopg2) only for PostgreSQL stores
+    from ase_db_backends.postgresql import Connection, PostgreSQLDatabase
 
     class SessionSafePostgreSQL(PostgreSQLDatabase):
         """ase-db-backends reads a new row's id as the sequence's ``last_value``, which
@@ -257,7 +280,7 @@ def _postgres_class():
         def _connect(self):
             # its connection wrapper has no rollback, which a failed transaction needs
             con = super()._connect()
-            if not hasattr(con, "rollback"):
+            if isinstance(con, Connection):
                 con.rollback = con.con.rollback
             return con
 
@@ -283,5 +306,8 @@ def _init_postgres(db) -> None:
         con.close()
 
 
-def _is_unique_violation(exc: Exception) -> bool:
-    return type(exc).__name__ in ("UniqueViolation", "IntegrityError")
+def _unique_violation() -> type[Exception]:
+    """PostgreSQL's error for a second row with the same calc_hash (the unique index)."""
+    from psycopg2.errors import UniqueViolation  # only for PostgreSQL stores
+
+    return UniqueViolation

@@ -1,352 +1,28 @@
-"""The study spec: a YAML file a chemist writes, validated up front.
+"""Loading a study: a YAML file a chemist writes, validated up front.
 
-``load_study(path)`` returns a ``Study`` or raises ``SpecError`` carrying one problem per
-mistake (field path, value, what is allowed). Nothing is written before a study is valid.
-
-Units and conventions: lengths in Å; coverage theta = ligands per surface cation of the
-outermost layer (per face), 0 < theta and theta x footprint <= 1 (full coverage is one
-acetate or 0.5 Zn(acetate)2 per surface Zn); temperature in °C.
+``load_study(path)`` returns a ``Study`` (schema: ``facetflow.records.study``) or raises
+``SpecError`` carrying one problem per mistake (field path, value, what is allowed).
+Besides the schema it checks what needs the materials table, the ligand library, the
+published findings and the engines' settings. Nothing is written before a study is valid.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError
 
+from facetflow.engines.settings import settings_problems
 from facetflow.errors import Problem, SpecError
-
-ENGINES = ("mlip", "vasp", "qe", "cp2k", "gpaw")
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CoreSpec(_Spec):
-    """The core material; ``a``/``c`` override the tabulated experimental lattice (Å)."""
-
-    material: str
-    a: Annotated[float, Field(gt=1.0, lt=50.0)] | None = None
-    c: Annotated[float, Field(gt=1.0, lt=50.0)] | None = None
-
-
-class ShellSpec(_Spec):
-    """Epitaxial shell: material, monolayers, outer termination (default cation)."""
-
-    material: str
-    monolayers: Annotated[int, Field(ge=1, le=10)] = 1
-    termination: str | None = None
-
-
-class SlabDefaults(_Spec):
-    monolayers: Annotated[int, Field(ge=2, le=40)] = 8
-    vacuum: Annotated[float, Field(ge=8.0, le=100.0)] = 15.0
-    fixed_monolayers: Annotated[int, Field(ge=0, le=40)] | None = None
-
-
-Coverage = Annotated[float, Field(gt=0.0, le=1.0)]
-
-
-def miller_label(miller) -> str:
-    """``(1, -1, 0)`` -> ``"1m10"``: the default facet label."""
-    return "".join(str(i) if i >= 0 else f"m{-i}" for i in miller)
-
-
-class FacetSpec(_Spec):
-    """One facet: Miller indices in the conventional cell, in-plane supercell (two integers
-    or a 2x2 matrix on the reduced 1x1 surface cell), and optional overrides.
-
-    ``name`` labels the facet in structure ids and the report (default: the Miller indices,
-    e.g. ``100``); it lets one facet appear with two terminations (``100_CsI``,
-    ``100_PbI2``)."""
-
-    miller: tuple[int, int, int]
-    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
-    supercell: list[int] | list[list[int]] = [1, 1]
-    monolayers: Annotated[int, Field(ge=2, le=40)] | None = None
-    vacuum: Annotated[float, Field(ge=8.0, le=100.0)] | None = None
-    symmetric: bool | None = None
-    termination: str | None = None
-    fixed_monolayers: Annotated[int, Field(ge=0, le=40)] | None = None
-    coverages: dict[str, list[Coverage]] | None = None
-    modes: dict[str, str] | None = None
-    growth_species: list[str] = []
-
-    @field_validator("miller")
-    @classmethod
-    def _nonzero(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
-        if not any(v):
-            raise ValueError("Miller indices (0, 0, 0) define no plane")
-        return v
-
-    @field_validator("supercell")
-    @classmethod
-    def _supercell(cls, v):
-        if len(v) == 2 and all(isinstance(x, int) for x in v):
-            if min(v) < 1:
-                raise ValueError("supercell repeats must be >= 1")
-            return v
-        if len(v) == 2 and all(isinstance(r, list) and len(r) == 2 for r in v):
-            det = v[0][0] * v[1][1] - v[0][1] * v[1][0]
-            if det <= 0:
-                raise ValueError("supercell matrix must have a positive determinant")
-            return v
-        raise ValueError("supercell must be [n1, n2] or a 2x2 integer matrix")
-
-    @property
-    def label(self) -> str:
-        return self.name or miller_label(self.miller)
-
-    @property
-    def supercell_matrix(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        v = self.supercell
-        if isinstance(v[0], int):
-            return ((v[0], 0), (0, v[1]))
-        return ((v[0][0], v[0][1]), (v[1][0], v[1][1]))
-
-
-class LigandSpec(_Spec):
-    """A ligand and the coverages of its sweep; ``mode`` forces a binding mode.
-
-    ``replaces``: an element of the outermost plane (e.g. ``Cs`` or ``I`` on a CsI-
-    terminated perovskite face); each ligand then takes the place of one such surface atom
-    (removed; the ligand's anchor goes to its site, at bonding distance from the atom
-    beneath it when there is one), so theta counts replaced atoms per surface cation.
-    Binding energies of such a ligand are taken against the slab with the surface atom
-    removed and no ligand: E_b = E(slab - X + A) - E(slab - X) - mu_A.
-    ``facets``: the facet labels where the ligand is swept (default every facet)."""
-
-    name: str
-    coverages: Annotated[list[Coverage], Field(min_length=1)]
-    mode: str | None = None
-    replaces: Annotated[str, Field(pattern=r"^[A-Z][a-z]?$")] | None = None
-    facets: list[str] | None = None
-
-
-class CustomLigandSpec(_Spec):
-    """A user ligand from an XYZ file (path relative to the study file)."""
-
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    file: str
-    anchors: list[int]
-    kind: Literal["X", "L", "Z", "X2", "growth"] = "X"
-    charge: int = -1
-    footprint: Annotated[int, Field(ge=1, le=4)] = 1
-    modes: list[str] | None = None
-    anchor_species: list[Literal["cation", "anion"]] | None = None
-    reference: dict[str, float] = {}
-
-    @field_validator("anchors")
-    @classmethod
-    def _anchors(cls, v: list[int]) -> list[int]:
-        if not v:
-            raise ValueError("a ligand needs one or two anchor atoms (0-based indices)")
-        if len(v) > 2:
-            raise ValueError("at most two anchor atoms are supported")
-        return v
-
-
-class VariantSpec(_Spec):
-    """Replace one ligand by ``replace_with`` (e.g. F, HF) at the listed coverages."""
-
-    replace_with: str
-    coverages: Literal["all"] | list[Coverage] = "all"
-
-
-class BindingSpec(_Spec):
-    """Where binding structures (one ligand removed; growth species in its place) are
-    built: ``optimal`` at the arrangement at theta* of each facet and ligand, once the
-    coverage sweep's energies are known (a second stage of the run); or a list of
-    coverages (first arrangement, built up front)."""
-
-    coverages: Literal["optimal"] | list[Coverage] = "optimal"
-
-
-class EnumerationSpec(_Spec):
-    """How many symmetry-unique arrangements per coverage, and how many symmetry-unique
-    replacement positions per arrangement, are kept (most uniform first)."""
-
-    max_configurations: Annotated[int, Field(ge=1, le=50)] = 2
-    max_replacements: Annotated[int, Field(ge=1, le=20)] = 1
-
-
-class EngineSpec(_Spec):
-    """The engine and its settings. ``prerelax: mlip`` relaxes every slab with the ML
-    potential before the engine's own calculation; ``final_task: single`` then makes that
-    calculation a single point at the pre-relaxed geometry (slabs only: bulk and molecule
-    references are still relaxed by the engine) -- the cheap protocol for checking ML
-    energetics with DFT, stated in every result's task."""
-
-    name: Literal[ENGINES] = "mlip"  # type: ignore[valid-type]
-    settings: dict = {}
-    prerelax: Literal["mlip"] | None = None
-    final_task: Literal["relax", "single"] = "relax"
-
-    @model_validator(mode="after")
-    def _single_needs_geometry(self) -> EngineSpec:
-        if self.final_task == "single" and self.prerelax is None:
-            raise PydanticCustomError(
-                "final_task", "final_task: single needs prerelax: mlip (a geometry to "
-                "compute the single point at)")
-        return self
-
-
-class WorkflowSpec(_Spec):
-    """How the plan is made and run.
-
-    ``lattice_from_bulk``: slabs are scaled to the engine's own relaxed core lattice (so
-    the bulk reference and the slab share one lattice and no spurious strain enters
-    gamma). ``warm_start``: a variant or binding structure (one local change to a ligand
-    arrangement) starts from that arrangement's relaxed geometry; ligand arrangements
-    start from the builder's guess (see ``workflows.plan``). ``batch_size``: cheap MLIP
-    calculations of one plan level are run as one batched relaxation of up to this many
-    structures. ``starts``: how many starts each structure with adsorbates is relaxed
-    from; its energy is the lowest of them (ligand shells are floppy, so one start can end
-    in a high local minimum). Start 0 is the usual one (the builder's guess, or the warm
-    start); start j >= 1 is the builder's guess with every adsorbate turned about the
-    surface normal by up to ``start_rotation`` degrees and every free atom rattled by
-    ``start_rattle`` Å (``structures.perturb``). A structure warm-started from another
-    starts from that structure's lowest start. With ``prerelax``, the starts are ML
-    pre-relaxations and one DFT relaxation follows from the lowest.
-    """
-
-    lattice_from_bulk: bool = True
-    warm_start: bool = True
-    batch_size: Annotated[int, Field(ge=1, le=1000)] = 64
-    starts: Annotated[int, Field(ge=1, le=16)] = 1
-    start_rotation: Annotated[float, Field(ge=0.0, le=180.0)] = 30.0
-    start_rattle: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
-    bulk_references: bool = True
-    """false: no bulk references are computed, so chemical potentials of the core and
-    shell elements (gamma, growth-species binding, defect energies) stay unknown; binding
-    energies of ligands and additives (molecular references) are still computed. For
-    binding-energy checks with Gamma-point codes, where a primitive bulk cell is not
-    meaningful. Needs lattice_from_bulk: false."""
-
-    @model_validator(mode="after")
-    def _lattice_needs_bulk(self) -> WorkflowSpec:
-        if not self.bulk_references and self.lattice_from_bulk:
-            raise PydanticCustomError(
-                "bulk_references", "bulk_references: false needs lattice_from_bulk: false "
-                "(the slabs are scaled to the relaxed bulk lattice)")
-        return self
-
-
-class AnalysisSpec(_Spec):
-    """Extra analysis. ``delta_mu``: species -> [min, max] (eV) over which gamma(theta),
-    theta* and gamma* are also reported, as the chemical potential of that species moves
-    away from its reference value (a cation of the core or shell: the anion moves the
-    opposite way, keeping mu_cation + mu_anion = E(bulk); a ligand or additive: its mu
-    alone). ``delta_mu_points`` values are spread evenly over each range."""
-
-    delta_mu: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = {}
-    delta_mu_points: Annotated[int, Field(ge=2, le=201)] = 11
-    compare_with: str | None = None
-    """Published findings to set beside this run's (``summary.json: paper_comparison``):
-    the name of a file in ``facetflow/data/papers/`` (without ``.yaml``) or a path to a
-    YAML file of the same form (see ``facetflow.analysis.paper``)."""
-
-    @model_validator(mode="after")
-    def _ranges(self) -> AnalysisSpec:
-        for name, (lo, hi) in self.delta_mu.items():
-            if not lo < hi:
-                raise ValueError(f"delta_mu.{name}: the range must be [min, max] with "
-                                 f"min < max, got [{lo}, {hi}]")
-        return self
-
-
-DEFECT_KIND = r"^(V_[A-Z][a-z]?|[A-Z][a-z]?_int)$"
-
-
-class DefectsSpec(_Spec):
-    """Neutral point defects in the outermost planes of symmetric slabs.
-
-    ``kinds``: ``V_X`` (vacancy of element X) or ``X_int`` (interstitial X), X a species
-    of the core (or shell). Each is put at every symmetry-unique position in the top
-    ``layers`` atomic planes (vacancies: the atoms of X there, one orbit per position under
-    the operations that keep the top face; interstitials: the empty sites of largest
-    clearance between those planes), at most ``max_sites`` positions per kind, and its
-    image on the bottom face (both faces identical, two defects per cell).
-
-    E_f = [E(defective slab) - E(pristine slab) - sum_i dn_i mu_i] / n_defects (eV), with
-    dn_i the atoms added (interstitial +1, vacancy -1 per defect), in each chemical-
-    potential limit of ``limits`` (cation-rich: mu_cation = E(metal); anion-rich: mu_anion
-    = E(elemental anion reference, e.g. S8)). With each of ``ligands`` bound at the binding
-    site nearest the defect, E_f(L) uses the pristine slab with that ligand at that site
-    as reference, and the passivation effect is dE_f = E_f(L) - E_f (> 0: the ligand makes
-    the defect costlier to form)."""
-
-    kinds: Annotated[list[Annotated[str, Field(pattern=DEFECT_KIND)]], Field(min_length=1)]
-    facets: list[str] | None = None
-    layers: Annotated[int, Field(ge=1, le=6)] = 2
-    max_sites: Annotated[int, Field(ge=1, le=20)] = 2
-    ligands: list[str] = []
-    limits: Annotated[list[Literal["cation-rich", "anion-rich"]],
-                      Field(min_length=1)] = ["cation-rich", "anion-rich"]
-
-
-class ConditionsSpec(_Spec):
-    """Synthesis conditions: temperature (°C) and chemical-potential limit."""
-
-    temperature_C: Annotated[float, Field(gt=-273.15, lt=2000.0)] = 340.0
-    limit: Literal["cation-rich", "anion-rich"] = "cation-rich"
-
-
-class Study(_Spec):
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    description: str = ""
-    core: CoreSpec
-    shell: ShellSpec | None = None
-    slab: SlabDefaults = SlabDefaults()
-    facets: Annotated[list[FacetSpec], Field(min_length=1)]
-    ligands: list[LigandSpec] = []
-    custom_ligands: list[CustomLigandSpec] = []
-    variants: list[VariantSpec] = []
-    binding: BindingSpec = BindingSpec()
-    enumeration: EnumerationSpec = EnumerationSpec()
-    engine: EngineSpec = EngineSpec()
-    workflow: WorkflowSpec = WorkflowSpec()
-    analysis: AnalysisSpec = AnalysisSpec()
-    conditions: ConditionsSpec = ConditionsSpec()
-    defects: DefectsSpec | None = None
-
-    @model_validator(mode="after")
-    def _unique(self) -> Study:
-        seen: dict = {}
-        for i, f in enumerate(self.facets):
-            key = f.name or f.miller  # one miller may appear under two names
-            if key in seen:
-                raise PydanticCustomError(
-                    "duplicate", "facets.{i}: facet {m} is listed twice (also facets.{j})",
-                    {"i": i, "m": f.name or list(f.miller), "j": seen[key]})
-            seen[key] = i
-        labels = [f.label for f in self.facets]
-        for i, lab in enumerate(labels):
-            if lab in labels[:i]:
-                raise PydanticCustomError(
-                    "duplicate", "facets.{i}.name: facet label {n} is used twice (also "
-                    "facets.{j})", {"i": i, "n": lab, "j": labels.index(lab)})
-        names: dict = {}
-        for k, lig in enumerate(self.ligands):
-            if lig.name in names:
-                raise PydanticCustomError(
-                    "duplicate", "ligands.{k}.name: ligand {n} is listed twice (also "
-                    "ligands.{j})", {"k": k, "n": lig.name, "j": names[lig.name]})
-            names[lig.name] = k
-        return self
+from facetflow.findings import load_findings
+from facetflow.records.study import ENGINES, FacetSpec, Study
+from facetflow.structures.ligands import MODES, Ligand, get_ligand
+from facetflow.structures.materials import Compound, compound_names, get_compound
+
+__all__ = ["ENGINES", "FacetSpec", "Study", "load_study", "parse_study",
+           "semantic_problems"]
 
 
 def _pydantic_problems(err: ValidationError) -> list[Problem]:
@@ -391,104 +67,154 @@ def load_study(path: str | Path) -> Study:
 
 
 def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
-    """Checks that need the materials table and ligand library (collected, not raised)."""
-    from facetflow.structures.ligands import MODES, get_ligand
-    from facetflow.structures.materials import compound_names, get_compound
+    """Checks that need the materials table, the ligand library, the findings and the
+    engines' settings (collected, not raised), in the order of the study file."""
+    ligands = _LigandNames(study)
+    problems = _material_problems(study)
+    problems += _custom_ligand_problems(study, base_dir)
+    problems += _sweep_problems(study, ligands)
+    for k, v in enumerate(study.variants):
+        ligands.resolve(v.replace_with, f"variants.{k}.replace_with")
+    problems += ligands.take()
+    problems += _facet_species_problems(study, ligands)
+    problems += _delta_mu_problems(study)
+    if study.analysis.compare_with:
+        problems += load_findings(study.analysis.compare_with, base_dir)[1]
+    problems += settings_problems(study.engine.name, study.engine.settings)
+    if study.variants and not study.ligands:
+        problems.append(Problem("variants", "variants replace a ligand, but the study has no "
+                                "ligands"))
+    problems += _placement_problems(study)
+    problems += _defect_problems(study, ligands)
+    return problems
 
-    problems: list[Problem] = []
 
-    def check(fn, *args, **kw):
-        try:
-            return fn(*args, **kw)
-        except SpecError as exc:
-            problems.extend(exc.problems)
+class _LigandNames:
+    """Resolves ligand names of a study (custom ligands first, then the library),
+    collecting a problem for each unknown name once per place it is used."""
+
+    def __init__(self, study: Study) -> None:
+        self.custom = {cl.name: cl for cl in study.custom_ligands}
+        self.known: dict[str, Ligand] = {}
+        self.problems: list[Problem] = []
+
+    def take(self) -> list[Problem]:
+        """The problems noted since the last call."""
+        out, self.problems = self.problems, []
+        return out
+
+    def resolve(self, name: str, path: str) -> Ligand | None:
+        """The library ligand ``name`` (None: a custom ligand, or unknown: noted)."""
+        if name in self.custom:
             return None
+        if name not in self.known:
+            try:
+                self.known[name] = get_ligand(name, path=path)
+            except SpecError as exc:
+                self.problems += exc.problems
+                return None
+        return self.known[name]
 
-    check(get_compound, study.core.material, path="core.material")
+    def modes(self, name: str, ligand: Ligand | None) -> list[str] | None:
+        """The binding modes of a ligand (None: not known before it is built)."""
+        if name in self.custom:
+            return self.custom[name].modes
+        return list(ligand.modes) if ligand is not None else None
+
+    def footprint(self, name: str, ligand: Ligand | None) -> int:
+        """Surface cations one ligand occupies (1 when unknown)."""
+        if name in self.custom:
+            return self.custom[name].footprint
+        return ligand.footprint if ligand is not None else 1
+
+
+def _compounds(study: Study) -> list[Compound]:
+    """The study's core and shell compounds that the materials table knows."""
+    names = (study.core.material, study.shell.material if study.shell else None)
+    return [get_compound(m) for m in names if m and m in compound_names()]
+
+
+def _material_problems(study: Study) -> list[Problem]:
+    problems: list[Problem] = []
+    places = [("core.material", study.core.material)]
     if study.shell:
-        check(get_compound, study.shell.material, path="shell.material")
-    known: dict[str, object] = {}
+        places.append(("shell.material", study.shell.material))
+    for path, name in places:
+        try:
+            get_compound(name, path=path)
+        except SpecError as exc:
+            problems += exc.problems
+    return problems
+
+
+def _custom_ligand_problems(study: Study, base_dir: Path) -> list[Problem]:
+    problems: list[Problem] = []
     for k, cl in enumerate(study.custom_ligands):
-        f = base_dir / cl.file
-        if not f.is_file():
+        if not (base_dir / cl.file).is_file():
             problems.append(Problem(f"custom_ligands.{k}.file", "file not found", cl.file))
         for m in cl.modes or []:
             if m not in MODES:
                 problems.append(Problem(f"custom_ligands.{k}.modes", "unknown binding mode",
                                         m, ", ".join(MODES)))
-        known[cl.name] = cl
-    custom_footprint = {cl.name: cl.footprint for cl in study.custom_ligands}
+    return problems
 
-    def ligand(name: str, path: str):
-        if name in known:
-            return known[name]
-        lig = check(get_ligand, name, path=path)
-        if lig is not None:
-            known[name] = lig
-        return lig
 
+def _sweep_problems(study: Study, ligands: _LigandNames) -> list[Problem]:
+    """Each swept ligand: known, coverages within full coverage (theta x footprint <= 1),
+    a binding mode it has."""
+    problems: list[Problem] = []
     for k, ls in enumerate(study.ligands):
-        lig = ligand(ls.name, f"ligands.{k}.name")
-        fp = custom_footprint.get(ls.name, getattr(lig, "footprint", 1))
+        lig = ligands.resolve(ls.name, f"ligands.{k}.name")
+        problems += ligands.take()
+        fp = ligands.footprint(ls.name, lig)
         for j, theta in enumerate(ls.coverages):
             if theta * fp > 1 + 1e-9:
                 problems.append(Problem(f"ligands.{k}.coverages.{j}", f"coverage exceeds full "
                                         f"coverage for a ligand of footprint {fp}", theta,
                                         f"0 < theta <= {1 / fp:g}"))
-        if ls.mode and lig is not None and hasattr(lig, "modes") and ls.mode not in lig.modes:
+        modes = ligands.modes(ls.name, lig)
+        if ls.mode and modes is not None and ls.mode not in modes:
             problems.append(Problem(f"ligands.{k}.mode", "binding mode not available for "
-                                    "this ligand", ls.mode, ", ".join(lig.modes)))
+                                    "this ligand", ls.mode, ", ".join(modes)))
+    return problems
+
+
+def _facet_species_problems(study: Study, ligands: _LigandNames) -> list[Problem]:
+    """Growth species known; coverage and mode overrides only for species the study uses."""
+    problems: list[Problem] = []
     sweep = {ls.name for ls in study.ligands}
-    for k, v in enumerate(study.variants):
-        ligand(v.replace_with, f"variants.{k}.replace_with")
+    additives = {v.replace_with for v in study.variants}
     for i, f in enumerate(study.facets):
         for name in f.growth_species:
-            ligand(name, f"facets.{i}.growth_species")
+            ligands.resolve(name, f"facets.{i}.growth_species")
+        problems += ligands.take()
         for name in (f.coverages or {}):
             if name not in sweep:
                 problems.append(Problem(f"facets.{i}.coverages.{name}", "coverage override "
                                         "for a ligand that is not in ligands", name,
                                         ", ".join(sorted(sweep)) or "(no ligands)"))
         for name in (f.modes or {}):
-            if name not in sweep and name not in f.growth_species and \
-                    name not in {v.replace_with for v in study.variants}:
+            if name not in sweep | additives | set(f.growth_species):
                 problems.append(Problem(f"facets.{i}.modes.{name}", "mode given for a species "
                                         "the study does not use", name))
-    known_mu = set(sweep) | {v.replace_with for v in study.variants}
-    for material in (study.core.material, study.shell.material if study.shell else None):
-        if material and material in compound_names():
-            comp = get_compound(material)
-            known_mu |= set(comp.cations) | {comp.anion}
-    for name in study.analysis.delta_mu:
-        if name not in known_mu:
-            problems.append(Problem(f"analysis.delta_mu.{name}", "no chemical potential of "
-                                    "that name in this study", name,
-                                    ", ".join(sorted(known_mu))))
-    if study.analysis.compare_with:
-        from facetflow.findings import load_findings
-
-        problems.extend(load_findings(study.analysis.compare_with, base_dir)[1])
-    from facetflow.engines.settings import settings_problems
-
-    problems += settings_problems(study.engine.name, study.engine.settings)
-    if study.variants and not study.ligands:
-        problems.append(Problem("variants", "variants replace a ligand, but the study has no "
-                                "ligands"))
-    problems += _site_and_defect_problems(study, ligand)
     return problems
 
 
-def _site_and_defect_problems(study: Study, ligand) -> list[Problem]:
-    """Checks of ``ligands[].facets/replaces`` and the ``defects`` section (``ligand``
-    resolves a ligand name and records a problem when it is unknown)."""
-    from facetflow.structures.materials import compound_names, get_compound
+def _delta_mu_problems(study: Study) -> list[Problem]:
+    """``analysis.delta_mu`` names chemical potentials the study has."""
+    known = {ls.name for ls in study.ligands} | {v.replace_with for v in study.variants}
+    for comp in _compounds(study):
+        known |= set(comp.cations) | {comp.anion}
+    return [Problem(f"analysis.delta_mu.{name}", "no chemical potential of that name in "
+                    "this study", name, ", ".join(sorted(known)))
+            for name in study.analysis.delta_mu if name not in known]
 
+
+def _placement_problems(study: Study) -> list[Problem]:
+    """``ligands[].facets`` name facets of the study; ``replaces`` an element of the slab."""
     problems: list[Problem] = []
     labels = [f.label for f in study.facets]
-    species: set[str] = set()
-    for material in (study.core.material, study.shell.material if study.shell else None):
-        if material and material in compound_names():
-            species |= set(get_compound(material).species)
+    species = {el for comp in _compounds(study) for el in comp.species}
     for k, ls in enumerate(study.ligands):
         for j, lab in enumerate(ls.facets or []):
             if lab not in labels:
@@ -497,9 +223,18 @@ def _site_and_defect_problems(study: Study, ligand) -> list[Problem]:
         if ls.replaces and species and ls.replaces not in species:
             problems.append(Problem(f"ligands.{k}.replaces", "not an element of the slab",
                                     ls.replaces, ", ".join(sorted(species))))
+    return problems
+
+
+def _defect_problems(study: Study, ligands: _LigandNames) -> list[Problem]:
+    """The ``defects`` section: facets of the study, kinds of elements of the slab listed
+    once, known ligands, symmetric slabs."""
     d = study.defects
     if d is None:
-        return problems
+        return []
+    problems: list[Problem] = []
+    labels = [f.label for f in study.facets]
+    species = {el for comp in _compounds(study) for el in comp.species}
     for j, lab in enumerate(d.facets or []):
         if lab not in labels:
             problems.append(Problem(f"defects.facets.{j}", "no facet of that label", lab,
@@ -513,16 +248,18 @@ def _site_and_defect_problems(study: Study, ligand) -> list[Problem]:
     if len(set(d.kinds)) != len(d.kinds):
         problems.append(Problem("defects.kinds", "a defect kind is listed twice", d.kinds))
     for j, name in enumerate(d.ligands):
-        ligand(name, f"defects.ligands.{j}")
+        ligands.resolve(name, f"defects.ligands.{j}")
+    problems += ligands.take()
+    return problems + _asymmetric_defect_problems(study)
+
+
+def _asymmetric_defect_problems(study: Study) -> list[Problem]:
+    """Defects are built on symmetric slabs only (``FacetSpec.is_symmetric``)."""
+    d = study.defects
     tetra = (study.core.material in compound_names()
              and get_compound(study.core.material).tetrahedral)
-    for i, f in enumerate(study.facets):
-        # as facet_request decides: polar {111} of a tetrahedral material is asymmetric
-        symmetric = f.symmetric if f.symmetric is not None else not (
-            tetra and len({abs(x) for x in f.miller}) == 1)
-        if (d.facets is None or f.label in d.facets) and not symmetric:
-            problems.append(Problem(f"facets.{i}.symmetric", "defects are built on symmetric "
-                                    "slabs (the defect and its image on both faces)",
-                                    f.symmetric, "true, or list the other facets in "
-                                    "defects.facets"))
-    return problems
+    return [Problem(f"facets.{i}.symmetric", "defects are built on symmetric slabs (the "
+                    "defect and its image on both faces)", f.symmetric, "true, or list the "
+                    "other facets in defects.facets")
+            for i, f in enumerate(study.facets)
+            if (d.facets is None or f.label in d.facets) and not f.is_symmetric(tetra)]

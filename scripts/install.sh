@@ -26,7 +26,7 @@ sys.exit(not all(u.find_spec(m) for m in ('facetflow', 'ase', 'pymatgen', 'chgne
   exit 0
 fi
 t0=$SECONDS
-pipi() { "$PY" -m pip install --quiet --disable-pip-version-check "$@"; }
+pipi() { "$PY" -m pip install -qq --disable-pip-version-check "$@"; }
 
 echo "facetflow: installing Python packages (first run only)..." >&2
 # The CPU build of PyTorch first: an unpinned torch would pull GBs of CUDA wheels.

@@ -9,7 +9,10 @@ STUDIES = ROOT / "studies"
 def optimum_at(study, theta: float) -> dict[str, dict[str, str]]:
     """A stand-in for the theta* a run's first stage picks: every facet's first arrangement
     of every swept ligand at ``theta`` (so the binding structures are built there)."""
-    return {f.label: {ls.name: f"{f.label}_{ls.name}_t{theta:.3f}_c0" for ls in study.ligands}
+    from facetflow.structures.ids import arrangement_id
+
+    return {f.label: {ls.name: arrangement_id(f.label, ls.name, theta, 0)
+                      for ls in study.ligands}
             for f in study.facets}
 
 
@@ -129,3 +132,28 @@ def finished_run(tmp_path_factory, study: Path, name: str):
     assert proc.returncode == 0, proc.stderr + proc.stdout
     wd = work / name
     return wd, json.loads((wd / "report" / "summary.json").read_text()), proc.stdout
+
+
+def start_root_service(script: str) -> str:
+    """Start a root service with ``scripts/<script> start`` (Slurm, PostgreSQL) and return
+    its last output line (e.g. the database URL). Where it cannot start because this is
+    not root and ``CI`` is not set, the test is skipped with the reason; in CI, and as
+    root, a failure to start fails the test."""
+    import os
+    import subprocess
+
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / script), "start"],
+                          capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0 and os.geteuid() != 0 and not os.environ.get("CI"):
+        pytest.skip(f"scripts/{script} start needs root (not root here, CI not set): "
+                    f"{proc.stderr.strip()[-300:]}")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def stop_root_service(script: str) -> None:
+    import subprocess
+
+    subprocess.run(["bash", str(ROOT / "scripts" / script), "stop"], capture_output=True,
+                   timeout=120)

@@ -5,20 +5,21 @@ The notebook API starts here::
     from facetflow.analysis import data
     frame = data.energies("work/quick")        # one row per structure
 
-A work directory holds ``plan.json`` (every structure with its metadata and the hash of
-the calculation that gives its energy, or of each of its starts: the lowest-energy start
-counts) and the results store (``results.db`` or the URL
-in ``store.json``). Nothing here runs a calculation.
+A work directory holds ``plan.json`` (every structure's record and the hash of the
+calculation that gives its energy, or of each of its starts: the lowest-energy start
+counts; ``facetflow.records.plan``), ``study.json`` (``facetflow.records.context``) and
+the results store (``results.db`` or the URL in ``store.json``). Nothing here runs a
+calculation.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from facetflow.records.plan import Plan, PlannedStructure, read_plan
 from facetflow.store import ResultStore, StoredCalc, workdir_store_url
 
 
@@ -27,19 +28,19 @@ class WorkData:
     """A finished (or partly finished) study: its plan, and the store's checked rows."""
 
     workdir: Path
-    plan: dict
+    plan: Plan
     results: dict[str, StoredCalc]
     store_problems: list[dict] = field(default_factory=list)
 
     @property
-    def records(self) -> dict[str, dict]:
-        return self.plan["records"]
+    def records(self) -> dict[str, PlannedStructure]:
+        """Structure id -> its record and calculations, in catalog order."""
+        return self.plan.records
 
     def starts(self, structure_id: str) -> list[str]:
         """Hashes of the calculations that relax this structure: one, or one per start
         (``workflow.starts``), start 0 first."""
-        rec = self.records[structure_id]
-        return list(rec.get("starts") or [rec["calc"]])
+        return self.records[structure_id].energy_calcs
 
     def stored(self, structure_id: str) -> StoredCalc | None:
         """The store row that gives this structure's energy: with several starts, the
@@ -72,7 +73,7 @@ class WorkData:
                        ) -> list[float | None]:
         """Energy (eV) of each start of a structure (None: not done), start 0 first; with
         ``prerelax``, of its ML pre-relaxations (a DFT plan with ``workflow.starts``)."""
-        hashes = (self.records[structure_id].get("prerelax_starts", []) if prerelax
+        hashes = (self.records[structure_id].prerelax_starts if prerelax
                   else self.starts(structure_id))
         rows = [self.results.get(h) for h in hashes]
         return [float(r.result.energy) if _done(r) else None for r in rows]
@@ -90,9 +91,9 @@ def load(workdir: str | Path, store: str | None = None) -> WorkData:
     if not plan_file.is_file():
         raise FileNotFoundError(f"{plan_file} not found: is {workdir} a facetflow work "
                                 "directory (made by facetflow run)?")
-    plan = json.loads(plan_file.read_text())
+    plan = read_plan(plan_file)
     rs = ResultStore(store or workdir_store_url(workdir))
-    wanted = {n["hash"] for n in plan["nodes"]}
+    wanted = set(plan.nodes)
     results = {h: s for h, s in rs.all().items() if h in wanted}
     problems = [{"calc_hash": p.calc_hash, "reason": p.reason} for p in rs.problems
                 if p.calc_hash in wanted]
@@ -110,11 +111,10 @@ def energies(workdir: str | Path | WorkData) -> pd.DataFrame:
         res = got.result if got is not None else None
         done = [e for e in wd.start_energies(sid) if e is not None]
         rows.append({
-            "id": sid, "role": rec["role"], "facet": rec.get("facet"),
-            "ligand": rec.get("ligand"), "theta": rec.get("theta"),
-            "variant": rec.get("variant"), "n_atoms": rec.get("n_atoms"),
-            "area_A2": rec.get("area_A2"), "n_faces": rec.get("n_faces"),
-            "calc": got.calc_hash if got is not None else rec["calc"],
+            "id": sid, "role": str(rec.role), "facet": rec.facet_label,
+            "ligand": rec.ligand, "theta": rec.theta, "variant": rec.variant,
+            "n_atoms": rec.n_atoms, "area_A2": rec.area_A2, "n_faces": rec.n_faces,
+            "calc": got.calc_hash if got is not None else rec.calc,
             "starts": len(wd.starts(sid)), "starts_done": len(done),
             # highest minus lowest energy over the starts: how much the start decided
             "start_spread_eV": max(done) - min(done) if len(done) > 1 else None,

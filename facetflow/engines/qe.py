@@ -1,129 +1,210 @@
 """Quantum ESPRESSO (``pw.x``) engine: PBE with PseudoDojo norm-conserving
 pseudopotentials and ld1.x-generated pseudo-hydrogens.
 
-Each pseudo-hydrogen charge is its own species (``H1``, ``H2`` ... in ATOMIC_SPECIES), so
-a slab passivated by H(0.75) and H(1.25) has exactly the valence electrons of electron
-counting. Relaxations use pw.x's own BFGS (``calculation='relax'``, or ``'vc-relax'``
-for bulk), which keeps wavefunctions between ionic steps; ``FixAtoms`` become
-``if_pos = 0 0 0``. Asymmetric slabs get a dipole correction along z (``tefield``,
-``dipfield``) with the sawtooth in the middle of the vacuum.
+ASE writes the input (``ase.io.espresso.write_espresso_in``: namelists, cell, positions,
+``FixAtoms`` as ``if_pos = 0 0 0``, the k-point card), reads the output
+(``read_espresso_out``: energies in eV, forces in eV/Å, final positions and cell) and its
+``EspressoProfile`` gives the command line. What ASE cannot say is the pseudo-hydrogens:
+each pseudo-hydrogen charge is its own species (``H1``, ``H2`` ... in ATOMIC_SPECIES,
+pw.x labels have at most three characters), so a slab passivated by H(0.75) and H(1.25)
+has exactly the valence electrons of electron counting.
 
-SCF failures are retried ``scf_retries`` times, each with half the mixing beta and twice
-the smearing; then a ``CalcError`` says what to change.
+Relaxations use pw.x's own BFGS (``calculation='relax'``, or ``'vc-relax'`` with
+``relax_cell``), which keeps wavefunctions between ionic steps. Convergence: forces below
+``fmax`` (eV/Å, given to pw.x in Ry/bohr), SCF to ``conv_thr_per_atom`` x atoms (Ry).
+Asymmetric slabs get a dipole correction along z (``tefield``, ``dipfield``) with the
+sawtooth in the middle of the vacuum. An SCF that does not converge is retried
+``scf_retries`` times, each with half the mixing beta and twice the smearing (Ry); then a
+``CalcError`` says what to change.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import shlex
 import shutil
-import subprocess
-import tempfile
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.constraints import FixAtoms
-from ase.data import atomic_masses, atomic_numbers
+from ase.calculators.espresso import EspressoProfile
 from ase.io import read
+from ase.io.espresso import write_espresso_in
 from ase.units import Bohr, Ry
 
-from facetflow.engines.base import (
-    CalcError,
-    CalcResult,
-    EngineUnavailable,
-    atoms_to_dict,
-    kpoint_mesh,
-    max_force,
+from facetflow.engines import runner
+from facetflow.engines.base import EngineUnavailable
+from facetflow.engines.kpoints import kpoint_mesh
+from facetflow.engines.pseudos import (
+    Species,
+    checksum,
+    pseudo_dir,
+    pseudo_hydrogen,
+    species,
+    unique_species,
 )
-from facetflow.engines.pseudos import checksum, pseudo_dir, pseudo_hydrogen
+from facetflow.engines.settings import QeSettings, run_settings
+from facetflow.records.calc import CalcResult
+
+INPUT, OUTPUT = "pw.in", "pw.out"
+PSEUDO_H_PREFIX = "H"  # pseudo-hydrogen species H1, H2 ...: pw.x labels have <= 3 characters
 
 
-def _species(atoms: Atoms) -> list[tuple[str, str, float]]:
-    """(label, element, pseudo-H charge or 0) for every atom. pw.x species labels have at
-    most three characters: pseudo-hydrogens are H1, H2 ... in order of increasing charge."""
-    q = atoms.arrays.get("pseudo_h_charge", np.zeros(len(atoms)))
-    charges = sorted({round(float(c), 6) for c in q if c > 0})
-    out = []
-    for sym, charge in zip(atoms.get_chemical_symbols(), q, strict=True):
-        if sym == "H" and charge > 0:
-            k = charges.index(round(float(charge), 6)) + 1
-            out.append((f"H{k}", "H", float(charge)))
-        else:
-            out.append((sym, sym, 0.0))
-    return out
+@dataclass(frozen=True)
+class ScfKnobs:
+    """Mixing and smearing of one SCF attempt: pw.x ``mixing_beta`` and ``degauss`` (Ry)."""
+
+    beta: float
+    degauss: float
 
 
-def _is_asymmetric_slab(atoms: Atoms) -> bool:
-    return "region" in atoms.arrays and not atoms.info.get("symmetric", True)
+def scf_knobs(s: QeSettings, attempt: int) -> ScfKnobs:
+    """Attempt k (0, 1 ...) has the preset's mixing beta halved and smearing doubled k
+    times."""
+    return ScfKnobs(float(s.mixing_beta) / 2**attempt, float(s.degauss) * 2**attempt)
 
 
-def write_input(atoms: Atoms, settings: dict, calculation: str, pseudos: dict[str, str],
-                pseudo_folder: Path, outdir: Path, beta: float, degauss: float) -> str:
-    species = _species(atoms)
-    labels = list(dict.fromkeys(s[0] for s in species))
-    fmax_ry_bohr = float(settings.get("fmax", 0.01)) / (Ry / Bohr)
+def calculation(task: str, s: QeSettings) -> str:
+    """pw.x's ``calculation``: 'scf' for a single point, 'relax' or (``relax_cell``)
+    'vc-relax'."""
+    if task != "relax":
+        return "scf"
+    return "vc-relax" if s.relax_cell else "relax"
+
+
+def _digits(x: float, significant: int) -> float:
+    """``x`` rounded to ``significant`` digits: pw.x gets round thresholds, not the float
+    noise of a unit conversion or a product with the number of atoms."""
+    return float(f"{x:.{significant - 1}e}")
+
+
+def input_data(atoms: Atoms, s: QeSettings, calc: str, knobs: ScfKnobs, pseudo_folder: str,
+               outdir: Path) -> dict[str, Any]:
+    """pw.x's namelist values for ``atoms`` (ASE puts each in its namelist). Units are
+    pw.x's: cutoffs and energies in Ry, forces in Ry/bohr."""
     nat = len(atoms)
-    control = {
-        "calculation": f"'{calculation}'", "prefix": "'pw'", "outdir": f"'{outdir}'",
-        "pseudo_dir": f"'{pseudo_folder}'", "tprnfor": ".true.", "tstress": ".true.",
-        "forc_conv_thr": f"{fmax_ry_bohr:.6e}",
-        "etot_conv_thr": f"{float(settings.get('etot_conv_thr', 1e-4)):.3e}",
-        "nstep": int(settings.get("max_steps", 200)),
-        "disk_io": "'low'",
-    }
-    system = {"ibrav": 0, "nat": nat, "ntyp": len(labels),
-              "ecutwfc": float(settings.get("ecutwfc", 60.0)),
-              "ecutrho": float(settings.get("ecutwfc", 60.0)) *
-              float(settings.get("ecutrho_factor", 4.0)),
-              "occupations": f"'{settings.get('occupations', 'smearing')}'"}
-    if settings.get("occupations", "smearing") == "smearing":
-        system["smearing"] = f"'{settings.get('smearing', 'gaussian')}'"
-        system["degauss"] = degauss
-    dip = settings.get("dipole_correction", "auto")
-    if dip is True or (dip == "auto" and _is_asymmetric_slab(atoms)):
+    data: dict[str, Any] = {
+        "calculation": calc, "prefix": "pw", "outdir": str(outdir),
+        "pseudo_dir": pseudo_folder, "tprnfor": True, "tstress": True,
+        "forc_conv_thr": _digits(float(s.fmax) / (Ry / Bohr), 7),
+        "etot_conv_thr": _digits(float(s.etot_conv_thr), 4), "nstep": int(s.max_steps),
+        "disk_io": "low", "ecutwfc": float(s.ecutwfc),
+        "ecutrho": float(s.ecutwfc) * float(s.ecutrho_factor),
+        "occupations": s.occupations,
+        "conv_thr": _digits(float(s.conv_thr_per_atom) * nat, 4),
+        "mixing_beta": knobs.beta, "electron_maxstep": int(s.electron_maxstep)}
+    if s.occupations == "smearing":
+        data.update(smearing=s.smearing, degauss=knobs.degauss)
+    if runner.wants_dipole_correction(atoms, s.dipole_correction):
         z = atoms.get_scaled_positions()[:, 2]
-        gap_center = (z.max() + (1 + z.min())) / 2 % 1.0
-        control["tefield"] = ".true."
-        control["dipfield"] = ".true."
-        system.update({"edir": 3, "emaxpos": round(gap_center, 4), "eopreg": 0.05,
-                       "eamp": 0.0})
-    electrons = {"conv_thr": f"{float(settings.get('conv_thr_per_atom', 1e-9)) * nat:.3e}",
-                 "mixing_beta": beta,
-                 "electron_maxstep": int(settings.get("electron_maxstep", 150))}
-    lines = []
-    for name, block in (("control", control), ("system", system), ("electrons", electrons)):
-        lines.append(f"&{name}")
-        lines += [f"   {k} = {v}" for k, v in block.items()]
-        lines.append("/")
-    if calculation in ("relax", "vc-relax"):
-        lines += ["&ions", "   ion_dynamics = 'bfgs'", "/"]
-    if calculation == "vc-relax":
-        lines += ["&cell", "   cell_dynamics = 'bfgs'", "   press_conv_thr = 0.5", "/"]
-    lines.append("ATOMIC_SPECIES")
-    for label in labels:
-        element = next(s[1] for s in species if s[0] == label)
-        mass = atomic_masses[atomic_numbers[element]]
-        lines.append(f"   {label} {mass:.4f} {pseudos[label]}")
-    lines.append("CELL_PARAMETERS angstrom")
-    lines += [f"   {v[0]:.10f} {v[1]:.10f} {v[2]:.10f}" for v in atoms.cell[:]]
-    fixed = set()
-    for c in atoms.constraints:
-        if isinstance(c, FixAtoms):
-            fixed |= {int(i) for i in c.index}
-    lines.append("ATOMIC_POSITIONS angstrom")
-    for k, ((label, _, _), pos) in enumerate(zip(species, atoms.positions, strict=True)):
-        flags = "   0 0 0" if k in fixed else ""
-        lines.append(f"   {label} {pos[0]:.10f} {pos[1]:.10f} {pos[2]:.10f}{flags}")
-    mesh = kpoint_mesh(atoms, float(settings.get("kpt_density", 3.5)))
+        gap_center = (z.max() + (1 + z.min())) / 2 % 1.0  # fractional z mid-vacuum
+        data.update(tefield=True, dipfield=True, edir=3, emaxpos=round(float(gap_center), 4),
+                    eopreg=0.05, eamp=0.0)
+    if calc in ("relax", "vc-relax"):
+        data["ion_dynamics"] = "bfgs"
+    if calc == "vc-relax":
+        data.update(cell_dynamics="bfgs", press_conv_thr=0.5)  # kbar
+    return data
+
+
+def kpts(atoms: Atoms, s: QeSettings) -> tuple[int, int, int] | None:
+    """Monkhorst-Pack mesh of ``kpt_density``; None (pw.x's Gamma-point tricks) for a
+    structure that is not periodic at all."""
+    mesh = kpoint_mesh(atoms, float(s.kpt_density))
     if mesh == (1, 1, 1) and not np.any(atoms.pbc):
-        lines += ["K_POINTS gamma"]
-    else:
-        lines += ["K_POINTS automatic", f"   {mesh[0]} {mesh[1]} {mesh[2]} 0 0 0"]
-    return "\n".join(lines) + "\n"
+        return None
+    return mesh
 
 
-class QeEngine:
+def input_text(atoms: Atoms, data: Mapping[str, Any], mesh: tuple[int, int, int] | None,
+               pseudos: Mapping[str, str]) -> str:
+    """The pw.x input: ASE's, with a species per pseudo-hydrogen charge. ``pseudos`` maps
+    each species label to its pseudopotential file name."""
+    per_atom = species(atoms, PSEUDO_H_PREFIX)
+    by_element = {s.element: pseudos[s.label] for s in per_atom}  # pseudo-H: relabelled
+    fd = io.StringIO()
+    write_espresso_in(fd, atoms, input_data=dict(data), pseudopotentials=by_element,
+                      kpts=mesh)
+    text = fd.getvalue()
+    if all(s.charge == 0 for s in per_atom):
+        return text
+    return _with_pseudo_h_species(text, atoms, per_atom, pseudos)
+
+
+def _with_pseudo_h_species(text: str, atoms: Atoms, per_atom: Sequence[Species],
+                           pseudos: Mapping[str, str]) -> str:
+    """ASE's input, relabelled: ASE writes one species per element, pw.x needs one per
+    pseudo-hydrogen charge in ``ntyp``, ATOMIC_SPECIES and ATOMIC_POSITIONS."""
+    kinds = unique_species(per_atom)
+    mass: dict[str, float] = {}
+    for s, m in zip(per_atom, atoms.get_masses(), strict=True):
+        mass.setdefault(s.label, m)
+    lines = text.splitlines()
+    start = lines.index("ATOMIC_SPECIES") + 1
+    end = lines.index("", start)
+    lines[start:end] = [f"{s.label} {mass[s.label]} {pseudos[s.label]}" for s in kinds]
+    at = lines.index("ATOMIC_POSITIONS angstrom") + 1
+    for i, s in enumerate(per_atom):
+        lines[at + i] = s.label + " " + lines[at + i].split(" ", 1)[1]
+    text = "\n".join(lines) + "\n"
+    return re.sub(r"^(\s*ntyp\s*=\s*)\d+", rf"\g<1>{len(kinds)}", text, count=1, flags=re.M)
+
+
+@dataclass
+class _PwJob:
+    """One pw.x calculation on ``atoms`` in ``folder`` (pseudopotentials staged in the
+    profile's ``pseudo_dir``, ``pseudos`` maps species label to file name)."""
+
+    atoms: Atoms
+    s: QeSettings
+    calc: str
+    folder: Path
+    program: runner.Program  # its profile is an EspressoProfile
+    pseudos: dict[str, str]
+
+    def attempt(self, k: int) -> str:
+        """Write and run attempt ``k``; its output text (or ScfNotConverged, CalcError)."""
+        data = input_data(self.atoms, self.s, self.calc, scf_knobs(self.s, k),
+                          self.program.profile.pseudo_dir, self.folder / "out")
+        text = input_text(self.atoms, data, kpts(self.atoms, self.s), self.pseudos)
+        (self.folder / INPUT).write_text(text)
+        return runner.run_program(self.program, self.folder)
+
+    def retrying(self, k: int) -> str:
+        knobs = scf_knobs(self.s, k)
+        return (f"SCF not converged with mixing_beta={knobs.beta}, "
+                f"degauss={knobs.degauss}; retrying")
+
+    def give_up(self, k: int) -> str:
+        knobs = scf_knobs(self.s, k)
+        return (f"SCF did not converge after {k + 1} attempts (last mixing_beta="
+                f"{knobs.beta:g}, degauss={knobs.degauss:g} Ry): raise electron_maxstep, "
+                "lower mixing_beta, increase degauss, or check the structure")
+
+
+def read_outcome(path: Path, output: str, task: str) -> runner.Outcome:
+    """Energy, forces and final geometry (ASE's reading of the pw.x output at ``path``,
+    energies in eV) and pw.x's counts of ionic steps and SCF iterations."""
+    images = read(path, format="espresso-out", index=":")
+    final = images[-1]
+    energies = [float(image.get_potential_energy()) for image in images]
+    scf = sum(int(n) for n in re.findall(r"convergence has been achieved in\s+(\d+)", output))
+    converged = task == "single" or "bfgs converged" in output or \
+        "End final coordinates" in output
+    return runner.Outcome(
+        energy=energies[-1], forces=np.asarray(final.get_forces()), positions=final.positions,
+        cell=final.cell[:], converged=converged, scf_cycles=scf, trajectory_energies=energies,
+        steps=max(len(energies) - 1, 0) if task == "relax" else 0)
+
+
+class QeEngine(runner.SerialEngine):
+    """The Quantum ESPRESSO engine. Settings: ``QeSettings`` over ``presets/qe.yaml``."""
+
     name = "qe"
 
     def available(self) -> tuple[bool, str]:
@@ -134,102 +215,70 @@ class QeEngine:
                            ": run facetflow engines --install qe")
         return True, f"pw.x ({shutil.which('pw.x')}), pseudopotentials {pseudo_dir().name}"
 
-    def _pseudos(self, atoms: Atoms, settings: dict) -> dict[str, Path]:
-        folder = Path(settings.get("pseudo_dir") or pseudo_dir())
+    def run(self, atoms: Atoms, task: str, settings: Mapping[str, Any]) -> CalcResult:
+        s = run_settings(self.name, atoms, settings)
+        ok, why = self.available()
+        if not ok and not s.pseudo_dir:
+            raise EngineUnavailable(self.name, why)
+        program = shlex.split(s.command)[-1]
+        if shutil.which(program) is None:
+            raise EngineUnavailable(self.name, f"{program} not found")
+        files = self._pseudo_files(atoms, s)
+        started = time.perf_counter()
+        with runner.scratch(self.name, s.workdir) as work:
+            staged = _stage(files, work / "pseudo")
+            job = _PwJob(atoms, s, calculation(task, s), work,
+                         _pw_program(s.command, work / "pseudo"), staged)
+            output, warnings = runner.retry_scf(job, int(s.scf_retries) + 1)
+            outcome = read_outcome(work / OUTPUT, output, task)
+        outcome.provenance = self._provenance(output, s, files)
+        return runner.assemble(self.name, task, atoms, outcome, started, warnings)
+
+    def _pseudo_files(self, atoms: Atoms, s: QeSettings) -> dict[str, Path]:
+        """The pseudopotential file of each species: ``<Element>.upf`` in ``pseudo_dir``,
+        a generated one for each pseudo-hydrogen charge."""
+        folder = Path(s.pseudo_dir or pseudo_dir())
         files: dict[str, Path] = {}
-        for label, element, q in _species(atoms):
-            if label in files:
-                continue
-            if q > 0:
+        for sp in unique_species(species(atoms, PSEUDO_H_PREFIX)):
+            if sp.charge > 0:
                 try:
-                    files[label] = pseudo_hydrogen(q, settings.get("ld1_command", "ld1.x"))
+                    files[sp.label] = pseudo_hydrogen(sp.charge, s.ld1_command or "ld1.x")
                 except FileNotFoundError as exc:
                     raise EngineUnavailable(self.name, str(exc)) from None
-            else:
-                path = folder / f"{element}.upf"
-                if not path.is_file():
-                    raise EngineUnavailable(self.name, f"no pseudopotential for {element} in "
-                                            f"{folder}: add {element}.upf or set pseudo_dir")
-                files[label] = path
+                continue
+            path = folder / f"{sp.element}.upf"
+            if not path.is_file():
+                raise EngineUnavailable(self.name, f"no pseudopotential for {sp.element} in "
+                                        f"{folder}: add {sp.element}.upf or set pseudo_dir")
+            files[sp.label] = path
         return files
 
-    def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:
-        ok, why = self.available()
-        if not ok and not settings.get("pseudo_dir"):
-            raise EngineUnavailable(self.name, why)
-        command = str(settings.get("command", "pw.x"))
-        if shutil.which(command.split()[-1]) is None:
-            raise EngineUnavailable(self.name, f"{command.split()[-1]} not found")
-        files = self._pseudos(atoms, settings)
-        calculation = "scf"
-        if task == "relax":
-            calculation = "vc-relax" if settings.get("relax_cell") else "relax"
-        beta = float(settings.get("mixing_beta", 0.4))
-        degauss = float(settings.get("degauss", 0.01))
-        warnings: list[str] = []
-        t0 = time.perf_counter()
-        keep = settings.get("workdir")
-        with tempfile.TemporaryDirectory(prefix="facetflow-qe-") as tmp:
-            work = Path(keep) if keep else Path(tmp)
-            work.mkdir(parents=True, exist_ok=True)
-            staged = work / "pseudo"
-            staged.mkdir(exist_ok=True)
-            names = {}
-            for label, path in files.items():
-                target = staged / path.name
-                if not target.exists():
-                    shutil.copyfile(path, target)
-                names[label] = target.name
-            attempts = int(settings.get("scf_retries", 2)) + 1
-            for _ in range(attempts):
-                text = write_input(atoms, settings, calculation, names, staged,
-                                   work / "out", beta, degauss)
-                (work / "pw.in").write_text(text)
-                with open(work / "pw.out", "w") as fh:
-                    proc = subprocess.run(command.split() + ["-in", "pw.in"], cwd=work,
-                                          stdout=fh, stderr=subprocess.STDOUT)
-                output = (work / "pw.out").read_text(errors="replace")
-                if "convergence NOT achieved" not in output and proc.returncode == 0 and \
-                        "JOB DONE" in output:
-                    break
-                if "convergence NOT achieved" in output:
-                    warnings.append(f"SCF not converged with mixing_beta={beta}, "
-                                    f"degauss={degauss}; retrying")
-                    beta, degauss = beta / 2, degauss * 2
-                    continue
-                raise CalcError(f"pw.x failed (exit {proc.returncode}): "
-                                f"{_error_text(output)}")
-            else:
-                raise CalcError(
-                    f"SCF did not converge after {attempts} attempts (last mixing_beta="
-                    f"{beta * 2:g}, degauss={degauss / 2:g} Ry): raise electron_maxstep, "
-                    "lower mixing_beta, increase degauss, or check the structure")
-            final = read(work / "pw.out", format="espresso-out", index=-1)
-        wall = time.perf_counter() - t0
-        energy = float(final.get_potential_energy())
-        forces = np.asarray(final.get_forces())
-        result_atoms = atoms.copy()
-        result_atoms.positions = final.positions
-        result_atoms.cell = final.cell
-        steps = len(re.findall(r"^!\s+total energy", output, re.M))
-        scf = sum(int(n) for n in re.findall(r"convergence has been achieved in\s+(\d+)",
-                                             output))
-        converged = task == "single" or "bfgs converged" in output or \
-            "End final coordinates" in output
+    def _provenance(self, output: str, s: QeSettings, files: Mapping[str, Path]) -> dict:
         nelec = re.search(r"number of electrons\s*=\s*([\d.]+)", output)
-        return CalcResult(
-            engine=self.name, task=task, converged=converged, energy=energy,
-            forces=forces.tolist(), structure=atoms_to_dict(result_atoms),
-            steps=max(steps - 1, 0) if task == "relax" else 0, scf_cycles=scf,
-            wall_time=wall, fmax=max_force(forces, atoms), warnings=warnings,
-            trajectory_energies=[float(x) * Ry for x in re.findall(
-                r"^!\s+total energy\s+=\s+(-?[\d.]+)", output, re.M)],
-            provenance={"engine": self.name, "code": "Quantum ESPRESSO pw.x",
-                        "version": _version(output), "command": command,
-                        "n_electrons": float(nelec.group(1)) if nelec else None,
-                        "pseudopotentials": {k: {"file": Path(v).name, "sha256": checksum(v)}
-                                             for k, v in files.items()},
-                        "settings": dict(settings)})
+        return {"engine": self.name, "code": "Quantum ESPRESSO pw.x",
+                "version": _version(output), "command": s.command,
+                "n_electrons": float(nelec.group(1)) if nelec else None,
+                "pseudopotentials": {k: {"file": v.name, "sha256": checksum(v)}
+                                     for k, v in files.items()},
+                "settings": s.model_dump(exclude_none=True)}
+
+
+def _pw_program(command: str, pseudo_folder: Path) -> runner.Program:
+    """pw.x through ASE's ``EspressoProfile`` (``<command> -in pw.in``)."""
+    return runner.Program("pw.x", EspressoProfile(command, pseudo_folder), INPUT, OUTPUT,
+                          scf_failed="convergence NOT achieved", finished="JOB DONE",
+                          error_text=_error_text)
+
+
+def _stage(files: Mapping[str, Path], folder: Path) -> dict[str, str]:
+    """Copy the pseudopotentials into ``folder`` (pw.x reads them from one folder); the
+    file name of each species."""
+    folder.mkdir(exist_ok=True)
+    for path in files.values():
+        target = folder / path.name
+        if not target.exists():
+            shutil.copyfile(path, target)
+    return {label: path.name for label, path in files.items()}
 
 
 def _version(output: str) -> str | None:
@@ -238,6 +287,7 @@ def _version(output: str) -> str | None:
 
 
 def _error_text(output: str) -> str:
+    """pw.x's error message (between its %%%% lines), else the end of the output."""
     m = re.search(r"%%%%+\n(.*?)\n\s*%%%%+", output, re.S)
     return " ".join(m.group(1).split()) if m else output[-400:]
 

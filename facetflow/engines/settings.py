@@ -1,10 +1,27 @@
-"""What each engine's settings may be: one pydantic model per engine.
+"""What each engine's settings may be: one pydantic model per engine, and the resolved
+settings an engine runs with.
 
 The defaults live in ``facetflow/presets/<engine>.yaml``; these models say which keys an
 engine reads and what values they may take, so that a study's ``engine.settings`` (and
 the presets themselves, checked by the tests) are refused up front, with the key, the
 value and what is allowed, instead of failing hours later inside a queued calculation.
-Every field is optional here: a missing key takes the preset's value.
+Every field is optional here: a missing key takes the preset's value. A key that the
+``common`` preset section leaves out has its default here, the value for every purpose
+whose section does not say otherwise (``relax_cell: false``, bulk ``true``; GPAW's
+``mode``, and ``h`` and ``basis`` of its LCAO mode); a test checks that no key has both a
+default here and a ``common`` value.
+
+``resolve_settings(engine, purpose, settings)`` is the preset for a purpose overridden by
+``settings``, validated. ``run_settings(engine, atoms, settings)`` is what an engine runs
+with: settings already resolved for a purpose by their caller (they hold every ``common``
+key, as the plan's do) are only validated, since the caller knows the purpose better
+than a guess from the structure; fewer keys (``{}``, a few overrides) are completed from
+the preset for ``purpose_of(atoms)``. So an engine called with ``{}`` behaves exactly as
+its preset says.
+
+Fields marked ``physical=False`` (``NonPhysical``) change where or how fast a calculation
+runs, not its result; ``physical_settings`` leaves them out of calculation hashes, so a
+new scratch folder or thread count does not recompute anything.
 
 Units are the engine's own (see each preset file): fmax in eV/Å everywhere; VASP encut
 in eV, QE ecutwfc in Ry, CP2K cutoff in Ry, GPAW ecut in eV.
@@ -16,31 +33,42 @@ Settings may be plain keys (for every purpose) or a mapping under a purpose name
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from functools import cache
 from typing import Any, Literal
 
+from ase import Atoms
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
-from facetflow.engines.base import PURPOSES
-from facetflow.errors import Problem
+from facetflow.engines.presets import PURPOSES, common_keys, purpose_of, settings_for
+from facetflow.errors import Problem, SpecError
+from facetflow.records.calc import ENGINE_NAMES
 
 Positive = Field(default=None, gt=0)
 Fraction = Field(default=None, gt=0, le=1)
 Count = Field(default=None, ge=1)
 NonNegative = Field(default=None, ge=0)
 Dipole = Literal["auto"] | bool
+NOT_PHYSICAL = {"physical": False}
+
+
+def NonPhysical(**kwargs: Any) -> Any:  # noqa: N802 - named and used like pydantic's Field
+    """A field that changes where or how fast a calculation runs, not its result."""
+    return Field(default=None, json_schema_extra=NOT_PHYSICAL, **kwargs)
 
 
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # YAML gives typed values
 
     require_convergence: bool | None = None
-    relax_cell: bool | None = None
+    relax_cell: bool | None = False  # relax the cell too (bulk references)
     fmax: float | None = Positive
-    workdir: str | None = None  # keep the engine's files here instead of a temporary folder
+    workdir: str | None = NonPhysical()  # keep the engine's files here, not in a temporary folder
 
 
 class _DftSettings(_Settings):
-    command: str | None = None
+    command: str | None = NonPhysical()
     max_steps: int | None = Count
     scf_retries: int | None = NonNegative
     dipole_correction: Dipole | None = None
@@ -54,10 +82,10 @@ class MlipSettings(_Settings):
     h0: Literal["scaled", "fixed"] | None = None
     maxstep: float | None = Field(default=None, gt=0, le=2.0)
     max_steps: int | None = Count
-    workers: Literal["auto"] | int | None = None
-    threads: int | None = Count
-    batch_atoms: int | None = Count
-    device: str | None = None
+    workers: Literal["auto"] | int | None = NonPhysical()
+    threads: int | None = NonPhysical(ge=1)
+    batch_atoms: int | None = NonPhysical(ge=1)
+    device: str | None = NonPhysical()
 
     @field_validator("workers")
     @classmethod
@@ -88,9 +116,9 @@ class VaspSettings(_DftSettings):
     isif: int | None = Field(default=None, ge=0, le=7)
     reciprocal_density: float | None = Positive
     k_product: float | None = Positive
-    gamma_only: bool | None = None
-    max_errors: int | None = NonNegative
-    walltime: float | None = Positive
+    gamma_only: bool | None = False  # Gamma point only (molecules)
+    max_errors: int | None = NonPhysical(ge=0)
+    walltime: float | None = NonPhysical(gt=0)
     incar: dict[str, Any] | None = None
     allow_potcar_spec: bool | None = None
 
@@ -109,14 +137,14 @@ class QeSettings(_DftSettings):
     conv_thr_per_atom: float | None = Positive
     electron_maxstep: int | None = Count
     etot_conv_thr: float | None = Positive
-    pseudo_dir: str | None = None
-    ld1_command: str | None = None
+    pseudo_dir: str | None = NonPhysical()
+    ld1_command: str | None = NonPhysical()
 
 
 class Cp2kSettings(_DftSettings):
     """CP2K (``cp2k.yaml``); cutoffs in Ry, smearing as an electronic temperature in K."""
 
-    data_dir: str | None = None
+    data_dir: str | None = NonPhysical()
     basis: str | None = None
     cutoff: float | None = Positive
     rel_cutoff: float | None = Positive
@@ -124,17 +152,17 @@ class Cp2kSettings(_DftSettings):
     max_scf: int | None = Count
     smearing_K: float | None = Positive
     mixing_alpha: float | None = Fraction
-    periodic: Literal["XYZ", "XY", "NONE"] | None = None
-    threads: int | None = Count
+    periodic: Literal["XYZ", "XY", "NONE"] | None = "XYZ"  # Poisson solver periodicity
+    threads: int | None = NonPhysical(ge=1)
 
 
 class GpawSettings(_DftSettings):
     """GPAW (``gpaw.yaml``); plane-wave cutoff in eV, smearing width in eV (0: fixed)."""
 
-    mode: Literal["pw", "lcao"] | None = None
+    mode: Literal["pw", "lcao"] | None = "pw"  # pw: plane waves (ecut); lcao: basis, grid h
     ecut: float | None = Positive
-    h: float | None = Positive
-    basis: str | None = None
+    h: float | None = Field(default=0.2, gt=0)  # Å, real-space grid spacing (lcao mode)
+    basis: str | None = "dzp"  # LCAO basis set of gpaw-data (lcao mode)
     kpt_density: float | None = NonNegative
     smearing: float | None = NonNegative
     mixer_beta: float | None = Fraction
@@ -145,7 +173,53 @@ class GpawSettings(_DftSettings):
 SETTINGS_MODELS: dict[str, type[_Settings]] = {
     "mlip": MlipSettings, "vasp": VaspSettings, "qe": QeSettings, "cp2k": Cp2kSettings,
     "gpaw": GpawSettings}
+assert set(SETTINGS_MODELS) == set(ENGINE_NAMES), "one settings model per engine"
 
+
+def resolve_settings(engine: str, purpose: str, settings: Mapping[str, Any] | None = None
+                     ) -> _Settings:
+    """The settings ``engine`` runs with for a structure of ``purpose``: its preset for
+    that purpose overridden by ``settings`` (plain keys, or per-purpose mappings),
+    validated. Raises ``SpecError`` naming each wrong key."""
+    return _validated(engine, settings_for(engine, purpose, settings))
+
+
+def run_settings(engine: str, atoms: Atoms, settings: Mapping[str, Any]) -> _Settings:
+    """What ``engine`` runs ``atoms`` with: ``settings`` as they are when they hold every
+    key of the ``common`` preset (resolved for a purpose by the caller, as the plan's
+    are), else completed from the preset for ``purpose_of(atoms)``. Validated; raises
+    ``SpecError`` naming each wrong key."""
+    if common_keys(engine) <= set(settings):
+        return _validated(engine, dict(settings))
+    return resolve_settings(engine, purpose_of(atoms), settings)
+
+
+def _validated(engine: str, settings: dict) -> _Settings:
+    problems = settings_problems(engine, settings, "settings")
+    if problems:
+        raise SpecError(problems)
+    return SETTINGS_MODELS[engine].model_validate(settings)
+
+
+def _physical(info: FieldInfo) -> bool:
+    extra = info.json_schema_extra
+    return not (isinstance(extra, dict) and extra.get("physical") is False)
+
+
+@cache
+def non_physical_settings(engine: str | None = None) -> frozenset[str]:
+    """Keys of ``engine``'s settings (of every engine when None) that change where or how
+    fast a calculation runs, not its result."""
+    models = [SETTINGS_MODELS[engine]] if engine else list(SETTINGS_MODELS.values())
+    return frozenset(name for model in models
+                     for name, info in model.model_fields.items() if not _physical(info))
+
+
+def physical_settings(settings: Mapping[str, Any], engine: str | None = None) -> dict:
+    """``settings`` without the non-physical keys, sorted by key: what enters a
+    calculation hash."""
+    skip = non_physical_settings(engine)
+    return {k: v for k, v in sorted(settings.items()) if k not in skip}
 
 
 def settings_problems(engine: str, settings: dict, path: str = "engine.settings"

@@ -12,7 +12,7 @@ POTCAR
     ``POTCAR.spec`` (one symbol per species) is written, enough to check inputs, and the
     run stops with a message saying what to set.
 Run
-    ``custodian`` runs ``command`` (``settings.command`` or ``$VASP_COMMAND``) with
+    ``custodian`` runs ``command`` (the setting; ``$VASP_COMMAND`` when it is null) with
     VaspErrorHandler, UnconvergedErrorHandler, NonConvergingErrorHandler,
     PotimErrorHandler, PositiveEnergyErrorHandler and, when ``walltime`` is set,
     WalltimeHandler; corrections are recorded in the result's warnings and provenance.
@@ -28,7 +28,10 @@ import shlex
 import shutil
 import tempfile
 import time
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -36,11 +39,12 @@ from ase.constraints import FixAtoms
 
 from facetflow.engines.base import (
     CalcError,
-    CalcResult,
     EngineUnavailable,
-    atoms_to_dict,
     max_force,
 )
+from facetflow.engines.runner import SerialEngine
+from facetflow.engines.settings import VaspSettings, resolve_settings, run_settings
+from facetflow.records.calc import CalcResult, atoms_to_dict
 
 
 def pseudo_h_potcar(q: float) -> str:
@@ -67,25 +71,24 @@ def species_blocks(atoms: Atoms, potcar_map: dict[str, str]) -> tuple[list[str],
     return blocks, order
 
 
-def input_set(atoms: Atoms, settings: dict, purpose: str):
+def input_set(atoms: Atoms, s: VaspSettings, purpose: str):
     """The pymatgen input set for ``atoms`` with facetflow's settings applied."""
+    # pymatgen's VASP sets are slow to import: only when VASP inputs are written
     from pymatgen.io.ase import AseAtomsAdaptor
     from pymatgen.io.vasp.sets import MPRelaxSet, MVLSlabSet
 
     structure = AseAtomsAdaptor.get_structure(_plain(atoms))
-    incar = {"ENCUT": settings.get("encut", 450), "EDIFF": settings.get("ediff", 1e-5),
-             "EDIFFG": settings.get("ediffg", -0.01), "ISPIN": settings.get("ispin", 1),
-             "ISMEAR": settings.get("ismear", 0), "SIGMA": settings.get("sigma", 0.05),
-             "NSW": settings.get("nsw", 200), "ISIF": settings.get("isif", 2), "IBRION": 2,
+    incar = {"ENCUT": s.encut, "EDIFF": s.ediff, "EDIFFG": s.ediffg, "ISPIN": s.ispin,
+             "ISMEAR": s.ismear, "SIGMA": s.sigma, "NSW": s.nsw, "ISIF": s.isif, "IBRION": 2,
              "LWAVE": False, "LCHARG": False}
-    incar.update(settings.get("incar") or {})
-    kpoints = {"reciprocal_density": settings.get("reciprocal_density", 64)}
-    functional = settings.get("potcar_functional", "PBE_54")
+    incar.update(s.incar or {})
+    kpoints = {"reciprocal_density": s.reciprocal_density}
+    functional = s.potcar_functional
     if purpose == "slab":
         asym = "region" in atoms.arrays and not atoms.info.get("symmetric", True)
-        dip = settings.get("dipole_correction", "auto")
+        dip = s.dipole_correction
         vs = MVLSlabSet(structure, auto_dipole=bool(dip is True or (dip == "auto" and asym)),
-                        k_product=int(settings.get("k_product", 50)),
+                        k_product=int(s.k_product),
                         user_incar_settings=incar, user_potcar_functional=functional)
     else:
         vs = MPRelaxSet(structure, user_incar_settings=incar, user_kpoints_settings=kpoints,
@@ -93,27 +96,25 @@ def input_set(atoms: Atoms, settings: dict, purpose: str):
     return vs
 
 
-def write_inputs(atoms: Atoms, settings: dict, purpose: str, directory: Path,
+def write_inputs(atoms: Atoms, s: VaspSettings, purpose: str, directory: Path,
                  task: str = "relax") -> tuple[list[str], list[int]]:
     """Write INCAR, KPOINTS, POSCAR and POTCAR.spec (and POTCAR when pymatgen can find
     POTCAR files). Returns the POTCAR symbols and the POSCAR atom order (original
     indices)."""
-    import warnings
-
-    from pymatgen.io.vasp.inputs import Incar, Kpoints
+    from pymatgen.io.vasp.inputs import Incar, Kpoints, Potcar
 
     directory.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        vs = input_set(atoms, settings, purpose)
+        vs = input_set(atoms, s, purpose)
         incar = Incar(dict(vs.incar))
         kpts = vs.kpoints
     if task == "single":
         incar.update({"NSW": 0, "IBRION": -1})
         incar.pop("EDIFFG", None)
-    if int(settings.get("ispin", 1)) == 1:
+    if s.ispin == 1:
         incar.pop("MAGMOM", None)
-    if purpose == "molecule" or settings.get("gamma_only"):
+    if purpose == "molecule" or s.gamma_only:
         kpts = Kpoints.gamma_automatic((1, 1, 1))
     potcar_map = dict(vs.CONFIG["POTCAR"])
     blocks, order = species_blocks(atoms, potcar_map)
@@ -122,10 +123,7 @@ def write_inputs(atoms: Atoms, settings: dict, purpose: str, directory: Path,
     _write_poscar(atoms, blocks, order, directory / "POSCAR")
     (directory / "POTCAR.spec").write_text("\n".join(blocks) + "\n")
     if os.environ.get("PMG_VASP_PSP_DIR"):
-        from pymatgen.io.vasp.inputs import Potcar
-
-        Potcar(blocks, functional=settings.get("potcar_functional", "PBE_54")).write_file(
-            directory / "POTCAR")
+        Potcar(blocks, functional=s.potcar_functional).write_file(directory / "POTCAR")
     return blocks, order
 
 
@@ -164,8 +162,6 @@ def _block_of(atoms: Atoms, i: int, blocks: list[str]) -> str:
 def parse_vasprun(path: Path) -> dict:
     """Energy (eV), forces (eV/Å), final structure, ionic steps and SCF cycles from a
     vasprun.xml, with pymatgen."""
-    import warnings
-
     from pymatgen.io.vasp import Vasprun
 
     with warnings.catch_warnings():
@@ -179,63 +175,44 @@ def parse_vasprun(path: Path) -> dict:
             "converged_electronic": bool(vr.converged_electronic)}
 
 
-class VaspEngine:
+class VaspEngine(SerialEngine):
+    """The VASP engine. Settings: ``VaspSettings`` over ``presets/vasp.yaml``."""
+
     name = "vasp"
 
-    def _command(self, settings: dict) -> str:
-        return str(settings.get("command") or os.environ.get("VASP_COMMAND") or "vasp_std")
-
     def available(self) -> tuple[bool, str]:
-        exe = shlex.split(self._command({}))[-1]
+        exe = _executable(_command(resolve_settings(self.name, "bulk")))
         if shutil.which(exe) is None:
             return False, (f"VASP binary {exe!r} not found: VASP is licensed and not "
-                           "installed by facetflow; set engine.settings.command or "
-                           "$VASP_COMMAND, and PMG_VASP_PSP_DIR for POTCARs")
+                           "installed by facetflow; set engine.settings.command (or "
+                           "command: null and $VASP_COMMAND), and PMG_VASP_PSP_DIR for "
+                           "POTCARs")
         return True, f"{shutil.which(exe)}"
 
-    def run(self, atoms: Atoms, task: str, settings: dict) -> CalcResult:
-        from custodian import Custodian
-        from custodian.vasp.handlers import (
-            NonConvergingErrorHandler,
-            PositiveEnergyErrorHandler,
-            PotimErrorHandler,
-            UnconvergedErrorHandler,
-            VaspErrorHandler,
-            WalltimeHandler,
-        )
-        from custodian.vasp.jobs import VaspJob
-
-        from facetflow.engines.base import purpose_of
-
-        purpose = settings.get("purpose") or purpose_of(atoms)
-        command = self._command(settings)
-        if shutil.which(shlex.split(command)[-1]) is None:
+    def run(self, atoms: Atoms, task: str, settings: Mapping[str, Any]) -> CalcResult:
+        s = run_settings(self.name, atoms, settings)
+        purpose = _input_purpose(atoms, s)
+        command = _command(s)
+        if shutil.which(_executable(command)) is None:
             raise EngineUnavailable(self.name, self.available()[1])
         t0 = time.perf_counter()
-        keep = settings.get("workdir")
         with tempfile.TemporaryDirectory(prefix="facetflow-vasp-") as tmp:
-            work = Path(keep) if keep else Path(tmp)
-            blocks, order = write_inputs(atoms, settings, purpose, work, task)
-            if not (work / "POTCAR").exists() and not settings.get("allow_potcar_spec"):
+            work = Path(s.workdir) if s.workdir else Path(tmp)
+            blocks, order = write_inputs(atoms, s, purpose, work, task)
+            if not (work / "POTCAR").exists() and not s.allow_potcar_spec:
                 raise EngineUnavailable(self.name, "no POTCAR: set PMG_VASP_PSP_DIR to your "
                                         "VASP pseudopotential folder (POTCAR.spec written)")
-            handlers = [VaspErrorHandler(), UnconvergedErrorHandler(),
-                        NonConvergingErrorHandler(), PotimErrorHandler(),
-                        PositiveEnergyErrorHandler()]
-            if settings.get("walltime"):
-                handlers.append(WalltimeHandler(wall_time=int(settings["walltime"])))
-            job = VaspJob(shlex.split(command), auto_npar=False, auto_gamma=False)
-            cust = Custodian(handlers, [job], max_errors=int(settings.get("max_errors", 10)),
-                             directory=str(work), polling_time_step=1, monitor_freq=5,
-                             terminate_on_nonzero_returncode=False)
-            try:
-                run_log = cust.run()
-            except Exception as exc:  # custodian raises its own error types
-                raise CalcError(f"VASP failed under custodian: {exc}") from exc
+            run_log = _custodian(command, s, work)
             if not (work / "vasprun.xml").is_file():
                 raise CalcError("VASP finished without vasprun.xml")
             parsed = parse_vasprun(work / "vasprun.xml")
-        wall = time.perf_counter() - t0
+        return self._result(atoms, task, parsed, order, run_log, time.perf_counter() - t0,
+                            {"command": command, "potcar_symbols": blocks,
+                             "settings": s.model_dump(exclude_none=True)})
+
+    def _result(self, atoms: Atoms, task: str, parsed: dict, order: list[int],
+                run_log: list, wall: float, provenance: dict) -> CalcResult:
+        """The result record: forces and positions back in the input's atom order."""
         forces = np.zeros((len(atoms), 3))
         positions = atoms.positions.copy()
         final_cart = parsed["structure"].cart_coords
@@ -248,16 +225,70 @@ class VaspEngine:
         fixes = [{"errors": sorted(c.get("errors", [])),
                   "actions": [a.get("action") for a in c.get("actions") or []]}
                  for job in run_log for c in job.get("corrections", [])]
-        warnings = [f"custodian fixed {', '.join(f['errors'])}" for f in fixes]
+        notes = [f"custodian fixed {', '.join(f['errors'])}" for f in fixes]
         return CalcResult(
             engine=self.name, task=task, converged=parsed["converged"],
             energy=parsed["energy"], forces=forces.tolist(), structure=atoms_to_dict(final),
             steps=parsed["ionic_steps"], scf_cycles=parsed["scf_cycles"], wall_time=wall,
-            fmax=max_force(forces, atoms), warnings=warnings,
+            fmax=max_force(forces, atoms), warnings=notes,
             provenance={"engine": self.name, "code": "VASP", "version": parsed["version"],
-                        "command": command, "corrections": fixes,
-                        "potcar_symbols": blocks,
-                        "settings": dict(settings)})
+                        "command": provenance["command"], "corrections": fixes,
+                        "potcar_symbols": provenance["potcar_symbols"],
+                        "settings": provenance["settings"]})
+
+
+def _input_purpose(atoms: Atoms, s: VaspSettings) -> str:
+    """Which inputs to write: ``slab`` (MVLSlabSet) for facetflow slabs (they carry a
+    ``region`` array), else ``molecule`` (Gamma point) when the settings say
+    ``gamma_only`` (the molecule preset does), else ``bulk``. Taken from the settings, not
+    guessed from the structure: a metal whose atoms are more than 3 Å apart (In) is a
+    bulk reference, not a molecule."""
+    if "region" in atoms.arrays:
+        return "slab"
+    return "molecule" if s.gamma_only else "bulk"
+
+
+def _command(s: VaspSettings) -> str:
+    """The VASP command: the setting, else ``$VASP_COMMAND``, else ``vasp_std``."""
+    return str(s.command or os.environ.get("VASP_COMMAND") or "vasp_std")
+
+
+def _executable(command: str) -> str:
+    """The VASP binary of a command line (its last word: ``srun vasp_std``)."""
+    return shlex.split(command)[-1]
+
+
+def _custodian(command: str, s: VaspSettings, work: Path) -> list:
+    """Run VASP in ``work`` under custodian's error handlers; its run log (corrections)."""
+    # custodian imports its handlers' dependencies (seconds): only when VASP runs
+    from custodian import Custodian
+    from custodian.custodian import CustodianError
+    from custodian.vasp.handlers import (
+        NonConvergingErrorHandler,
+        PositiveEnergyErrorHandler,
+        PotimErrorHandler,
+        UnconvergedErrorHandler,
+        VaspErrorHandler,
+        WalltimeHandler,
+    )
+    from custodian.vasp.jobs import VaspJob
+
+    handlers = [VaspErrorHandler(), UnconvergedErrorHandler(), NonConvergingErrorHandler(),
+                PotimErrorHandler(), PositiveEnergyErrorHandler()]
+    if s.walltime:
+        handlers.append(WalltimeHandler(wall_time=int(s.walltime)))
+    job = VaspJob(shlex.split(command), auto_npar=False, auto_gamma=False)
+    cust = Custodian(handlers, [job], max_errors=int(s.max_errors), directory=str(work),
+                     polling_time_step=1, monitor_freq=5,
+                     terminate_on_nonzero_returncode=False)
+    try:
+        return cust.run()
+    except CustodianError as exc:  # out of corrections, non-recoverable, validation
+        raise CalcError(f"VASP failed under custodian: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - custodian's handlers parse VASP's output with
+        # pymatgen, whose parsers raise any type on a half-written file: this calculation
+        # fails, the others of the run go on
+        raise CalcError(f"VASP failed under custodian: {type(exc).__name__}: {exc}") from exc
 
 
 ENGINE = VaspEngine()

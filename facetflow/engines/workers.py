@@ -1,4 +1,4 @@
-"""Sharing ML-potential relaxations among worker processes on a multi-core CPU.
+"""Sharing relaxations among worker processes on a multi-core CPU.
 
 On a CPU an ML potential's cost per atom hardly changes with how many structures go into
 one model call, and PyTorch's own threading leaves much of a second core idle (scatter
@@ -6,7 +6,9 @@ and gather steps run on one thread). So ``run_in_workers`` starts ``workers`` pr
 (``spawn``: no forked PyTorch state), each with its share of the cores, hands them the
 structures largest first from one queue (the next free worker takes the next one), and
 gathers the results in this process, which alone writes the results store. Each worker
-relaxes one structure at a time, so a result never depends on scheduling.
+computes one structure at a time with the job function it was given (a module-level
+function ``job(atoms, task, settings) -> CalcResult``, imported in the worker by
+reference, so this module imports no engine), so a result never depends on scheduling.
 
 The workers live as long as the process that started them (a run's later levels and
 stages reuse them). A worker whose parent dies (``kill -9`` of a run) stops within a
@@ -17,16 +19,21 @@ from __future__ import annotations
 
 import atexit
 import functools
+import multiprocessing as mp
 import os
 import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ase import Atoms
 
-from facetflow.engines.base import CalcError, CalcResult
+from facetflow.engines.base import CalcError, CalcErrors, OnResult
+from facetflow.records.calc import CalcResult
+
+Job = Callable[[Atoms, str, dict], CalcResult]
 
 WORKER_MEMORY = 1.5e9  # bytes one CHGNet worker may use (model + buffers of a ~300-atom slab)
 
@@ -44,13 +51,12 @@ def memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def worker_count(settings: dict, n_structures: int) -> int:
-    """Worker processes for ``n_structures`` relaxations: the ``workers`` setting, where
-    ``auto`` (the default) is one per usable core on a CPU, no more than memory allows
-    (``WORKER_MEMORY`` each), and 1 on a GPU (which batches instead)."""
-    value = settings.get("workers", "auto")
+def worker_count(value: str | int | None, device: str, n_structures: int) -> int:
+    """Worker processes for ``n_structures`` relaxations: ``value`` (the ``workers``
+    setting) where ``auto`` or None is one per usable core on a CPU, no more than memory
+    allows (``WORKER_MEMORY`` each), and 1 on a GPU ``device`` (which batches instead)."""
     if value is None or value == "auto":
-        if settings.get("device", "cpu") != "cpu":
+        if device != "cpu":
             return 1
         value = min(usable_cpus(), max(1, int(memory_bytes() // WORKER_MEMORY)))
     elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -59,16 +65,18 @@ def worker_count(settings: dict, n_structures: int) -> int:
     return max(1, min(value, n_structures))
 
 
-def run_in_workers(structures: list[Atoms], task: str, settings: dict, workers: int,
-                   on_result: Callable[[int, CalcResult], None] | None = None
-                   ) -> list[CalcResult]:
-    """Run ``MlipEngine.run_many`` on each structure in ``workers`` processes; returns the
-    results in input order, calling ``on_result(index, result)`` here as each arrives.
-    A structure whose calculation raised gets no result: ``CalcError`` names them all
-    once the others are finished. The processes are kept for later calls of this
-    process (``worker_pool``): starting one costs seconds (PyTorch, the model)."""
+def run_in_workers(job: Job, structures: list[Atoms], task: str,
+                   settings: Mapping[str, Any], workers: int,
+                   on_result: OnResult | None = None) -> list[CalcResult]:
+    """Run ``job(atoms, task, settings)`` on each structure in ``workers`` processes;
+    returns the results in input order, calling ``on_result(index, result)`` here as each
+    arrives. A structure whose calculation raised gets no result: ``CalcErrors`` names
+    them all once the others are finished. Each job runs with ``workers: 1`` and
+    ``threads`` (the setting, else its share of the usable cores). The processes are kept
+    for later calls of this process (``worker_pool``): starting one costs seconds
+    (PyTorch, the model)."""
     threads = int(settings.get("threads") or max(1, usable_cpus() // workers))
-    pool = worker_pool(workers)
+    pool = worker_pool(workers, job)
     try:
         return pool.run(structures, task, {**settings, "workers": 1, "threads": threads},
                         on_result)
@@ -83,32 +91,30 @@ class WorkersLost(CalcError):
 
 
 @functools.cache
-def worker_pool(workers: int) -> WorkerPool:
-    """The pool of ``workers`` processes, started on first use and kept for the life of
-    this process (each job's settings say how many PyTorch threads it uses)."""
-    pool = WorkerPool(workers)
+def worker_pool(workers: int, job: Job) -> WorkerPool:
+    """The pool of ``workers`` processes running ``job``, started on first use and kept
+    for the life of this process (each job's settings say how many threads it uses)."""
+    pool = WorkerPool(workers, job)
     atexit.register(pool.close)
     return pool
 
 
 class WorkerPool:
     """Worker processes that take (call, index, structure, task, settings) jobs from one
-    queue and put (call, index, result, error) on another."""
+    queue, run ``job`` on them and put (call, index, result, error) on another."""
 
-    def __init__(self, workers: int) -> None:
-        import multiprocessing as mp
-
+    def __init__(self, workers: int, job: Job) -> None:
         ctx = mp.get_context("spawn")
         self.jobs, self.done = ctx.Queue(), ctx.Queue()
         self.calls = 0
-        self.procs = [ctx.Process(target=_work, args=(self.jobs, self.done, os.getpid()),
-                                  daemon=True, name=f"facetflow-mlip-{k}")
+        self.procs = [ctx.Process(target=_work, args=(job, self.jobs, self.done, os.getpid()),
+                                  daemon=True, name=f"facetflow-worker-{k}")
                       for k in range(workers)]
         for p in self.procs:
             p.start()
 
     def run(self, structures: list[Atoms], task: str, settings: dict,
-            on_result: Callable[[int, CalcResult], None] | None) -> list[CalcResult]:
+            on_result: OnResult | None) -> list[CalcResult]:
         self.calls += 1
         call = self.calls
         for i in sorted(range(len(structures)), key=lambda k: -len(structures[k])):
@@ -134,7 +140,7 @@ class WorkerPool:
             if on_result is not None:
                 on_result(i, result)
         if errors:
-            raise CalcError("; ".join(f"structure {i}: {e}" for i, e in sorted(errors.items())))
+            raise CalcErrors(errors)
         return [results[i] for i in range(len(structures))]
 
     def close(self) -> None:
@@ -145,16 +151,13 @@ class WorkerPool:
             p.join(timeout=5)
 
 
-def _work(jobs, done, parent: int) -> None:
-    """A worker's loop: take a structure, relax it, send the result back."""
+def _work(job: Job, jobs, done, parent: int) -> None:
+    """A worker's loop: take a structure, compute it with ``job``, send the result back."""
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    from facetflow.engines.mlip import MlipEngine
-
-    engine = MlipEngine()  # each job's settings carry the thread count; run_many sets it
     while True:
         call, i, atoms, task, settings = jobs.get()
         try:
-            done.put((call, i, engine.run_many([atoms], task, settings)[0], None))
+            done.put((call, i, job(atoms, task, settings), None))
         except CalcError as exc:
             done.put((call, i, None, str(exc)))
         except Exception:  # noqa: BLE001 - a bug in one structure must not hang the others

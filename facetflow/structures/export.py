@@ -8,27 +8,27 @@ names a missing or half-written file, and a failed build leaves the target untou
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 
 from ase.io import write
 
-from facetflow.structures.catalog import StructureRecord
-
-MANIFEST_VERSION = 1
+from facetflow import __version__
+from facetflow.records.structure import Manifest, ManifestError, read_manifest
+from facetflow.structures.built import BuiltStructure
 
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_build(records: list[StructureRecord], out_dir: Path, pictures: bool = True,
-                meta: dict | None = None) -> Path:
-    """Write ``records`` under ``out_dir``; returns the manifest path. A picture whose
-    structure file is unchanged since the last build (same sha256) is copied, not drawn
-    again (a rerun of a large study rewrites its build in seconds)."""
+def write_build(structures: list[BuiltStructure], out_dir: Path, pictures: bool = True,
+                study: str | None = None) -> Path:
+    """Write ``structures`` under ``out_dir`` (``study``: its name, for the manifest);
+    returns the manifest path. A picture whose structure file is unchanged since the last
+    build (same sha256) is copied, not drawn again (a rerun of a large study rewrites its
+    build in seconds)."""
     out_dir = Path(out_dir)
     previous = _previous_pictures(out_dir) if pictures else {}
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -42,22 +42,21 @@ def write_build(records: list[StructureRecord], out_dir: Path, pictures: bool = 
 
             (stage / "pictures").mkdir()
         entries = []
-        for rec in records:
-            rel = f"structures/{rec.id}.extxyz"
-            write(stage / rel, rec.atoms, format="extxyz")
-            entry = rec.manifest_entry(rel)
-            entry["sha256"] = sha256_file(stage / rel)
+        for s in structures:
+            rec = s.record
+            write(stage / rec.file, s.atoms, format="extxyz")
+            written = {"sha256": sha256_file(stage / rec.file)}
             if pictures:
                 pic = f"pictures/{rec.id}.png"
-                old = previous.get((rec.id, entry["sha256"]))
+                old = previous.get((rec.id, written["sha256"]))
                 if old is not None:
                     shutil.copyfile(old, stage / pic)
                 else:
-                    render(rec.atoms, stage / pic, title=rec.id)
-                entry["picture"] = pic
-            entries.append(entry)
-        manifest = {"version": MANIFEST_VERSION, **(meta or {}), "structures": entries}
-        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, default=float))
+                    render(s.atoms, stage / pic, title=rec.id)
+                written["picture"] = pic
+            entries.append(rec.model_copy(update=written))
+        Manifest(study=study, facetflow=__version__, structures=entries).write(
+            stage / "manifest.json")
         _move_into_place(stage, out_dir)
     finally:
         if stage.exists():
@@ -68,11 +67,10 @@ def write_build(records: list[StructureRecord], out_dir: Path, pictures: bool = 
 def _previous_pictures(out_dir: Path) -> dict[tuple[str, str], Path]:
     """(structure id, sha256 of its structure file) -> its existing picture."""
     try:
-        entries = json.loads((out_dir / "manifest.json").read_text())["structures"]
-        found = {(e["id"], e["sha256"]): out_dir / e["picture"] for e in entries
-                 if e.get("picture")}
-    except (OSError, ValueError, KeyError, TypeError):
+        entries = read_manifest(out_dir / "manifest.json").structures
+    except (OSError, ValueError):  # none yet, or of another facetflow: draw them again
         return {}
+    found = {(e.id, e.sha256): out_dir / e.picture for e in entries if e.picture}
     return {k: v for k, v in found.items() if v.is_file()}
 
 
@@ -82,12 +80,11 @@ def _move_into_place(stage: Path, out_dir: Path) -> None:
         return
     old = out_dir / "manifest.json"
     stale: set[str] = set()
-    if old.is_file():
-        try:
-            for e in json.loads(old.read_text()).get("structures", []):
-                stale |= {e.get("file"), e.get("picture")} - {None}
-        except (json.JSONDecodeError, AttributeError):
-            stale = set()
+    try:
+        for e in read_manifest(old).structures:
+            stale |= {e.file, e.picture} - {None}
+    except (OSError, ManifestError, ValueError):
+        stale = set()  # no manifest, or one of another facetflow: nothing known stale
     for sub in ("structures", "pictures"):
         src = stage / sub
         if not src.is_dir():

@@ -32,9 +32,12 @@ from facetflow.structures.materials import Compound, pseudo_h_charge
 from facetflow.structures.planes import PlaneStack, plane_stack, reduced_formula
 from facetflow.structures.shell import spacing_factor, species_map
 from facetflow.structures.symmetry import face_swap_operation
+from facetflow.structures.terminations import (
+    available_terminations,
+    default_termination,
+    plane_matches,
+)
 from facetflow.structures.topology import cation_anion_bonds, covalent_radius
-
-TERMINATION_WORDS = ("cation", "anion", "stoichiometric")
 
 
 @dataclass
@@ -94,118 +97,107 @@ class FacetSlabs:
     stack_block: int
 
 
-def _matches(symbols: list[str], request: str, cations: set[str], anions: set[str],
-             order: tuple[str, ...]) -> bool:
-    if request == "cation":
-        return all(s in cations for s in symbols)
-    if request == "anion":
-        return all(s in anions for s in symbols)
-    if request == "stoichiometric":
-        return any(s in cations for s in symbols) and any(s in anions for s in symbols) and \
-            reduced_formula(symbols, order) in _bulk_formulas(order)
-    return reduced_formula(symbols, order) == request
+@dataclass
+class _Cutting:
+    """The plane stack a facet's slabs are cut from, and what every cut is checked
+    against: the requested termination of the outer material (``mapping`` turns core
+    species into the shell's), the bonds between planes, the shell's planes per face."""
 
+    req: SlabRequest
+    stack: PlaneStack
+    bonds: dict
+    mapping: dict[str, str]
+    shell: Compound | None
+    termination: str
+    n_shell: int
+    margin: int
 
-def _bulk_formulas(order: tuple[str, ...]) -> set[str]:
-    # binary 1:1 formulas count as stoichiometric planes
-    return {"".join(order)} if len(order) == 2 else set()
+    @property
+    def outer(self) -> Compound:
+        return self.shell or self.req.compound
 
-
-def available_terminations(compound: Compound, miller: tuple[int, int, int],
-                           shell: Compound | None = None) -> list[str]:
-    """Termination names that exist for this facet (words and plane formulas)."""
-    stack = plane_stack(compound, miller, 24)
-    mapping = species_map(compound, shell) if shell else {}
-    target = shell or compound
-    cats, ans = set(target.cations), {target.anion}
-    out: set[str] = set()
-    for p in stack.planes:
-        syms = [mapping.get(s, s) for s in p.symbols]
-        out.add(reduced_formula(syms, target.species))
-        for word in TERMINATION_WORDS:
-            if _matches(syms, word, cats, ans, target.species):
-                out.add(word)
-    return sorted(out)
-
-
-def default_termination(compound: Compound, miller: tuple[int, int, int],
-                        shell: Compound | None = None) -> str:
-    """``cation`` where a pure cation plane exists, else ``stoichiometric``."""
-    avail = available_terminations(compound, miller, shell)
-    for word in ("cation", "stoichiometric"):
-        if word in avail:
-            return word
-    raise SpecError.single("termination", "this facet has no cation or stoichiometric "
-                           "plane: name the termination explicitly", None, avail)
+    def outer_plane_matches(self, k: int) -> bool:
+        """Whether plane ``k`` (in the outer material's species) has the termination."""
+        outer = self.outer
+        syms = [self.mapping.get(x, x) for x in self.stack.planes[k].symbols]
+        return plane_matches(syms, self.termination, set(outer.cations), {outer.anion},
+                        outer.species)
 
 
 def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
-    """Cut the bare and (if ``req.shell``) shell-capped slabs of one facet."""
+    """Cut the bare and (if ``req.shell``) shell-capped slabs of one facet: the window of
+    ``monolayers`` (or one plane more or less) with the requested termination that breaks
+    the fewest bonds and, for a symmetric slab, has a face-swapping symmetry."""
     core = req.compound
     shell = req.shell if req.shell_monolayers > 0 else None
-    mapping = species_map(core, shell) if shell else {}
-    outer = shell or core
-    termination = req.termination or default_termination(core, req.miller, shell)
-    probe = plane_stack(core, req.miller, 8)
-    b = probe.block
+    b = plane_stack(core, req.miller, 8).block
     n_shell = req.shell_monolayers * b if shell else 0
-    n_max = req.monolayers * b + 1
     margin = n_shell + 4
-    stack = plane_stack(core, req.miller, n_max + 2 * margin + 30)
-    bonds = _stack_bonds(stack, core)
-
-    cats_outer, ans_outer = set(outer.cations), {outer.anion}
-    found = None
-    matched_any = False
+    stack = plane_stack(core, req.miller, req.monolayers * b + 1 + 2 * margin + 30)
+    cut = _Cutting(req, stack, _stack_bonds(stack, core),
+                   species_map(core, shell) if shell else {}, shell,
+                   req.termination or default_termination(core, req.miller, shell),
+                   n_shell, margin)
+    found, matched_any = None, False
     for length in (req.monolayers * b, req.monolayers * b + 1, req.monolayers * b - 1):
-        candidates: list[tuple[int, int]] = []
-        for s in range(margin, margin + 24):
-            lo = s - (n_shell if req.symmetric else 0)
-            hi = s + length + n_shell
-            if hi + 4 > len(stack):
-                break
-            top = [mapping.get(x, x) for x in stack.planes[hi - 1].symbols]
-            if not _matches(top, termination, cats_outer, ans_outer, outer.species):
-                continue
-            if req.symmetric:
-                bottom = [mapping.get(x, x) for x in stack.planes[lo].symbols]
-                if not _matches(bottom, termination, cats_outer, ans_outer, outer.species):
-                    continue
-            elif req.bottom_termination:
-                bottom = stack.planes[s].symbols
-                if not _matches(bottom, req.bottom_termination, set(core.cations),
-                                {core.anion}, core.species):
-                    continue
-            candidates.append((_cut_bonds(bonds, lo, hi), s))
+        candidates = _candidates(cut, length)
         matched_any |= bool(candidates)
-        for _cut, s in sorted(candidates):
-            capped = _assemble(stack, bonds, req, s, length, n_shell, mapping)
-            if not req.symmetric or face_swap_operation(capped.atoms) is not None:
-                found = (s, length, capped)
-                break
+        found = _first_symmetric(cut, candidates, length)
         if found:
             break
     if not matched_any:
         raise SpecError.single(f"{path}.termination", "no slab of this facet has that "
-                               "termination", termination,
+                               "termination", cut.termination,
                                available_terminations(core, req.miller, shell))
     if found is None:
         raise StructureError(
             f"{path}: no symmetric slab of {core.name}{req.miller} with termination "
-            f"{termination!r}, {req.monolayers} ML and supercell {req.supercell} exists: "
-            "the face-swapping operation of the 1x1 slab must also map the supercell "
-            "lattice onto itself (on {100} use a square supercell such as [[2,0],[0,2]] "
-            "or [[2,2],[-2,2]]); otherwise use symmetric: false (pseudo-H passivated "
-            "bottom) or another termination")
+            f"{cut.termination!r}, {req.monolayers} ML and supercell {req.supercell} "
+            "exists: the face-swapping operation of the 1x1 slab must also map the "
+            "supercell lattice onto itself (on {100} use a square supercell such as "
+            "[[2,0],[0,2]] or [[2,2],[-2,2]]); otherwise use symmetric: false (pseudo-H "
+            "passivated bottom) or another termination")
     s, length, capped = found
     if length != req.monolayers * b:
         capped.notes.append(
             f"{length} core planes for {req.monolayers} ML ({b} plane(s) per ML): the "
             "nearest count that gives the requested termination on both faces related by "
             "a symmetry of the slab")
-    bare = _assemble(stack, bonds, req, s, length, 0, {}) if shell else capped
+    bare = _assemble(cut, _Window.of(s, length, 0, req.symmetric)) if shell else capped
     bare.notes = list(capped.notes)
     return FacetSlabs(bare=bare, capped=capped if shell else None, stack_block=b)
+
+
+def _candidates(cut: _Cutting, length: int) -> list[tuple[int, int]]:
+    """(bonds cut, first core plane) of every window of ``length`` core planes whose
+    outer planes have the requested terminations."""
+    req, core = cut.req, cut.req.compound
+    out: list[tuple[int, int]] = []
+    for s in range(cut.margin, cut.margin + 24):
+        w = _Window.of(s, length, cut.n_shell, req.symmetric)
+        if w.hi + 4 > len(cut.stack):
+            break
+        if not cut.outer_plane_matches(w.hi - 1):
+            continue
+        if req.symmetric and not cut.outer_plane_matches(w.lo):
+            continue
+        if not req.symmetric and req.bottom_termination and not plane_matches(
+                cut.stack.planes[s].symbols, req.bottom_termination, set(core.cations),
+                {core.anion}, core.species):
+            continue
+        out.append((_cut_bonds(cut.bonds, w.lo, w.hi), s))
+    return out
+
+
+def _first_symmetric(cut: _Cutting, candidates: list[tuple[int, int]], length: int
+                     ) -> tuple[int, int, Slab] | None:
+    """The candidate cutting fewest bonds whose slab, if symmetric slabs are asked for,
+    has a face-swapping operation: (first core plane, length, the capped slab)."""
+    for _cut, s in sorted(candidates):
+        capped = _assemble(cut, _Window.of(s, length, cut.n_shell, cut.req.symmetric))
+        if not cut.req.symmetric or face_swap_operation(capped.atoms) is not None:
+            return s, length, capped
+    return None
 
 
 def _stack_bonds(stack: PlaneStack, compound: Compound) -> dict:
@@ -232,73 +224,124 @@ def _cut_bonds(bonds: dict, lo: int, hi: int) -> int:
     return int(np.count_nonzero(ins_i ^ ins_j))
 
 
-def _assemble(stack: PlaneStack, bonds: dict, req: SlabRequest, s: int, length: int,
-              n_shell: int, mapping: dict[str, str]) -> Slab:
-    core = req.compound
-    shell = req.shell if n_shell else None
-    lo = s - (n_shell if req.symmetric else 0)
-    hi = s + length + n_shell
-    core_lo, core_hi = s, s + length
-    factor = spacing_factor(core, shell, req.miller) if shell else 1.0
-    z_new = {k: stack.planes[k].z for k in range(lo, hi)}
-    for k in range(core_hi, hi):  # shell above the core
-        gap = stack.planes[k].z - stack.planes[k - 1].z
-        f = (1 + factor) / 2 if k == core_hi else factor
-        z_new[k] = z_new[k - 1] + gap * f
-    for k in range(core_lo - 1, lo - 1, -1):  # shell below (symmetric slabs)
-        gap = stack.planes[k + 1].z - stack.planes[k].z
-        f = (1 + factor) / 2 if k == core_lo - 1 else factor
-        z_new[k] = z_new[k + 1] - gap * f
+@dataclass(frozen=True)
+class _Window:
+    """Planes ``lo`` .. ``hi - 1`` of the stack, the core being ``core_lo`` .. ``core_hi
+    - 1`` (shell planes above it, and below it on a symmetric slab)."""
 
-    symbols, positions, region, plane, phq = [], [], [], [], []
-    for k in range(lo, hi):
+    lo: int
+    hi: int
+    core_lo: int
+    core_hi: int
+
+    @classmethod
+    def of(cls, s: int, length: int, n_shell: int, symmetric: bool) -> _Window:
+        return cls(s - (n_shell if symmetric else 0), s + length + n_shell, s, s + length)
+
+    @property
+    def has_shell(self) -> bool:
+        return self.hi - self.lo > self.core_hi - self.core_lo
+
+
+@dataclass
+class _Columns:
+    """Per-atom data of a slab being assembled."""
+
+    symbols: list[str] = field(default_factory=list)
+    positions: list = field(default_factory=list)
+    region: list[int] = field(default_factory=list)
+    plane: list[int] = field(default_factory=list)
+    pseudo_h: list[float] = field(default_factory=list)
+
+    def add(self, symbol: str, position, region: int, plane: int, charge: float) -> None:
+        self.symbols.append(symbol)
+        self.positions.append(position)
+        self.region.append(region)
+        self.plane.append(plane)
+        self.pseudo_h.append(charge)
+
+
+def _assemble(cut: _Cutting, w: _Window) -> Slab:
+    """The slab of window ``w`` (with the shell's planes when it has them): planes at
+    their heights, pseudo-H on passivated faces, the supercell, fixed atoms."""
+    req, stack = cut.req, cut.stack
+    shell = cut.shell if w.has_shell else None
+    z_new = _plane_heights(stack, w, spacing_factor(req.compound, shell, req.miller)
+                           if shell else 1.0)
+    cols = _Columns()
+    for k in range(w.lo, w.hi):
         p = stack.planes[k]
-        in_shell = not (core_lo <= k < core_hi)
+        in_shell = not (w.core_lo <= k < w.core_hi)
         for sym, pos in zip(p.symbols, p.positions, strict=True):
-            symbols.append(mapping.get(sym, sym) if in_shell else sym)
-            positions.append([pos[0], pos[1], z_new[k]])
-            region.append(REGION_SHELL if in_shell else REGION_CORE)
-            plane.append(k - lo)
-            phq.append(0.0)
+            cols.add(cut.mapping.get(sym, sym) if in_shell else sym, [pos[0], pos[1], z_new[k]],
+                     REGION_SHELL if in_shell else REGION_CORE, k - w.lo, 0.0)
+    for face in _passivated_faces(req):
+        _add_pseudo_hydrogen(cols, cut, w, z_new, face)
+    atoms = _supercell(cols, stack, req)
+    atoms.set_constraint(FixAtoms(indices=_fixed_indices(
+        atoms, req, w.core_lo - w.lo, w.core_hi - w.lo, stack.block)))
+    return _described(atoms, req, shell, w.hi - w.lo)
 
-    notes: list[str] = []
+
+def _plane_heights(stack: PlaneStack, w: _Window, factor: float) -> dict[int, float]:
+    """Height (Å) of each plane of the window: the stack's, with the spacings of shell
+    planes scaled by ``factor`` (half of it at the core-shell interface)."""
+    z_new = {k: stack.planes[k].z for k in range(w.lo, w.hi)}
+    for k in range(w.core_hi, w.hi):  # shell above the core
+        gap = stack.planes[k].z - stack.planes[k - 1].z
+        f = (1 + factor) / 2 if k == w.core_hi else factor
+        z_new[k] = z_new[k - 1] + gap * f
+    for k in range(w.core_lo - 1, w.lo - 1, -1):  # shell below (symmetric slabs)
+        gap = stack.planes[k + 1].z - stack.planes[k].z
+        f = (1 + factor) / 2 if k == w.core_lo - 1 else factor
+        z_new[k] = z_new[k + 1] - gap * f
+    return z_new
+
+
+def _passivated_faces(req: SlabRequest) -> list[str]:
+    """The faces capped by pseudo-H: the bottom of an asymmetric slab, or both."""
     faces = []
     if (not req.symmetric and req.passivate_bottom) or req.passivate_both:
         faces.append("bottom")
     if req.passivate_both:
         faces.append("top")
-    if faces and not core.tetrahedral:
+    if faces and not req.compound.tetrahedral:
         raise SpecError.single("facet.symmetric", "pseudo-hydrogen passivation needs a "
                                "tetrahedral (zincblende/wurtzite) material; use a "
-                               "symmetric slab", core.structure)
-    for face in faces:
-        # bonds from a kept atom to an atom outside the window are capped by pseudo-H
-        for a, b_ in (("i", "j"), ("j", "i")):
-            pa, pb = bonds["p" + a], bonds["p" + b_]
-            outside = pb < lo if face == "bottom" else pb >= hi
-            sel = (pa >= lo) & (pa < hi) & outside
-            for n in np.flatnonzero(sel):
-                k = int(pa[n])
-                host_sym = stack.planes[k].symbols[int(bonds["i" + a][n])]
-                host = stack.planes[k].positions[int(bonds["i" + a][n])].copy()
-                host[2] = z_new[k]
-                v = bonds["vec"][n] if a == "i" else -bonds["vec"][n]
-                d = covalent_radius(host_sym) + covalent_radius("H")
-                symbols.append("H")
-                positions.append(host + v / np.linalg.norm(v) * d)
-                region.append(REGION_PSEUDO_H)
-                plane.append(-1)
-                phq.append(pseudo_h_charge(host_sym))
+                               "symmetric slab", req.compound.structure)
+    return faces
 
-    pos = np.array(positions)
+
+def _add_pseudo_hydrogen(cols: _Columns, cut: _Cutting, w: _Window, z_new: dict[int, float],
+                         face: str) -> None:
+    """A pseudo-H of charge (8 - v)/4 on every bond from a kept atom to an atom outside
+    the window on ``face``, along the bond at the sum of covalent radii."""
+    bonds, stack = cut.bonds, cut.stack
+    for a, b_ in (("i", "j"), ("j", "i")):
+        pa, pb = bonds["p" + a], bonds["p" + b_]
+        outside = pb < w.lo if face == "bottom" else pb >= w.hi
+        for n in np.flatnonzero((pa >= w.lo) & (pa < w.hi) & outside):
+            k = int(pa[n])
+            host_sym = stack.planes[k].symbols[int(bonds["i" + a][n])]
+            host = stack.planes[k].positions[int(bonds["i" + a][n])].copy()
+            host[2] = z_new[k]
+            v = bonds["vec"][n] if a == "i" else -bonds["vec"][n]
+            d = covalent_radius(host_sym) + covalent_radius("H")
+            cols.add("H", host + v / np.linalg.norm(v) * d, REGION_PSEUDO_H, -1,
+                     pseudo_h_charge(host_sym))
+
+
+def _supercell(cols: _Columns, stack: PlaneStack, req: SlabRequest) -> Atoms:
+    """The 1x1 slab of ``cols`` with its per-atom arrays, repeated by the supercell
+    matrix and centred in ``req.vacuum`` Å of vacuum."""
+    pos = np.array(cols.positions)
     zmin, zmax = pos[:, 2].min(), pos[:, 2].max()
     cell = np.array([stack.cell2d[0], stack.cell2d[1], [0.0, 0.0, zmax - zmin + req.vacuum]])
-    atoms = Atoms(symbols, positions=pos, cell=cell, pbc=(True, True, True))
-    atoms.new_array("region", np.array(region, int))
-    atoms.new_array("plane", np.array(plane, int))
-    atoms.new_array("pseudo_h_charge", np.array(phq, float))
+    atoms = Atoms(cols.symbols, positions=pos, cell=cell, pbc=(True, True, True))
+    atoms.new_array("region", np.array(cols.region, int))
+    atoms.new_array("plane", np.array(cols.plane, int))
+    atoms.new_array("pseudo_h_charge", np.array(cols.pseudo_h, float))
     atoms.new_array("ligand_id", np.full(len(atoms), -1, int))
-
     p2 = np.array(req.supercell, int)
     if abs(round(np.linalg.det(p2))) < 1:
         raise SpecError.single("facet.supercell", "the supercell matrix is singular",
@@ -309,26 +352,28 @@ def _assemble(stack: PlaneStack, bonds: dict, req: SlabRequest, s: int, length: 
     for name in ("region", "plane", "ligand_id"):
         atoms.arrays[name] = atoms.arrays[name].astype(int)
     center_with_vacuum(atoms, req.vacuum)
+    return atoms
 
-    fixed = _fixed_indices(atoms, req, core_lo - lo, core_hi - lo, stack.block)
-    atoms.set_constraint(FixAtoms(indices=fixed))
 
-    top_plane = hi - lo - 1
-    surf = [int(i) for i in np.flatnonzero(atoms.arrays["plane"] == top_plane)]
+def _described(atoms: Atoms, req: SlabRequest, shell: Compound | None, n_planes: int
+               ) -> Slab:
+    """The ``Slab`` of ``atoms``: terminations, surface atoms and cations, area (Å²)."""
+    core = req.compound
+    surf = [int(i) for i in np.flatnonzero(atoms.arrays["plane"] == n_planes - 1)]
     outer = shell or core
     top_syms = [atoms[i].symbol for i in surf]
     bottom_syms = [atoms[i].symbol for i in np.flatnonzero(atoms.arrays["plane"] == 0)]
     cations = tuple(sorted(set(core.cations) | (set(shell.cations) if shell else set())))
     anions = tuple(sorted({core.anion} | ({shell.anion} if shell else set())))
-    area = float(abs(np.linalg.det(atoms.cell[:2, :2])))
     return Slab(
         atoms=atoms, miller=req.miller, symmetric=req.symmetric,
         termination=reduced_formula(top_syms, outer.species),
         bottom_termination=reduced_formula(bottom_syms, (shell if (shell and req.symmetric)
                                                           else core).species),
-        n_planes=hi - lo, area=area, surface_indices=surf,
-        n_surface_cations=sum(1 for x in top_syms if x in outer.cations),
-        cations=cations, anions=anions, vacuum=req.vacuum, notes=notes)
+        n_planes=n_planes, area=float(abs(np.linalg.det(atoms.cell[:2, :2]))),
+        surface_indices=surf, n_surface_cations=sum(1 for x in top_syms
+                                                    if x in outer.cations),
+        cations=cations, anions=anions, vacuum=req.vacuum, notes=[])
 
 
 def _fixed_indices(atoms: Atoms, req: SlabRequest, core_lo: int, core_hi: int,

@@ -1,22 +1,23 @@
-"""What a batch job runs: ``python -m facetflow.workflows.launch [--launchpad FILE]``.
+"""What a batch job runs: pulling Fireworks from a LaunchPad until none is left.
 
-With a MongoDB LaunchPad (``--launchpad my_launchpad.yaml``) it is FireWorks'
-``rlaunch rapidfire``: it pulls READY Fireworks until none is left, so one allocation runs
-many calculations. Without one it uses the work directory's file-backed LaunchPad, whose
-path must come in the job's environment as ``MONGOMOCK_SERVERSTORE_FILE`` (``sbatch``
-exports the submitting environment by default); jobs then take the work directory's lock
-one after another (waiting for it), since that store cannot have two writers.
+A job's command is ``facetflow launch [--launchpad FILE]`` (``python -m facetflow.cli
+launch``), which registers the analysis hook (``workflows.hooks``: the report and the
+theta* step run in the job) and calls ``run_launches``. With a MongoDB LaunchPad
+(``--launchpad my_launchpad.yaml``) it is FireWorks' ``rlaunch rapidfire``, so one
+allocation runs many calculations. Without one it uses the work directory's file-backed
+LaunchPad, whose path must come in the job's environment as ``MONGOMOCK_SERVERSTORE_FILE``
+(``sbatch`` exports the submitting environment by default); jobs then take the work
+directory's lock one after another (waiting for it), since that store cannot have two
+writers.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 
-from facetflow.logs import configure, run_log
+from facetflow.logs import run_log
 from facetflow.workflows.fireworks import STORE_ENV, file_launchpad, flush
 from facetflow.workflows.lock import WorkdirLock
 
@@ -29,7 +30,8 @@ def workdir_of(store_file: Path) -> Path:
 
 
 def run_launches(launchpad_file: Path | None = None, worker: str = "facetflow-queue") -> int:
-    from fireworks import FWorker, LaunchPad
+    """Pull and run Fireworks until none is left; the exit status (2: no LaunchPad)."""
+    from fireworks import FWorker, LaunchPad  # after the store is chosen (workflows.fireworks)
     from fireworks.core.rocket_launcher import rapidfire
 
     if launchpad_file is not None:
@@ -55,16 +57,3 @@ def run_launches(launchpad_file: Path | None = None, worker: str = "facetflow-qu
         finally:
             flush(lp)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--launchpad", type=Path, default=None)
-    parser.add_argument("--worker", default="facetflow-queue")
-    args = parser.parse_args(argv)
-    configure()
-    return run_launches(args.launchpad, args.worker)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

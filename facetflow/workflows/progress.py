@@ -9,7 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from facetflow.workflows.tasks import read_events
+from rich.live import Live
+
+from facetflow.workflows.events import read_events
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,6 @@ class ProgressDisplay:
         return self
 
     def _loop(self) -> None:
-        from rich.live import Live
-
         with Live(console=self.console, refresh_per_second=2, transient=False) as live:
             while not self._stop.is_set():
                 live.update(progress_of(self.events_path, self.total, self.since).line())

@@ -3,8 +3,9 @@
 ``submit_study`` writes the structures and plan, adds the pending calculations to the
 LaunchPad (MongoDB from ``my_launchpad.yaml``, or the work directory's file-backed one) and
 submits ``njobs`` queue jobs with FireWorks' queue launcher (what ``qlaunch singleshot``
-does) using a queue adapter from ``cluster_configs/``. Each job runs
-``python -m facetflow.workflows.launch``, which pulls Fireworks until none is left.
+does) using a queue adapter from ``cluster_configs/``. Each job runs ``facetflow launch``
+(``python -m facetflow.cli launch``: the command line wires the analysis hook, then
+``launch.run_launches`` pulls Fireworks until none is left).
 
 Lost runs (a cancelled or killed job left a Firework RUNNING) are found with FireWorks'
 ``detect_lostruns`` and put back to READY by ``requeue_lost``; the calculations they had
@@ -21,10 +22,15 @@ from pathlib import Path
 
 import yaml
 
-from facetflow.structures.catalog import deferred_binding
-from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush
-from facetflow.workflows.local import prepare, stages
+from facetflow.errors import Problem, SpecError
+from facetflow.records.study import Study
+from facetflow.study import load_study
+from facetflow.workflows.fireworks import compile_workflow, file_launchpad, flush, use_file_store
 from facetflow.workflows.lock import WorkdirLock
+from facetflow.workflows.workdir import RunOptions, first_stage, stages, validated
+
+# what a batch job runs (the command line's hidden ``launch`` command)
+LAUNCH_COMMAND = (sys.executable, "-m", "facetflow.cli", "launch")
 
 
 @dataclass
@@ -39,7 +45,7 @@ class Submission:
 
 def _launchpad(workdir: Path, launchpad_file: Path | None, reset: bool = False):
     if launchpad_file is not None:
-        from fireworks import LaunchPad
+        from fireworks import LaunchPad  # only after use_file_store (workflows.fireworks)
 
         return LaunchPad.from_file(str(launchpad_file))
     return file_launchpad(workdir / "fireworks" / "launchpad.json",
@@ -47,7 +53,7 @@ def _launchpad(workdir: Path, launchpad_file: Path | None, reset: bool = False):
 
 
 def launch_command(launchpad_file: Path | None) -> str:
-    cmd = [sys.executable, "-m", "facetflow.workflows.launch"]
+    cmd = list(LAUNCH_COMMAND)
     if launchpad_file is not None:
         cmd += ["--launchpad", str(Path(launchpad_file).resolve())]
     return shlex.join(cmd)
@@ -55,57 +61,61 @@ def launch_command(launchpad_file: Path | None) -> str:
 
 def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
                  launchpad_file: Path | None = None, engine: str | None = None,
-                 store_url: str | None = None, njobs: int = 1,
-                 final_task: tuple[str, list] | None = None) -> Submission:
-    """Queue a study; returns the job ids."""
-    from facetflow.workflows.fireworks import use_file_store
-    from facetflow.workflows.local import validated
-
-    checked = validated(study_path)  # nothing is written for invalid input
-    check_queue_files(qadapter_file, launchpad_file)
-    spec = checked[0]
+                 store: str | None = None, njobs: int = 1, report: bool = True,
+                 spec: Study | None = None) -> Submission:
+    """Queue a study (``spec``: already loaded from ``study_path``; ``report``: the jobs
+    end with the report, through the analysis hook ``facetflow launch`` wires); returns
+    the job ids."""
+    options = RunOptions(engine=engine, store=store, report=report)
+    study_path = Path(study_path).resolve()
+    spec = spec or load_study(study_path)
     workdir = Path(work_root).resolve() / spec.name
+    checked = validated(study_path, spec, workdir)  # nothing is written for invalid input
+    check_queue_files(qadapter_file, launchpad_file)
     if launchpad_file is None:  # before FireWorks is imported
         use_file_store(workdir / "fireworks" / "launchpad.json")
-    from fireworks import FWorker
-    from fireworks.queue.queue_launcher import launch_rocket_to_queue
-    from fireworks.utilities.fw_serializers import load_object_from_file
+    from fireworks.utilities.fw_serializers import load_object_from_file  # after the store
 
     qadapter = load_object_from_file(str(qadapter_file))
     qadapter["rocket_launch"] = launch_command(launchpad_file)
     with WorkdirLock(workdir, purpose="submit"):
-        prep = prepare(study_path, Path(work_root).resolve(), engine, store_url,
-                       checked=checked, build_later_if_done=deferred_binding(checked[0]))
-        prep, pending, params = stages(prep, study_path, engine, True, final_task)
+        prep, pending, params = stages(first_stage(checked, workdir, options), checked,
+                                       options)
         lp = _launchpad(workdir, launchpad_file, reset=launchpad_file is None)
-        wf = compile_workflow(prep.plan, pending, prep.plan_path, prep.store.url, workdir,
-                              batch_size=prep.spec.workflow.batch_size,
-                              final_task=final_task,
-                              expand=params)
+        wf = compile_workflow(prep.plan, pending, workdir, prep.store.url,
+                              batch_size=spec.workflow.batch_size, report=options.report,
+                              expansion=params)
         if wf is not None:
             lp.add_wf(wf)
         flush(lp)
-        jobs = []
-        qdir = workdir / "fireworks" / "queue"
-        qdir.mkdir(parents=True, exist_ok=True)
-        for _ in range(njobs if wf is not None else 0):
-            job = launch_rocket_to_queue(lp, FWorker(name="facetflow-queue"), qadapter,
-                                         launcher_dir=str(qdir), create_launcher_dir=True,
-                                         strm_lvl="CRITICAL", fill_mode=True)
-            if job is False or job is None:
-                raise RuntimeError(f"the queue refused the job; see {qdir} for the script and "
-                                   "the queue's error")
-            jobs.append(str(job))
+        jobs = _submit_jobs(lp, qadapter, workdir, njobs if wf is not None else 0)
     return Submission(workdir, len(prep.plan.nodes), len(pending), jobs,
                       str(launchpad_file or workdir / "fireworks" / "launchpad.json"),
                       second_stage=params is not None)
 
 
+def _submit_jobs(lp, qadapter, workdir: Path, njobs: int) -> list[str]:
+    """Submit ``njobs`` queue jobs pulling Fireworks from ``lp``; their ids."""
+    from fireworks import FWorker  # after the store (workflows.fireworks)
+    from fireworks.queue.queue_launcher import launch_rocket_to_queue
+
+    qdir = workdir / "fireworks" / "queue"
+    qdir.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for _ in range(njobs):
+        job = launch_rocket_to_queue(lp, FWorker(name="facetflow-queue"), qadapter,
+                                     launcher_dir=str(qdir), create_launcher_dir=True,
+                                     strm_lvl="CRITICAL", fill_mode=True)
+        if job is False or job is None:
+            raise RuntimeError(f"the queue refused the job; see {qdir} for the script and "
+                               "the queue's error")
+        jobs.append(str(job))
+    return jobs
+
+
 def check_queue_files(qadapter_file: Path, launchpad_file: Path | None) -> None:
     """Refuse (``SpecError``, nothing written) a queue adapter or LaunchPad file that is
     missing or is not a YAML mapping naming a FireWorks object."""
-    from facetflow.errors import Problem, SpecError
-
     problems = []
     for option, path, needed in (("--qadapter", qadapter_file, "_fw_name"),
                                  ("--launchpad", launchpad_file, "host")):

@@ -8,27 +8,29 @@ moment it is finished, so a killed batch loses only the calculations still runni
 A calculation that fails (``CalcError``: SCF never converged, the code crashed) is stored
 as ``failed`` with its error; so is one whose input failed, and a relaxation that ran out
 of steps when its settings say ``require_convergence: true``. Neither stops the rest.
-Every start and end is appended to ``events.jsonl`` in the work directory (one JSON
-object a line), which the progress display and the tests read.
+Every start and end is appended to ``events.jsonl`` in the work directory
+(``workflows.events``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ase import Atoms
 
 from facetflow.engines import get_engine
-from facetflow.engines.base import CalcError, CalcResult
+from facetflow.engines.base import CalcError, CalcErrors, Engine
+from facetflow.records.calc import CalcResult
+from facetflow.records.plan import Calculation, Plan, read_plan
 from facetflow.store import ResultStore
 from facetflow.structures.perturb import perturbed_start
-from facetflow.workflows.plan import Calculation, Plan, read_plan, scale_to_lattice, warm_start
+from facetflow.workflows.events import log_event
+from facetflow.workflows.geometry import initial_atoms, scale_to_lattice, warm_start
 
 log = logging.getLogger(__name__)
 
@@ -44,33 +46,8 @@ class BatchCounts:
     failed: int = 0
 
 
-def log_event(events: Path | None, **fields) -> None:
-    """Append one event line (a single write of a short line on an O_APPEND file, so lines
-    from several processes do not interleave)."""
-    if events is None:
-        return
-    line = json.dumps({"t": time.time(), "pid": os.getpid(), **fields}) + "\n"
-    fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
-def read_events(events: Path) -> list[dict]:
-    if not Path(events).is_file():
-        return []
-    out = []
-    for line in Path(events).read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by a kill
-            continue
-    return out
-
-
-def prepare(node: Calculation, plan: Plan, store: ResultStore,
-            cache: dict[str, CalcResult] | None = None) -> Atoms:
+def starting_structure(node: Calculation, plan: Plan, store: ResultStore,
+                       cache: dict[str, CalcResult] | None = None) -> Atoms:
     """The starting structure of ``node`` from its inputs in the store (``cache`` keeps
     inputs already read, e.g. the bulk lattice every slab of a batch needs).
 
@@ -78,7 +55,7 @@ def prepare(node: Calculation, plan: Plan, store: ResultStore,
     ``perturbed_start``; a warm start with alternatives begins from whichever of its
     source structure's starts has the lowest energy (``atoms.info["start_from"]`` names
     it)."""
-    atoms = node.atoms()
+    atoms = initial_atoms(node)
     relaxed_volume = None
     if node.lattice_from:
         bulk = _input(store, plan, node.lattice_from, cache)
@@ -94,7 +71,7 @@ def prepare(node: Calculation, plan: Plan, store: ResultStore,
             atoms.positions = final.positions
             atoms.cell = final.cell
         else:
-            parent = plan.nodes[node.start_from].atoms()
+            parent = initial_atoms(plan.nodes[node.start_from])
             if relaxed_volume is not None:
                 parent = scale_to_lattice(parent, node.lattice_volume, relaxed_volume)
             atoms = warm_start(atoms, parent, final, node.start_map)
@@ -140,55 +117,83 @@ def _input(store: ResultStore, plan: Plan, calc_hash: str,
 def run_calculations(plan_path: str | Path, hashes: list[str], store_url: str,
                      workdir: str | Path | None = None) -> BatchCounts:
     """Run the calculations ``hashes`` of the plan at ``plan_path`` into the store."""
-    plan = read_plan(Path(plan_path))
-    store = ResultStore(store_url)
-    events = Path(workdir) / "events.jsonl" if workdir else None
-    counts = BatchCounts()
+    batch = _Batch(read_plan(Path(plan_path)), ResultStore(store_url),
+                   Path(workdir) / "events.jsonl" if workdir else None)
+    for (engine, task, _), items in _ready_groups(batch, hashes).items():
+        for node, _atoms in items:
+            log_event(batch.events, event="start", hash=node.hash, key=node.key)
+        eng = get_engine(engine)
+        if len(items) > 1:
+            _run_together(batch, eng, task, items)
+        else:
+            _run_each(batch, eng, items)
+    return batch.counts
+
+
+@dataclass
+class _Batch:
+    """One batch's plan, store, event file and counts."""
+
+    plan: Plan
+    store: ResultStore
+    events: Path | None
+    counts: BatchCounts = field(default_factory=BatchCounts)
+
+
+def _ready_groups(batch: _Batch, hashes: list[str]
+                  ) -> dict[tuple, list[tuple[Calculation, Atoms]]]:
+    """The calculations to run with their starting structures, grouped by (engine, task,
+    settings); those already done are counted as reused, those whose input is missing
+    are stored as failed."""
     inputs: dict[str, CalcResult] = {}
     groups: dict[tuple, list[tuple[Calculation, Atoms]]] = defaultdict(list)
     for h in hashes:
-        node = plan.nodes[h]
-        have = store.get(h)
+        node = batch.plan.nodes[h]
+        have = batch.store.get(h)
         if have is not None and have.status == "done":
-            counts.reused += 1
-            log_event(events, event="reused", hash=h, key=node.key)
+            batch.counts.reused += 1
+            log_event(batch.events, event="reused", hash=h, key=node.key)
             continue
         try:
-            atoms = prepare(node, plan, store, inputs)
+            atoms = starting_structure(node, batch.plan, batch.store, inputs)
         except MissingInput as exc:
-            _failed(store, events, plan, node, str(exc), counts)
+            _failed(batch, node, str(exc))
             continue
-        group = (node.engine, node.task, json.dumps(node.settings, sort_keys=True))
-        groups[group].append((node, atoms))
-    for (engine, task, _), items in groups.items():
-        eng = get_engine(engine)
-        for node, _atoms in items:
-            log_event(events, event="start", hash=node.hash, key=node.key)
-        if hasattr(eng, "run_many") and len(items) > 1:
-            t0 = time.perf_counter()
+        groups[(node.engine, node.task, json.dumps(node.settings, sort_keys=True))].append(
+            (node, atoms))
+    return groups
 
-            def stored(i: int, result: CalcResult, items=items, t0=t0) -> None:
-                _done(store, events, plan, items[i][0], result, time.perf_counter() - t0,
-                      counts, items[i][1].info.get("start_from"))
 
-            try:
-                eng.run_many([a for _, a in items], task, items[0][0].settings,
-                             on_result=stored)
-            except CalcError as exc:
-                for node, _ in items:
-                    if store.get(node.hash) is None:
-                        _failed(store, events, plan, node, str(exc), counts)
+def _run_together(batch: _Batch, eng: Engine, task: str,
+                  items: list[tuple[Calculation, Atoms]]) -> None:
+    """One ``run_many`` of ``items`` (same engine, task and settings: MLIP batches them
+    in one relaxation); each result is stored as it arrives (wall time since the batch
+    began), and those without a result are stored as failed with their error."""
+    t0 = time.perf_counter()
+
+    def stored(i: int, result: CalcResult) -> None:
+        node, atoms = items[i]
+        _done(batch, node, result, time.perf_counter() - t0, atoms.info.get("start_from"))
+
+    try:
+        eng.run_many([a for _, a in items], task, items[0][0].settings, on_result=stored)
+    except CalcError as exc:
+        each = exc.failures if isinstance(exc, CalcErrors) else {}
+        for i, (node, _) in enumerate(items):
+            if batch.store.get(node.hash) is None:
+                _failed(batch, node, each.get(i, str(exc)))
+
+
+def _run_each(batch: _Batch, eng: Engine, items: list[tuple[Calculation, Atoms]]) -> None:
+    """Run ``items`` one after another, storing each result as it finishes."""
+    for node, atoms in items:
+        t0 = time.perf_counter()
+        try:
+            result = eng.run(atoms, node.task, node.settings)
+        except CalcError as exc:
+            _failed(batch, node, str(exc))
             continue
-        for node, atoms in items:
-            t0 = time.perf_counter()
-            try:
-                result = eng.run(atoms, node.task, node.settings)
-            except CalcError as exc:
-                _failed(store, events, plan, node, str(exc), counts)
-                continue
-            _done(store, events, plan, node, result, time.perf_counter() - t0, counts,
-                  atoms.info.get("start_from"))
-    return counts
+        _done(batch, node, result, time.perf_counter() - t0, atoms.info.get("start_from"))
 
 
 def _meta(plan: Plan, node: Calculation, started: str | None = None) -> dict:
@@ -204,22 +209,23 @@ def _meta(plan: Plan, node: Calculation, started: str | None = None) -> dict:
             "inputs": inputs, "identity": node.identity}
 
 
-def _done(store: ResultStore, events: Path | None, plan: Plan, node: Calculation,
-          result: CalcResult, wall: float, counts: BatchCounts,
+def _done(batch: _Batch, node: Calculation, result: CalcResult, wall: float,
           started: str | None = None) -> None:
+    """Store a finished calculation (wall time in s), or a failure when it did not
+    converge and its settings require convergence."""
     if not result.converged and node.settings.get("require_convergence"):
-        _failed(store, events, plan, node, "relaxation did not converge: "
-                + "; ".join(result.warnings) + " (require_convergence is set)", counts)
+        _failed(batch, node, "relaxation did not converge: " + "; ".join(result.warnings)
+                + " (require_convergence is set)")
         return
-    counts.run += 1
-    store.put(node.hash, result, node.key, {**_meta(plan, node, started), "wall_time": wall})
-    log_event(events, event="done", hash=node.hash, key=node.key,
+    batch.counts.run += 1
+    batch.store.put(node.hash, result, node.key,
+                    {**_meta(batch.plan, node, started), "wall_time": wall})
+    log_event(batch.events, event="done", hash=node.hash, key=node.key,
               converged=result.converged, steps=result.steps)
 
 
-def _failed(store: ResultStore, events: Path | None, plan: Plan, node: Calculation,
-            error: str, counts: BatchCounts) -> None:
-    store.put_failed(node.hash, node.key, error, _meta(plan, node), node.structure)
-    counts.failed += 1
+def _failed(batch: _Batch, node: Calculation, error: str) -> None:
+    batch.store.put_failed(node.hash, node.key, error, _meta(batch.plan, node), node.structure)
+    batch.counts.failed += 1
     log.warning("calculation %s (%s) failed: %s", node.key, node.hash[:12], error)
-    log_event(events, event="failed", hash=node.hash, key=node.key, error=error)
+    log_event(batch.events, event="failed", hash=node.hash, key=node.key, error=error)

@@ -1,0 +1,349 @@
+"""The study schema: what a study file may say, as pydantic models (no loading here).
+
+``facetflow.study`` loads a file into a ``Study`` and runs the checks that need the
+materials table, the ligand library and the engines' settings.
+
+Units and conventions: lengths in Å; coverage theta = ligands per surface cation of the
+outermost layer (per face), 0 < theta and theta x footprint <= 1 (full coverage is one
+acetate or 0.5 Zn(acetate)2 per surface Zn); temperature in °C; energies in eV.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from facetflow.records.calc import ENGINE_NAMES
+from facetflow.records.structure import Facet, miller_label
+
+ENGINES = ENGINE_NAMES  # the one engine list (records.calc)
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CoreSpec(_Spec):
+    """The core material; ``a``/``c`` override the tabulated experimental lattice (Å)."""
+
+    material: str
+    a: Annotated[float, Field(gt=1.0, lt=50.0)] | None = None
+    c: Annotated[float, Field(gt=1.0, lt=50.0)] | None = None
+
+
+class ShellSpec(_Spec):
+    """Epitaxial shell: material, monolayers, outer termination (default cation)."""
+
+    material: str
+    monolayers: Annotated[int, Field(ge=1, le=10)] = 1
+    termination: str | None = None
+
+
+class SlabDefaults(_Spec):
+    monolayers: Annotated[int, Field(ge=2, le=40)] = 8
+    vacuum: Annotated[float, Field(ge=8.0, le=100.0)] = 15.0
+    fixed_monolayers: Annotated[int, Field(ge=0, le=40)] | None = None
+
+
+Coverage = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class FacetSpec(_Spec):
+    """One facet: Miller indices in the conventional cell, in-plane supercell (two integers
+    or a 2x2 matrix on the reduced 1x1 surface cell), and optional overrides.
+
+    ``name`` labels the facet in structure ids and the report (default: the Miller indices,
+    e.g. ``100``); it lets one facet appear with two terminations (``100_CsI``,
+    ``100_PbI2``)."""
+
+    miller: tuple[int, int, int]
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    supercell: list[int] | list[list[int]] = [1, 1]
+    monolayers: Annotated[int, Field(ge=2, le=40)] | None = None
+    vacuum: Annotated[float, Field(ge=8.0, le=100.0)] | None = None
+    symmetric: bool | None = None
+    termination: str | None = None
+    fixed_monolayers: Annotated[int, Field(ge=0, le=40)] | None = None
+    coverages: dict[str, list[Coverage]] | None = None
+    modes: dict[str, str] | None = None
+    growth_species: list[str] = []
+
+    @field_validator("miller")
+    @classmethod
+    def _nonzero(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+        if not any(v):
+            raise ValueError("Miller indices (0, 0, 0) define no plane")
+        return v
+
+    @field_validator("supercell")
+    @classmethod
+    def _supercell(cls, v):
+        if len(v) == 2 and all(isinstance(x, int) for x in v):
+            if min(v) < 1:
+                raise ValueError("supercell repeats must be >= 1")
+            return v
+        if len(v) == 2 and all(isinstance(r, list) and len(r) == 2 for r in v):
+            det = v[0][0] * v[1][1] - v[0][1] * v[1][0]
+            if det <= 0:
+                raise ValueError("supercell matrix must have a positive determinant")
+            return v
+        raise ValueError("supercell must be [n1, n2] or a 2x2 integer matrix")
+
+    @property
+    def label(self) -> str:
+        """The facet's label in ids and the report (``name``, else the Miller indices)."""
+        return self.name or miller_label(self.miller)
+
+    def is_symmetric(self, tetrahedral: bool) -> bool:
+        """Whether the facet's slab is symmetric: as ``symmetric`` says, else every facet
+        but the polar {111} of a tetrahedral material (built with a pseudo-H passivated
+        bottom)."""
+        if self.symmetric is not None:
+            return self.symmetric
+        return not (tetrahedral and len({abs(i) for i in self.miller}) == 1)
+
+    @property
+    def facet(self) -> Facet:
+        """The facet as structure records carry it."""
+        return Facet(label=self.label, miller=self.miller)
+
+    @property
+    def supercell_matrix(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        v = self.supercell
+        if isinstance(v[0], int):
+            return ((v[0], 0), (0, v[1]))
+        return ((v[0][0], v[0][1]), (v[1][0], v[1][1]))
+
+
+class LigandSpec(_Spec):
+    """A ligand and the coverages of its sweep; ``mode`` forces a binding mode.
+
+    ``replaces``: an element of the outermost plane (e.g. ``Cs`` or ``I`` on a CsI-
+    terminated perovskite face); each ligand then takes the place of one such surface atom
+    (removed; the ligand's anchor goes to its site, at bonding distance from the atom
+    beneath it when there is one), so theta counts replaced atoms per surface cation.
+    Binding energies of such a ligand are taken against the slab with the surface atom
+    removed and no ligand: E_b = E(slab - X + A) - E(slab - X) - mu_A.
+    ``facets``: the facet labels where the ligand is swept (default every facet)."""
+
+    name: str
+    coverages: Annotated[list[Coverage], Field(min_length=1)]
+    mode: str | None = None
+    replaces: Annotated[str, Field(pattern=r"^[A-Z][a-z]?$")] | None = None
+    facets: list[str] | None = None
+
+
+class CustomLigandSpec(_Spec):
+    """A user ligand from an XYZ file (path relative to the study file)."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    file: str
+    anchors: list[int]
+    kind: Literal["X", "L", "Z", "X2", "growth"] = "X"
+    charge: int = -1
+    footprint: Annotated[int, Field(ge=1, le=4)] = 1
+    modes: list[str] | None = None
+    anchor_species: list[Literal["cation", "anion"]] | None = None
+    reference: dict[str, float] = {}
+
+    @field_validator("anchors")
+    @classmethod
+    def _anchors(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("a ligand needs one or two anchor atoms (0-based indices)")
+        if len(v) > 2:
+            raise ValueError("at most two anchor atoms are supported")
+        return v
+
+
+class VariantSpec(_Spec):
+    """Replace one ligand by ``replace_with`` (e.g. F, HF) at the listed coverages."""
+
+    replace_with: str
+    coverages: Literal["all"] | list[Coverage] = "all"
+
+
+class BindingSpec(_Spec):
+    """Where binding structures (one ligand removed; growth species in its place) are
+    built: ``optimal`` at the arrangement at theta* of each facet and ligand, once the
+    coverage sweep's energies are known (a second stage of the run); or a list of
+    coverages (first arrangement, built up front)."""
+
+    coverages: Literal["optimal"] | list[Coverage] = "optimal"
+
+
+class EnumerationSpec(_Spec):
+    """How many symmetry-unique arrangements per coverage, and how many symmetry-unique
+    replacement positions per arrangement, are kept (most uniform first)."""
+
+    max_configurations: Annotated[int, Field(ge=1, le=50)] = 2
+    max_replacements: Annotated[int, Field(ge=1, le=20)] = 1
+
+
+class EngineSpec(_Spec):
+    """The engine and its settings. ``prerelax: mlip`` relaxes every slab with the ML
+    potential before the engine's own calculation; ``final_task: single`` then makes that
+    calculation a single point at the pre-relaxed geometry (slabs only: bulk and molecule
+    references are still relaxed by the engine) -- the cheap protocol for checking ML
+    energetics with DFT, stated in every result's task."""
+
+    name: Literal[ENGINES] = "mlip"  # type: ignore[valid-type]
+    settings: dict = {}
+    prerelax: Literal["mlip"] | None = None
+    final_task: Literal["relax", "single"] = "relax"
+
+    @model_validator(mode="after")
+    def _single_needs_geometry(self) -> EngineSpec:
+        if self.final_task == "single" and self.prerelax is None:
+            raise PydanticCustomError(
+                "final_task", "final_task: single needs prerelax: mlip (a geometry to "
+                "compute the single point at)")
+        return self
+
+
+class WorkflowSpec(_Spec):
+    """How the plan is made and run.
+
+    ``lattice_from_bulk``: slabs are scaled to the engine's own relaxed core lattice (so
+    the bulk reference and the slab share one lattice and no spurious strain enters
+    gamma). ``warm_start``: a variant or binding structure (one local change to a ligand
+    arrangement) starts from that arrangement's relaxed geometry; ligand arrangements
+    start from the builder's guess (see ``workflows.plan``). ``batch_size``: cheap MLIP
+    calculations of one plan level are run as one batched relaxation of up to this many
+    structures. ``starts``: how many starts each structure with adsorbates is relaxed
+    from; its energy is the lowest of them (ligand shells are floppy, so one start can end
+    in a high local minimum). Start 0 is the usual one (the builder's guess, or the warm
+    start); start j >= 1 is the builder's guess with every adsorbate turned about the
+    surface normal by up to ``start_rotation`` degrees and every free atom rattled by
+    ``start_rattle`` Å (``structures.perturb``). A structure warm-started from another
+    starts from that structure's lowest start. With ``prerelax``, the starts are ML
+    pre-relaxations and one DFT relaxation follows from the lowest.
+    """
+
+    lattice_from_bulk: bool = True
+    warm_start: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 64
+    starts: Annotated[int, Field(ge=1, le=16)] = 1
+    start_rotation: Annotated[float, Field(ge=0.0, le=180.0)] = 30.0
+    start_rattle: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    bulk_references: bool = True
+    """false: no bulk references are computed, so chemical potentials of the core and
+    shell elements (gamma, growth-species binding, defect energies) stay unknown; binding
+    energies of ligands and additives (molecular references) are still computed. For
+    binding-energy checks with Gamma-point codes, where a primitive bulk cell is not
+    meaningful. Needs lattice_from_bulk: false."""
+
+    @model_validator(mode="after")
+    def _lattice_needs_bulk(self) -> WorkflowSpec:
+        if not self.bulk_references and self.lattice_from_bulk:
+            raise PydanticCustomError(
+                "bulk_references", "bulk_references: false needs lattice_from_bulk: false "
+                "(the slabs are scaled to the relaxed bulk lattice)")
+        return self
+
+
+class AnalysisSpec(_Spec):
+    """Extra analysis. ``delta_mu``: species -> [min, max] (eV) over which gamma(theta),
+    theta* and gamma* are also reported, as the chemical potential of that species moves
+    away from its reference value (a cation of the core or shell: the anion moves the
+    opposite way, keeping mu_cation + mu_anion = E(bulk); a ligand or additive: its mu
+    alone). ``delta_mu_points`` values are spread evenly over each range."""
+
+    delta_mu: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = {}
+    delta_mu_points: Annotated[int, Field(ge=2, le=201)] = 11
+    compare_with: str | None = None
+    """Published findings to set beside this run's (``summary.json: paper_comparison``):
+    the name of a file in ``facetflow/data/papers/`` (without ``.yaml``) or a path to a
+    YAML file of the same form (see ``facetflow.analysis.paper``)."""
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AnalysisSpec:
+        for name, (lo, hi) in self.delta_mu.items():
+            if not lo < hi:
+                raise ValueError(f"delta_mu.{name}: the range must be [min, max] with "
+                                 f"min < max, got [{lo}, {hi}]")
+        return self
+
+
+DEFECT_KIND = r"^(V_[A-Z][a-z]?|[A-Z][a-z]?_int)$"
+
+
+class DefectsSpec(_Spec):
+    """Neutral point defects in the outermost planes of symmetric slabs.
+
+    ``kinds``: ``V_X`` (vacancy of element X) or ``X_int`` (interstitial X), X a species
+    of the core (or shell). Each is put at every symmetry-unique position in the top
+    ``layers`` atomic planes (vacancies: the atoms of X there, one orbit per position under
+    the operations that keep the top face; interstitials: the empty sites of largest
+    clearance between those planes), at most ``max_sites`` positions per kind, and its
+    image on the bottom face (both faces identical, two defects per cell).
+
+    E_f = [E(defective slab) - E(pristine slab) - sum_i dn_i mu_i] / n_defects (eV), with
+    dn_i the atoms added (interstitial +1, vacancy -1 per defect), in each chemical-
+    potential limit of ``limits`` (cation-rich: mu_cation = E(metal); anion-rich: mu_anion
+    = E(elemental anion reference, e.g. S8)). With each of ``ligands`` bound at the binding
+    site nearest the defect, E_f(L) uses the pristine slab with that ligand at that site
+    as reference, and the passivation effect is dE_f = E_f(L) - E_f (> 0: the ligand makes
+    the defect costlier to form)."""
+
+    kinds: Annotated[list[Annotated[str, Field(pattern=DEFECT_KIND)]], Field(min_length=1)]
+    facets: list[str] | None = None
+    layers: Annotated[int, Field(ge=1, le=6)] = 2
+    max_sites: Annotated[int, Field(ge=1, le=20)] = 2
+    ligands: list[str] = []
+    limits: Annotated[list[Literal["cation-rich", "anion-rich"]],
+                      Field(min_length=1)] = ["cation-rich", "anion-rich"]
+
+
+class ConditionsSpec(_Spec):
+    """Synthesis conditions: temperature (°C) and chemical-potential limit."""
+
+    temperature_C: Annotated[float, Field(gt=-273.15, lt=2000.0)] = 340.0
+    limit: Literal["cation-rich", "anion-rich"] = "cation-rich"
+
+
+class Study(_Spec):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: str = ""
+    core: CoreSpec
+    shell: ShellSpec | None = None
+    slab: SlabDefaults = SlabDefaults()
+    facets: Annotated[list[FacetSpec], Field(min_length=1)]
+    ligands: list[LigandSpec] = []
+    custom_ligands: list[CustomLigandSpec] = []
+    variants: list[VariantSpec] = []
+    binding: BindingSpec = BindingSpec()
+    enumeration: EnumerationSpec = EnumerationSpec()
+    engine: EngineSpec = EngineSpec()
+    workflow: WorkflowSpec = WorkflowSpec()
+    analysis: AnalysisSpec = AnalysisSpec()
+    conditions: ConditionsSpec = ConditionsSpec()
+    defects: DefectsSpec | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Study:
+        seen: dict = {}
+        for i, f in enumerate(self.facets):
+            key = f.name or f.miller  # one miller may appear under two names
+            if key in seen:
+                raise PydanticCustomError(
+                    "duplicate", "facets.{i}: facet {m} is listed twice (also facets.{j})",
+                    {"i": i, "m": f.name or list(f.miller), "j": seen[key]})
+            seen[key] = i
+        labels = [f.label for f in self.facets]
+        for i, lab in enumerate(labels):
+            if lab in labels[:i]:
+                raise PydanticCustomError(
+                    "duplicate", "facets.{i}.name: facet label {n} is used twice (also "
+                    "facets.{j})", {"i": i, "n": lab, "j": labels.index(lab)})
+        names: dict = {}
+        for k, lig in enumerate(self.ligands):
+            if lig.name in names:
+                raise PydanticCustomError(
+                    "duplicate", "ligands.{k}.name: ligand {n} is listed twice (also "
+                    "ligands.{j})", {"k": k, "n": lig.name, "j": names[lig.name]})
+            names[lig.name] = k
+        return self

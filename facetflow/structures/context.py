@@ -1,0 +1,98 @@
+"""A study resolved against the materials table and the ligand library, and what the
+analysis needs of it (``study.json``, ``facetflow.records.context``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ase import Atoms
+from ase.io import read
+
+from facetflow.records.context import AnalysisContext, CompoundInfo, EngineChoice, LigandInfo
+from facetflow.records.study import FacetSpec, Study
+from facetflow.structures.bulk import primitive_cell
+from facetflow.structures.ligands import Ligand, get_ligand, ligand_from_xyz
+from facetflow.structures.materials import Compound, get_compound
+from facetflow.structures.references import formula_units
+from facetflow.structures.slab import SlabRequest
+
+
+@dataclass
+class StudyContext:
+    """Resolved materials and ligands of a study."""
+
+    study: Study
+    core: Compound
+    shell: Compound | None
+    ligands: dict[str, Ligand]
+    molecules: dict[str, Atoms] = field(default_factory=dict)
+    """Reference molecules of custom ligands that name themselves in ``reference``."""
+
+
+def resolve(study: Study, base_dir: Path) -> StudyContext:
+    """The study's compounds and every ligand it names (custom ones read from their XYZ
+    files, relative to ``base_dir``)."""
+    core = get_compound(study.core.material, "core.material").with_lattice(study.core.a,
+                                                                           study.core.c)
+    shell = get_compound(study.shell.material, "shell.material") if study.shell else None
+    ligands: dict[str, Ligand] = {}
+    molecules: dict[str, Atoms] = {}
+    for k, cl in enumerate(study.custom_ligands):
+        ligands[cl.name] = ligand_from_xyz(
+            cl.name, base_dir / cl.file, cl.anchors, kind=cl.kind, charge=cl.charge,
+            footprint=cl.footprint, modes=cl.modes, anchor_species=cl.anchor_species,
+            reference=cl.reference, path=f"custom_ligands.{k}")
+        if cl.name in cl.reference:  # the molecule of the XYZ file is its own reference
+            molecules[cl.name] = read(str(base_dir / cl.file))
+    names = {ls.name for ls in study.ligands} | {v.replace_with for v in study.variants}
+    for f in study.facets:
+        names |= set(f.growth_species)
+    if study.defects:
+        names |= set(study.defects.ligands)
+    for name in sorted(names - set(ligands)):
+        ligands[name] = get_ligand(name)
+    return StudyContext(study, core, shell, ligands, molecules)
+
+
+def facet_request(ctx: StudyContext, f: FacetSpec) -> SlabRequest:
+    """The slab request of facet ``f``: the facet's overrides, else the study's defaults."""
+    s = ctx.study
+    termination = f.termination or (s.shell.termination if s.shell else None)
+    return SlabRequest(
+        compound=ctx.core, miller=f.miller,
+        monolayers=f.monolayers or s.slab.monolayers,
+        supercell=f.supercell_matrix, vacuum=f.vacuum or s.slab.vacuum,
+        termination=termination, symmetric=f.is_symmetric(ctx.core.tetrahedral),
+        shell=ctx.shell, shell_monolayers=s.shell.monolayers if s.shell else 0,
+        fixed_monolayers=f.fixed_monolayers if f.fixed_monolayers is not None
+        else s.slab.fixed_monolayers)
+
+
+def compound_info(c: Compound) -> CompoundInfo:
+    """What analysis needs of a compound: species roles and the formula unit."""
+    cell = primitive_cell(c)
+    n_fu = formula_units(cell, c)
+    fu: dict[str, float] = {}
+    for sym in cell.get_chemical_symbols():
+        fu[sym] = fu.get(sym, 0) + 1.0 / n_fu
+    return CompoundInfo(name=c.name, structure=c.structure, cations=list(c.cations),
+                        anion=c.anion, a=c.a, formula_unit=fu)
+
+
+def ligand_info(lig: Ligand) -> LigandInfo:
+    """What analysis needs of a ligand: composition, kind, footprint, reaction, charge."""
+    return LigandInfo(symbols=list(lig.symbols), kind=lig.kind, footprint=lig.footprint,
+                      reference=dict(lig.reference), charge=lig.charge)
+
+
+def analysis_context(ctx: StudyContext, engine: EngineChoice | None = None,
+                     compare_with: dict | None = None) -> AnalysisContext:
+    """The resolved study as ``study.json`` holds it (``engine``: the plan's engine and
+    the study's settings for it; ``compare_with``: the findings to set beside the run)."""
+    return AnalysisContext(
+        study=ctx.study, core=compound_info(ctx.core),
+        shell=compound_info(ctx.shell) if ctx.shell else None,
+        ligands={name: ligand_info(lig) for name, lig in ctx.ligands.items()},
+        engine=engine, compare_with=compare_with)

@@ -1,0 +1,305 @@
+"""The plan: nodes, inputs, content hashes, deduplication, warm starts."""
+
+import numpy as np
+import pytest
+from conftest import STUDIES
+
+from facetflow.errors import SpecError
+
+
+@pytest.fixture(scope="module")
+def quick():
+    from facetflow.study import load_study
+
+    return load_study(STUDIES / "quick.yaml")
+
+
+@pytest.fixture(scope="module")
+def quick_plan(quick, quick_records):
+    from facetflow.workflows.plan import build_plan
+
+    return build_plan(quick, quick_records)
+
+
+def test_quick_plan_nodes_and_inputs(quick_plan, quick_records):
+    plan = quick_plan
+    by_key = {n.key: n for n in plan.nodes.values()}
+    assert len(plan.nodes) == len(quick_records) == 33
+    assert len(set(plan.nodes)) == len(plan.nodes)  # no duplicate hashes
+    labels = [lab for n in plan.nodes.values() for lab in n.labels]
+    assert sorted(labels) == sorted(r.id for r in quick_records)
+    bulk = by_key["ref_bulk_InAs"]
+    assert bulk.purpose == "bulk" and bulk.settings["relax_cell"] and not bulk.inputs
+    assert by_key["ref_bulk_In"].purpose == "bulk"  # In metal: bulk, not a "molecule"
+    assert by_key["ref_mol_HF"].purpose == "molecule"
+    assert by_key["pass_100_In"].purpose == "slab"  # passivated-face references
+    for n in plan.nodes.values():
+        if not n.key.startswith("ref_"):
+            assert n.lattice_from == bulk.hash, n.key  # the relaxed lattice feeds every slab
+    lig = by_key["100_acetate_t0.500_c0"]
+    # ligand arrangements start from the guess (the bare surface's relaxation can trap
+    # them); variants and binding structures from their arrangement's relaxed geometry
+    assert lig.start_from is None and by_key["100_shell"].start_from is None
+    assert by_key["100_acetate_t0.500_c0_F0"].start_from == lig.hash
+    assert by_key["100_acetate_t0.500_c0_vac0"].start_from == lig.hash
+    # topological order: every input comes first, and one level deeper
+    seen = set()
+    for h, n in plan.nodes.items():
+        assert all(i in seen for i in n.inputs), n.key
+        assert all(plan.nodes[i].depth < n.depth for i in n.inputs)
+        seen.add(h)
+    assert sum(len(level) for level in plan.levels()) == 33
+
+
+def test_identical_calculations_are_merged(quick, quick_records):
+    from facetflow.structures.built import BuiltStructure
+    from facetflow.workflows.plan import build_plan
+
+    h2 = next(r for r in quick_records if r.id == "ref_mol_H2")
+    twin = BuiltStructure(h2.record.model_copy(update={"id": "ref_mol_H2_again"}),
+                          h2.atoms.copy())
+    plan = build_plan(quick, [*quick_records, twin])
+    assert plan.raw_count == 34 and len(plan.nodes) == 33
+    node = plan.nodes[plan.records["ref_mol_H2_again"].calc]
+    assert node.labels == ["ref_mol_H2", "ref_mol_H2_again"]
+
+
+def test_hashes_follow_physical_settings_only(quick, quick_records, quick_plan):
+    from facetflow.workflows.plan import build_plan
+
+    threads = build_plan(quick, quick_records, settings={"threads": 1, "device": "cpu"})
+    assert set(threads.nodes) == set(quick_plan.nodes)
+    loose = build_plan(quick, quick_records, settings={"fmax": 0.08})
+    assert not set(loose.nodes) & set(quick_plan.nodes)
+    # a molecule-only change: molecules change, nothing downstream of them does
+    mol = build_plan(quick, quick_records, settings={"molecule": {"fmax": 0.01}})
+    changed = {n.key for h, n in mol.nodes.items() if h not in quick_plan.nodes}
+    assert changed == {"ref_mol_CH3COOH", "ref_mol_H2", "ref_mol_HF"}
+
+
+def test_changed_coverage_changes_only_its_structures(quick, quick_records, quick_plan):
+    from facetflow.structures.catalog import build_catalog
+    from facetflow.study import parse_study
+    from facetflow.workflows.plan import build_plan
+
+    data = quick.model_dump(mode="json")
+    data["ligands"][0]["coverages"] = [0.5, 0.75]
+    spec = parse_study(data)
+    records = build_catalog(spec, STUDIES)
+    plan = build_plan(spec, records)
+    new = {n.key for h, n in plan.nodes.items() if h not in quick_plan.nodes}
+    assert new and all("_t0.750" in k for k in new)
+    kept = {n.key for h, n in plan.nodes.items() if h in quick_plan.nodes}
+    assert "100_acetate_t0.500_c0_F0" in kept and "ref_bulk_InAs" in kept
+
+
+def test_dft_plan_prerelaxes_with_mlip(quick, quick_records):
+    from facetflow.study import parse_study
+    from facetflow.workflows.plan import build_plan
+
+    data = quick.model_dump(mode="json")
+    data["engine"].update(name="qe", prerelax="mlip")
+    spec = parse_study(data)
+    plan = build_plan(spec, quick_records)
+    by_key = {n.key: n for n in plan.nodes.values()}
+    pre, final = by_key["110_shell@prerelax"], by_key["110_shell"]
+    assert pre.engine == "mlip" and final.engine == "qe"
+    assert final.start_from == pre.hash and final.start_map is None
+    assert by_key["ref_bulk_InAs"].engine == "qe" and "ref_bulk_InAs@prerelax" not in by_key
+    # a variant's pre-relaxation starts from its arrangement's pre-relaxation
+    assert (by_key["110_acetate_t0.500_c0_F0@prerelax"].start_from
+            == by_key["110_acetate_t0.500_c0@prerelax"].hash)
+    assert by_key["110_acetate_t0.500_c0@prerelax"].start_from is None
+    assert plan.raw_count == len(quick_records) * 2 - 7  # references are not pre-relaxed
+
+    # final_task: single -> DFT single points at the ML geometries, for slabs only
+    data["engine"]["final_task"] = "single"
+    single = build_plan(parse_study(data), quick_records)
+    s_key = {n.key: n for n in single.nodes.values()}
+    assert s_key["110_shell"].task == "single" and s_key["110_shell@prerelax"].task == "relax"
+    assert s_key["ref_bulk_InAs"].task == "relax" and s_key["ref_mol_HF"].task == "relax"
+    assert s_key["110_shell"].hash != final.hash  # the task is part of the hash
+    assert s_key["110_shell@prerelax"].hash == pre.hash  # the ML part is shared
+    data["engine"]["prerelax"] = None
+    with pytest.raises(SpecError, match="final_task"):
+        parse_study(data)
+
+
+def _with_starts(quick, k: int, **engine):
+    from facetflow.study import parse_study
+
+    data = quick.model_dump(mode="json")
+    data["workflow"]["starts"] = k
+    data["engine"].update(engine)
+    return parse_study(data)
+
+
+def test_several_starts_per_structure_with_adsorbates(quick, quick_records, quick_plan):
+    from facetflow.workflows.plan import build_plan
+
+    plan = build_plan(_with_starts(quick, 3), quick_records)
+    by_key = {n.key: n for n in plan.nodes.values()}
+    with_ads = [r for r in quick_records if r.record.role != "reference"
+                and (r.atoms.arrays["ligand_id"] >= 0).any()]
+    assert 10 <= len(with_ads) < len(quick_records)
+    assert len(plan.nodes) == plan.raw_count == len(quick_records) + 2 * len(with_ads)
+    one = {n.key: n for n in quick_plan.nodes.values()}
+    for r in quick_records:
+        rec = plan.records[r.id]
+        if r in with_ads:
+            starts = [plan.nodes[h] for h in rec.starts]
+            assert [n.key for n in starts] == [r.id, f"{r.id}#1", f"{r.id}#2"]
+            assert len({n.structure_hash for n in starts}) == 1  # one structure, 3 starts
+            assert starts[0].perturb is None
+            seeds = {n.perturb["seed"] for n in starts[1:]}
+            assert len(seeds) == 2 and all(n.start_from is None for n in starts[1:])
+            assert all(n.perturb["rotation"] == 30.0 for n in starts[1:])
+        else:  # references, bare and capped slabs: one start, the same calculation
+            assert not rec.starts and f"{r.id}#1" not in by_key
+            assert rec.calc == quick_plan.records[r.id].calc
+    # arrangements' first start is the calculation of a one-start plan
+    arr = "100_acetate_t0.500_c0"
+    assert by_key[arr].hash == one[arr].hash
+    # a variant starts from the lowest of its arrangement's starts: it depends on all
+    var = by_key[f"{arr}_F0"]
+    assert var.start_from == by_key[arr].hash
+    assert var.start_alternatives == [by_key[f"{arr}#1"].hash, by_key[f"{arr}#2"].hash]
+    assert var.hash != one[f"{arr}_F0"].hash
+    assert all(plan.nodes[i].depth < var.depth for i in var.inputs)
+    assert var.hash in plan.downstream([by_key[f"{arr}#2"].hash])  # a changed start reruns it
+    # raising the number of starts keeps the starts already computed
+    two = {n.key: n.hash for n in build_plan(_with_starts(quick, 2), quick_records)
+           .nodes.values()}
+    assert two[f"{arr}#1"] == by_key[f"{arr}#1"].hash and f"{arr}#2" not in two
+    # the perturbation's size is part of the start's hash
+    data = quick.model_dump(mode="json")
+    data["workflow"].update(starts=2, start_rotation=10.0)
+    from facetflow.study import parse_study
+
+    other = {n.key: n.hash for n in build_plan(parse_study(data), quick_records)
+             .nodes.values()}
+    assert other[f"{arr}#1"] != two[f"{arr}#1"] and other[arr] == two[arr]
+
+
+def test_several_starts_with_dft_are_ml_prerelaxations(quick, quick_records):
+    from facetflow.workflows.plan import build_plan
+
+    plan = build_plan(_with_starts(quick, 2, name="qe", prerelax="mlip"), quick_records)
+    by_key = {n.key: n for n in plan.nodes.values()}
+    arr = "110_acetate_t0.500_c0"
+    final, pre0, pre1 = by_key[arr], by_key[f"{arr}@prerelax"], by_key[f"{arr}@prerelax#1"]
+    assert final.engine == "qe" and pre0.engine == pre1.engine == "mlip"
+    assert f"{arr}#1" not in by_key  # one DFT relaxation per structure
+    assert final.start_from == pre0.hash and final.start_alternatives == [pre1.hash]
+    assert pre1.perturb and pre1.start_from is None
+    assert not plan.records[arr].starts and plan.records[arr].calc == final.hash
+    assert plan.records[arr].prerelax_starts == [pre0.hash, pre1.hash]
+    var_pre = by_key[f"{arr}_F0@prerelax"]
+    # the variant's pre-relaxation starts from the lowest of the arrangement's
+    assert var_pre.start_from == pre0.hash and var_pre.start_alternatives == [pre1.hash]
+    assert by_key[f"{arr}_F0"].start_alternatives == [by_key[f"{arr}_F0@prerelax#1"].hash]
+
+
+def test_warm_start_moves_matched_and_new_atoms(quick_records):
+    from facetflow.workflows.geometry import match_atoms, warm_start
+
+    by_id = {r.id: r for r in quick_records}
+    parent, child = by_id["100_shell"].atoms, by_id["100_acetate_t0.500_c0"].atoms
+    mapping = match_atoms(child, parent)
+    assert mapping is not None
+    assert sum(m >= 0 for m in mapping) == len(parent)  # the whole capped slab matches
+    final = parent.copy()
+    shift = np.zeros((len(parent), 3))
+    top = parent.positions[:, 2] > parent.positions[:, 2].max() - 0.5
+    shift[top, 2] = 0.1  # the outermost plane relaxed outwards by 0.1 Å
+    final.positions += shift
+    moved = warm_start(child, parent, final, mapping)
+    d = moved.positions - child.positions
+    m = np.array(mapping)
+    assert np.allclose(d[m >= 0], shift[m[m >= 0]])
+    new = np.flatnonzero(m < 0)
+    above = child.positions[new, 2] > child.positions[:, 2].mean()
+    assert above.any() and (~above).any()  # symmetric slab: acetates on both faces
+    assert np.allclose(d[new[above]], [0, 0, 0.1])  # the top ones ride on the top plane
+    assert np.allclose(d[new[~above]], 0.0)  # the bottom face did not move
+
+
+def test_warm_start_new_atom_follows_the_atom_it_replaced(quick_records):
+    """F built where an acetate was: it takes the relaxation displacement of the removed
+    acetate atom nearest to it, not that of some kept neighbour."""
+    from ase import Atom
+
+    from facetflow.workflows.geometry import match_atoms, warm_start
+
+    by_id = {r.id: r for r in quick_records}
+    parent = by_id["100_acetate_t0.500_c0"].atoms
+    lig = np.flatnonzero(np.array(parent.get_chemical_symbols()) == "O")
+    top = lig[np.argmax(parent.positions[lig, 2])]  # an anchor O of a top-face acetate
+    child = parent.copy()
+    child.positions += [0.3, -0.2, 1.5]  # re-centred: one uniform shift
+    del child[[int(top)]]
+    child.append(Atom("F", parent.positions[top] + [0.3, -0.2, 1.5 + 0.05]))
+    mapping = match_atoms(child, parent)
+    assert mapping is not None and mapping[-1] == -1
+    final = parent.copy()
+    final.positions[top] += [0.4, 0.0, -0.3]  # the O moved in the parent's relaxation
+    moved = warm_start(child, parent, final, mapping)
+    assert np.allclose(moved.positions[-1] - child.positions[-1], [0.4, 0.0, -0.3])
+    assert np.allclose(moved.positions[:-1], child.positions[:-1])  # nothing else moved
+
+
+def test_plan_file_round_trip_and_corruption(tmp_path, quick_plan):
+    import json
+
+    from facetflow.records.plan import PLAN_SCHEMA, read_plan, write_plan
+    from facetflow.workflows.geometry import initial_atoms
+
+    path = tmp_path / "plan.json"
+    write_plan(quick_plan, path)
+    back = read_plan(path)
+    assert back == quick_plan
+    node = next(iter(back.nodes.values()))
+    assert len(initial_atoms(node)) == len(node.structure["symbols"])
+    data = json.loads(path.read_text())
+    assert data["schema"] == PLAN_SCHEMA
+    data["nodes"][0]["structure"]["positions"][0][0] += 0.3
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="does not match its hash"):
+        initial_atoms(next(iter(read_plan(path).nodes.values())))
+
+
+def test_a_plan_of_another_schema_is_refused_by_name(tmp_path, quick_plan):
+    """An old work directory's plan (``version: 1``, no schema name) is refused with what
+    to do, not misread."""
+    import json
+
+    from facetflow.records.plan import PlanVersionError, plan_document, read_plan
+
+    old = {k: v for k, v in plan_document(quick_plan).items() if k != "schema"}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({**old, "version": 1}))
+    with pytest.raises(PlanVersionError, match="facetflow.plan/1.*run the study again"):
+        read_plan(path)
+    path.write_text(json.dumps({"schema": "facetflow.plan/2", "nodes": [{"hash": "x"}]}))
+    with pytest.raises(ValueError, match="not a valid facetflow.plan/2"):
+        read_plan(path)
+
+
+def test_the_plan_hashes_are_those_of_the_baseline(quick, quick_records, quick_plan):
+    """The content hashes are those facetflow 0.x computed before the typed records (the
+    quick study at theta* 0.5 on CHGNet; and on QE with ML pre-relaxations and two starts,
+    which hashes warm starts, perturbed starts and start alternatives)."""
+    import hashlib
+
+    from facetflow.workflows.plan import build_plan
+
+    def digest(plan) -> str:
+        return hashlib.sha256("".join(sorted(plan.nodes)).encode()).hexdigest()
+
+    assert len(quick_plan.nodes) == 33
+    assert digest(quick_plan) == ("336e391bcf5d11a9005f33b60f8024167a1b1005c582d25c089f16"
+                                  "136c036bab")
+    dft = build_plan(_with_starts(quick, 2, name="qe", prerelax="mlip"), quick_records)
+    assert len(dft.nodes) == 77
+    assert digest(dft) == ("46c7652e026038a74ac56679087a56e1f9cdae5c31a3589cd17849e8839537"
+                           "ea")
