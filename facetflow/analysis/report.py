@@ -18,7 +18,6 @@ import os
 import shutil
 from pathlib import Path
 
-import facetflow.analysis.figures as figs
 from facetflow.analysis.data import WorkData, energies, load
 from facetflow.analysis.html import write_html
 from facetflow.analysis.summary import summarise
@@ -129,6 +128,9 @@ def write_report_files(summary: dict, out: str | Path, figures: bool = True) -> 
     write_tables(summary, out)
     made: list[Path] = []
     if figures:
+        # matplotlib (~0.3 s to import) only when a report is drawn, not on every rerun
+        import facetflow.analysis.figures as figs
+
         made += figs.gamma_figures(summary, out)
         made += figs.binding_figure(summary, out)
         made += figs.shape_figure(summary, out)
