@@ -302,11 +302,10 @@ def _headline(workdir: Path) -> None:
 
 def _defects_headline(s: dict) -> None:
     """E_f of each defect at its most stable position per limit, and dE_f per ligand."""
-    from facetflow.analysis.bar_plots import defect_bars  # matplotlib
-
     d = s.get("defects")
     if not d:
         return
+    from facetflow.analysis.summary_view import defect_bars  # only when there are defects
     groups, series, chosen = defect_bars(s)
     names = {k: v.get("name") or k for k, v in d["limits"].items()}
 

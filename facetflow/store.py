@@ -69,6 +69,7 @@ class StoredCalc:
     result: CalcResult | None = None
     error: str | None = None
     meta: dict = field(default_factory=dict)
+    checksum: str = ""  # of the row's result and error, verified when it was read
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,8 @@ def _check(row, problems: list[StoreProblem]) -> StoredCalc | None:
                                      "recomputing"))
         return None
     return StoredCalc(calc_hash=row.calc_hash, status=row.status, label=row.label,
-                      result=record, error=error, meta=data.get("meta") or {})
+                      result=record, error=error, meta=data.get("meta") or {},
+                      checksum=row.get("checksum") or "")
 
 
 def _sqlite_stamp(path: str) -> tuple | None:

@@ -101,10 +101,16 @@ def tiny_run(tmp_path_factory):
 
 def copy_workdir(src_root: Path, dst_root: Path, name: str = "tiny") -> Path:
     """Copy a work root (without its lock) so a test can change it freely."""
+    import json
     import shutil
 
     shutil.copytree(src_root / name, dst_root / name,
                     ignore=shutil.ignore_patterns(".lock"))
+    marker = dst_root / name / "store.json"  # the copy reads its own store, not the original's
+    if marker.is_file():
+        url = json.loads(marker.read_text())["url"]
+        if url == str((src_root / name / "results.db").resolve()):
+            marker.write_text(json.dumps({"url": str((dst_root / name / "results.db").resolve())}))
     return dst_root
 
 

@@ -67,12 +67,16 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     """Write ``workdir/report/`` and return the path of its summary.json."""
     workdir = Path(workdir)
     data = load(workdir)
-    summary = build_summary(workdir, data)
     target = workdir / "report"
+    inputs = _inputs(workdir, data, figures)
+    if inputs is not None and _unchanged(target, inputs, key="inputs"):
+        return target / "summary.json"  # drawn from these very inputs: nothing to compute
+    summary = build_summary(workdir, data)
     text = summary_text(Summary.model_validate(summary))  # the one writer of summary.json
     table = energies(data).to_csv(index=False)
     stamp = _fingerprint(text, table, figures)
     if _unchanged(target, stamp):
+        _restamp(target, inputs)
         return target / "summary.json"  # nothing it shows has changed
     stage = workdir / f".report.staging-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
@@ -82,7 +86,8 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
         (stage / "energies.csv").write_text(table)
         _extras(summary, stage, figures)
         files = sorted(str(f.relative_to(stage)) for f in stage.rglob("*") if f.is_file())
-        (stage / STAMP).write_text(json.dumps({"sha256": stamp, "files": files}))
+        (stage / STAMP).write_text(json.dumps({"sha256": stamp, "inputs": inputs,
+                                               "files": files}))
         old = workdir / f".report.old-{os.getpid()}"
         if target.exists():
             os.replace(target, old)
@@ -103,13 +108,45 @@ def _fingerprint(summary_json: str, energies_csv: str, figures: bool) -> str:
     return h.hexdigest()
 
 
-def _unchanged(report: Path, stamp: str) -> bool:
-    """True when ``report`` was drawn from the same inputs and still has all its files."""
+def _inputs(workdir: Path, data: WorkData, figures: bool) -> str | None:
+    """sha256 of everything a summary of ``workdir`` is computed from: its plan and study
+    context (the published findings travel in it), the status and verified checksum of
+    each store row it uses and the store's problems, the package versions, and facetflow's
+    own code and data files. None when other runs are compared (``--also``): their stores
+    are not part of this fingerprint, so the summary is always computed then."""
+    if (workdir / ALSO_FILE).is_file():
+        return None
+    h = hashlib.sha256()
+    for name in ("plan.json", "study.json"):
+        h.update((workdir / name).read_bytes())
+    for key in sorted(data.results):
+        row = data.results[key]
+        h.update(f"{key} {row.status} {row.checksum}\n".encode())
+    h.update(json.dumps([data.store_problems, versions(), figures], sort_keys=True,
+                        default=str).encode())
+    package = Path(__file__).resolve().parent.parent
+    for src in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
+        h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def _restamp(report: Path, inputs: str | None) -> None:
+    """Record ``inputs`` in an unchanged report's stamp, so the next rerun can skip the
+    summary (a report written before inputs were fingerprinted)."""
+    path = report / STAMP
+    kept = json.loads(path.read_text())
+    if inputs is not None and kept.get("inputs") != inputs:
+        write_json_atomic(path, {**kept, "inputs": inputs})
+
+
+def _unchanged(report: Path, stamp: str, key: str = "sha256") -> bool:
+    """True when ``report``'s stamp holds ``stamp`` under ``key`` (``sha256``: what it
+    shows; ``inputs``: what it was computed from) and it still has all its files."""
     try:
         kept = json.loads((report / STAMP).read_text())
     except (OSError, ValueError):
         return False
-    if not isinstance(kept, dict) or kept.get("sha256") != stamp:
+    if not isinstance(kept, dict) or kept.get(key) != stamp:
         return False
     files = kept.get("files")
     return (isinstance(files, list) and bool(files)

@@ -109,3 +109,29 @@ def num(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+def defect_bars(summary: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list[str | None],
+                                                      dict]:
+    """The bars of the defects figure: groups (facet, defect), series (None = no ligand,
+    then each ligand) and {(facet, defect, ligand): entry} at the position where the
+    defect without ligand has its lowest E_f (first limit)."""
+    d = as_dict(as_dict(summary).get("defects"))
+    entries = [e for e in as_list(d.get("entries")) if isinstance(e, Mapping)]
+    groups: list[tuple[str, str]] = []
+    series: list[str | None] = [None]
+    site: dict[tuple[str, str], Any] = {}
+    for e in entries:
+        key = (str(e.get("facet")), str(e.get("defect")))
+        if key not in groups:
+            groups.append(key)
+        if e.get("ligand") is not None and e.get("ligand") not in series:
+            series.append(e.get("ligand"))
+        if e.get("ligand") is None and e.get("lowest"):
+            site[key] = e.get("site")
+    chosen = {}
+    for e in entries:
+        key = (str(e.get("facet")), str(e.get("defect")))
+        if e.get("site") == site.get(key, e.get("site")):
+            chosen.setdefault((*key, e.get("ligand")), e)
+    return groups, series, chosen

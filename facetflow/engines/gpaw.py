@@ -45,7 +45,7 @@ from facetflow.engines.base import (
 )
 from facetflow.engines.kpoints import kpoint_mesh
 from facetflow.engines.optimize import relax_with_calculator
-from facetflow.engines.runner import SerialEngine
+from facetflow.engines.runner import SerialEngine, wants_dipole_correction
 from facetflow.engines.settings import GpawSettings, run_settings
 from facetflow.records.calc import CalcResult, atoms_to_dict, dict_to_atoms
 
@@ -96,9 +96,7 @@ def _calculator(atoms: Atoms, s: GpawSettings, beta: float, width: float, txt: P
     if lcao:  # localized basis (GPAW's dzp sets shipped in gpaw-data); real-space grid h
         kwargs.update(basis=basis, h=float(s.h))
     kwargs["occupations"] = FermiDirac(width) if width > 0 else {"name": "fixed-uniform"}
-    dip = s.dipole_correction
-    asym = "region" in atoms.arrays and not atoms.info.get("symmetric", True)
-    if dip is True or (dip == "auto" and asym):
+    if wants_dipole_correction(atoms, s.dipole_correction):
         kwargs["poissonsolver"] = {"dipolelayer": "xy"}
         if lcao:  # on a real-space grid the dipole layer needs a non-periodic z
             atoms.pbc = [True, True, False]

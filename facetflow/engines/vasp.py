@@ -42,7 +42,7 @@ from facetflow.engines.base import (
     EngineUnavailable,
     max_force,
 )
-from facetflow.engines.runner import SerialEngine
+from facetflow.engines.runner import SerialEngine, wants_dipole_correction
 from facetflow.engines.settings import VaspSettings, resolve_settings, run_settings
 from facetflow.records.calc import CalcResult, atoms_to_dict
 
@@ -85,9 +85,8 @@ def input_set(atoms: Atoms, s: VaspSettings, purpose: str):
     kpoints = {"reciprocal_density": s.reciprocal_density}
     functional = s.potcar_functional
     if purpose == "slab":
-        asym = "region" in atoms.arrays and not atoms.info.get("symmetric", True)
-        dip = s.dipole_correction
-        vs = MVLSlabSet(structure, auto_dipole=bool(dip is True or (dip == "auto" and asym)),
+        dipole = wants_dipole_correction(atoms, s.dipole_correction)
+        vs = MVLSlabSet(structure, auto_dipole=dipole,
                         k_product=int(s.k_product),
                         user_incar_settings=incar, user_potcar_functional=functional)
     else:

@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -154,6 +155,10 @@ class WorkerPool:
 def _work(job: Job, jobs, done, parent: int) -> None:
     """A worker's loop: take a structure, compute it with ``job``, send the result back."""
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    # PyTorch's note on a tensor converted inside CHGNet's forward pass is harmless and
+    # would reach the user's console from every worker (the parent logs its warnings)
+    warnings.filterwarnings("ignore", "Converting a tensor with requires_grad",
+                            UserWarning)
     while True:
         call, i, atoms, task, settings = jobs.get()
         try:

@@ -400,3 +400,28 @@ def test_report_is_redrawn_only_when_what_it_shows_changes(tmp_path, tiny_run):
     write_report(wd, figures=False)
     new = json.loads((report / "summary.json").read_text())
     assert new["conditions"] != old["conditions"]
+
+
+def test_unchanged_inputs_skip_the_summary_and_a_changed_row_does_not(tmp_path, tiny_run,
+                                                                      monkeypatch):
+    """A report drawn from the same plan, context and store rows (by their verified
+    checksums) is not computed again; a store row that changed is."""
+    from conftest import copy_workdir
+
+    import facetflow.analysis.report as rep
+    from facetflow.store import ResultStore
+
+    wd = copy_workdir(tiny_run, tmp_path) / "tiny"
+    rep.write_report(wd)  # stamps the inputs
+    calls = []
+    real = rep.build_summary
+    monkeypatch.setattr(rep, "build_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rep.write_report(wd)
+    assert calls == []  # same inputs: the summary is not computed
+    store = ResultStore(wd / "results.db")
+    done = next(h for h, s in store.all().items() if s.status == "done")
+    store.put_failed(done, "changed", "a recomputation failed", {}, None)
+    rep.write_report(wd)
+    assert calls == [1]  # a changed row: computed again
+    summary = json.loads((wd / "report" / "summary.json").read_text())
+    assert summary["missing"], "the failed row shows in the report"
