@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -141,13 +142,29 @@ def _rapidfire(lp, launches: Path) -> None:
     from fireworks import FWorker  # only after use_file_store (see workflows.fireworks)
     from fireworks.core.rocket_launcher import rapidfire
 
-    cwd = os.getcwd()
+    cwd, hook = os.getcwd(), threading.excepthook
+    threading.excepthook = _ping_failure_to_log(hook)
     try:
         rapidfire(lp, FWorker(name="facetflow-local"), m_dir=str(launches), nlaunches=0,
                   sleep_time=1, strm_lvl="CRITICAL")
     finally:
+        threading.excepthook = hook
         os.chdir(cwd)
         flush(lp)
+
+
+def _ping_failure_to_log(previous):
+    """A thread exception hook: a failure of FireWorks' ``ping_launch`` thread goes to the
+    run's log, others to ``previous``. On the file-backed LaunchPad the ping can run
+    before its launch is visible ("No Launch exists"); the ping only serves lost-run
+    detection on batch queues, and the Firework itself goes on."""
+    def hook(args) -> None:
+        if args.thread is not None and "ping_launch" in args.thread.name:
+            log.debug("FireWorks ping thread failed: %s", args.exc_value,
+                      exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+            return
+        previous(args)
+    return hook
 
 
 def summarise(prep: Prepared, pending: list[str], t0: float) -> RunSummary:
