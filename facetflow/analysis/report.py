@@ -84,7 +84,7 @@ def write_report(workdir: str | Path, figures: bool = True) -> Path:
     try:
         (stage / "summary.json").write_text(text)
         (stage / "energies.csv").write_text(table)
-        _extras(summary, stage, figures)
+        write_report_files(summary, stage, figures)
         files = sorted(str(f.relative_to(stage)) for f in stage.rglob("*") if f.is_file())
         (stage / STAMP).write_text(json.dumps({"sha256": stamp, "inputs": inputs,
                                                "files": files}))
@@ -151,10 +151,6 @@ def _unchanged(report: Path, stamp: str, key: str = "sha256") -> bool:
     files = kept.get("files")
     return (isinstance(files, list) and bool(files)
             and all(isinstance(f, str) and (report / f).is_file() for f in files))
-
-
-def _extras(summary: dict, out: Path, figures: bool) -> None:
-    write_report_files(summary, out, figures)
 
 
 def write_report_files(summary: dict, out: str | Path, figures: bool = True) -> Path:
