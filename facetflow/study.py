@@ -81,6 +81,13 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     if study.analysis.compare_with:
         problems += load_findings(study.analysis.compare_with, base_dir)[1]
     problems += settings_problems(study.engine.name, study.engine.settings)
+    if study.engine.prerelax:
+        problems += settings_problems(study.engine.prerelax, study.engine.prerelax_settings,
+                                      "engine.prerelax_settings")
+    elif study.engine.prerelax_settings:
+        problems.append(Problem("engine.prerelax_settings", "settings for a pre-relaxer, but "
+                                "the study has no engine.prerelax", "set",
+                                "prerelax: mlip, or no prerelax_settings"))
     if study.variants and not study.ligands:
         problems.append(Problem("variants", "variants replace a ligand, but the study has no "
                                 "ligands"))

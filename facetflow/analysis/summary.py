@@ -140,6 +140,34 @@ def starts_section(inp: SummaryInputs) -> dict | None:
             "structures": len(rows),
             "lowest_not_start_0": sum(r["lowest_start"] != 0 for r in rows.values()),
             "spread_eV": {"median": float(np.median(spreads)), "max": max(spreads)},
+            "by_structure": rows,
+            "candidates": candidates_section(inp) if prerelax else None}
+
+
+def candidates_section(inp: SummaryInputs) -> dict | None:
+    """With ``engine.dft_candidates`` m: how often the engine's ranking of the m lowest ML
+    minima disagrees with the ML ranking. Candidate r started from the r-th lowest ML
+    minimum; the ML ranking is confirmed when candidate 0 is also the engine's lowest.
+    ``gain_eV``: E(candidate 0) - min_r E(candidate r) >= 0, what keeping only the ML
+    choice would have cost (eV)."""
+    rows = {}
+    for sid, rec in inp.records.items():
+        if not (rec.prerelax_starts and rec.starts):
+            continue
+        energies = inp.wd.start_energies(sid)
+        done = [e for e in energies if e is not None]
+        if len(done) < 2 or energies[0] is None:
+            continue
+        rows[sid] = {"candidates": len(energies), "done": len(done),
+                     "lowest_candidate": energies.index(min(done)),
+                     "gain_eV": energies[0] - min(done)}
+    if not rows:
+        return None
+    gains = [r["gain_eV"] for r in rows.values()]
+    return {"per_structure": max(r["candidates"] for r in rows.values()),
+            "structures": len(rows),
+            "lowest_not_candidate_0": sum(r["lowest_candidate"] != 0 for r in rows.values()),
+            "gain_eV": {"median": float(np.median(gains)), "max": max(gains)},
             "by_structure": rows}
 
 

@@ -244,7 +244,23 @@ def settings_problems(engine: str, settings: dict, path: str = "engine.settings"
                                     section))
             continue
         problems += _check(model, section, f"{path}.{purpose}", engine)
+    if not problems and engine == "gpaw":
+        problems += _gpaw_stress_problems(settings, path)
     return problems
+
+
+def _gpaw_stress_problems(settings: dict, path: str) -> list[Problem]:
+    """GPAW's LCAO mode computes no stress tensor, so it cannot relax a cell: a purpose
+    that would run ``relax_cell`` in LCAO mode is refused before anything runs."""
+    out = []
+    for purpose in PURPOSES:
+        merged = settings_for("gpaw", purpose, settings)
+        if merged.get("mode") == "lcao" and merged.get("relax_cell"):
+            out.append(Problem(f"{path}.{purpose}.relax_cell", "GPAW's LCAO mode has no "
+                               "stress tensor, so it cannot relax the cell of "
+                               f"{purpose} references", True,
+                               f"relax_cell: false under {path}.{purpose}, or mode: pw"))
+    return out
 
 
 def _check(model: type[_Settings], values: dict, path: str, engine: str) -> list[Problem]:

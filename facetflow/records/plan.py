@@ -77,6 +77,8 @@ class Calculation(BaseModel):
     start_alternatives: list[str] = Field(default_factory=list, description="the other starts "
                                           "of start_from's structure: the lowest-energy one "
                                           "of start_from and these is taken")
+    start_rank: int = Field(0, description="start from the start_rank-th lowest (0: the "
+                            "lowest) of start_from and start_alternatives (DFT candidates)")
     perturb: dict[str, Any] | None = Field(None, description="start j >= 1: perturbed_start's "
                                            "seed, rotation (degrees) and rattle (Å)")
     depth: int = Field(0, description="longest chain of inputs below this node")

@@ -188,12 +188,21 @@ class EngineSpec(_Spec):
     potential before the engine's own calculation; ``final_task: single`` then makes that
     calculation a single point at the pre-relaxed geometry (slabs only: bulk and molecule
     references are still relaxed by the engine) -- the cheap protocol for checking ML
-    energetics with DFT, stated in every result's task."""
+    energetics with DFT, stated in every result's task.
+
+    ``dft_candidates`` m (with ``prerelax`` and ``workflow.starts`` k >= m): the engine's
+    calculation is run from each of the m lowest ML minima of a structure, and the
+    structure's energy is the lowest of those m results (AdsorbML's protocol: the ML
+    ranking of nearby minima is not trusted, only its shortlist). ``prerelax_settings``
+    override the pre-relaxer's presets (e.g. ``model``), so that a data set keeps its
+    geometries when the embedded engine's default model changes."""
 
     name: Literal[ENGINES] = "mlip"  # type: ignore[valid-type]
     settings: dict = {}
     prerelax: Literal["mlip"] | None = None
+    prerelax_settings: dict = {}
     final_task: Literal["relax", "single"] = "relax"
+    dft_candidates: Annotated[int, Field(ge=1, le=16)] = 1
 
     @model_validator(mode="after")
     def _single_needs_geometry(self) -> EngineSpec:
@@ -201,6 +210,10 @@ class EngineSpec(_Spec):
             raise PydanticCustomError(
                 "final_task", "final_task: single needs prerelax: mlip (a geometry to "
                 "compute the single point at)")
+        if self.dft_candidates > 1 and self.prerelax is None:
+            raise PydanticCustomError(
+                "dft_candidates", "dft_candidates: {m} needs prerelax: mlip (the ML minima "
+                "the candidates are taken from)", {"m": self.dft_candidates})
         return self
 
 
@@ -346,4 +359,9 @@ class Study(_Spec):
                     "duplicate", "ligands.{k}.name: ligand {n} is listed twice (also "
                     "ligands.{j})", {"k": k, "n": lig.name, "j": names[lig.name]})
             names[lig.name] = k
+        if self.engine.dft_candidates > self.workflow.starts:
+            raise PydanticCustomError(
+                "dft_candidates", "engine.dft_candidates: {m} is more than workflow.starts "
+                "({k}): the candidates are the lowest of the ML starts; allowed 1 to {k}",
+                {"m": self.engine.dft_candidates, "k": self.workflow.starts})
         return self

@@ -261,6 +261,29 @@ class StartRow(_Doc):
     spread_eV: float = Field(description="highest - lowest energy of its starts (eV)")
 
 
+class CandidateRow(_Doc):
+    """The engine's calculations from the m lowest ML minima of one structure."""
+
+    candidates: int = Field(description="candidates planned (engine.dft_candidates)")
+    done: int = Field(description="candidates computed")
+    lowest_candidate: int = Field(description="which was lowest with the engine (0: the "
+                                  "ML-lowest minimum)")
+    gain_eV: float = Field(description="E(candidate 0) - lowest candidate energy (eV, >= 0)")
+
+
+class CandidatesSummary(_Doc):
+    """How often the engine and the ML potential disagree on the lowest of a structure's
+    ML minima (``engine.dft_candidates`` > 1)."""
+
+    per_structure: int = Field(description="candidates per structure")
+    structures: int = Field(description="structures with two or more candidates computed")
+    lowest_not_candidate_0: int = Field(description="structures where the engine's lowest "
+                                        "is not the ML-lowest minimum")
+    gain_eV: dict[str, float] = Field(description="median and max of E(candidate 0) - "
+                                      "lowest (eV)")
+    by_structure: dict[str, CandidateRow] = Field(description="by structure id")
+
+
 class StartsSummary(_Doc):
     """How much the start decided (``workflow.starts`` > 1)."""
 
@@ -270,6 +293,8 @@ class StartsSummary(_Doc):
     lowest_not_start_0: int = Field(description="structures whose lowest start is not 0")
     spread_eV: dict[str, float] = Field(description="median and max (eV)")
     by_structure: dict[str, StartRow] = Field(description="by structure id")
+    candidates: CandidatesSummary | None = Field(None, description="with dft_candidates > 1: "
+                                                 "the engine's choice among the ML minima")
 
 
 class Missing(_Doc):

@@ -20,7 +20,10 @@ Nodes are ``records.plan.Calculation`` (content hashes: see ``records.plan``). E
   structure warm-started from another (or a DFT relaxation after ML pre-relaxations)
   depends on all of that structure's starts and begins from the lowest-energy one. The
   starts j >= 1 themselves take only the lattice as input: they begin from the builder's
-  guess perturbed as ``structures.perturb`` describes.
+  guess perturbed as ``structures.perturb`` describes. With ``engine.dft_candidates`` m,
+  a pre-relaxed structure gets m final calculations, candidate r starting from the r-th
+  lowest of its ML starts (``start_rank`` r, in the hash when r > 0); its energy is the
+  lowest of the m.
 
 The final analysis step is not a calculation; it is added when the plan is compiled
 into a workflow.
@@ -54,7 +57,9 @@ class PlanContext:
     engine: str  # the engine of the final calculations
     settings: dict  # overrides of ``engine``'s presets (not applied to the pre-relaxer)
     prerelax: str | None  # the pre-relaxing engine (None: no pre-relaxation)
+    prerelax_settings: dict  # overrides of the pre-relaxer's presets
     single_final: bool  # final calculations after a pre-relaxation are single points
+    candidates: int  # final calculations from the m lowest ML minima (engine.dft_candidates)
     core_ref: BuiltStructure | None  # the core bulk reference: its lattice feeds slabs
 
 
@@ -67,6 +72,7 @@ class Start:
     start_map: list[int] | None = None  # child atom -> parent atom (a warm start)
     alternatives: list[str] = field(default_factory=list)
     index: int = 0  # start j >= 1: the builder's guess perturbed
+    rank: int = 0  # start from the rank-th lowest of start_from and alternatives (0: lowest)
 
 
 @dataclass
@@ -77,6 +83,7 @@ class PlanGraph:
     final_of: dict[str, str] = field(default_factory=dict)  # id -> final calculation
     pre_of: dict[str, str] = field(default_factory=dict)  # id -> its pre-relaxation
     others_of: dict[str, list[str]] = field(default_factory=dict)  # id -> starts j >= 1
+    candidates_of: dict[str, list[str]] = field(default_factory=dict)  # id -> DFT candidates
     raw: int = 0  # calculations before deduplication
 
     def add(self, node: Calculation) -> str:
@@ -110,7 +117,9 @@ def build_plan(study: Study, records: list[BuiltStructure], engine: str | None =
     ctx = PlanContext(
         workflow=study.workflow, engine=engine, settings=settings,
         prerelax=study.engine.prerelax if engine != "mlip" else None,
+        prerelax_settings=study.engine.prerelax_settings,
         single_final=study.engine.final_task == "single",
+        candidates=study.engine.dft_candidates,
         core_ref=next((r for r in records
                        if r.record.reference == f"bulk:{study.core.material}"), None))
     by_id = {r.id: r for r in records}
@@ -149,8 +158,14 @@ def _plan_structure(ctx: PlanContext, graph: PlanGraph, rec: BuiltStructure,
     graph.raw += n_starts + (1 if prerelaxed else 0)
     if prerelaxed:
         graph.pre_of[rec.id] = first
-        graph.final_of[rec.id] = graph.add(_node(ctx, graph, built, ctx.engine, "final",
-                                                 Start(lattice, first, None, others)))
+        n_final = min(ctx.candidates, n_starts)
+        finals = [graph.add(_node(ctx, graph, built, ctx.engine, "final",
+                                  Start(lattice, first, None, others, rank=r)))
+                  for r in range(n_final)]
+        graph.raw += n_final - 1
+        graph.final_of[rec.id] = finals[0]
+        if n_final > 1:
+            graph.candidates_of[rec.id] = finals
     else:
         graph.final_of[rec.id] = first
 
@@ -169,7 +184,8 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
     """The calculation of ``built`` on engine ``eng`` from ``start``, with its hash."""
     rec = built.rec
     purpose = structure_purpose(rec)
-    s = settings_for(eng, purpose, ctx.settings if eng == ctx.engine else None)
+    s = settings_for(eng, purpose, ctx.settings if eng == ctx.engine else (
+        ctx.prerelax_settings if eng == ctx.prerelax else None))
     ident = get_engine(eng).identity(s).key
     task = "single" if (stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
                         and ctx.single_final) else "relax"
@@ -178,14 +194,14 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
                   _hashed_inputs(start, perturb))
     feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives) if i]
     key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
-        f"#{start.index}" if start.index else "")
+        f"#{start.index}" if start.index else "") + (f"~{start.rank}" if start.rank else "")
     return Calculation(
         hash=h, key=key, labels=[rec.id], engine=eng, stage=stage, task=task,
         purpose=purpose, settings=s, identity=ident, structure=built.structure,
         structure_hash=built.sha, lattice_from=start.lattice_from,
         lattice_volume=(_primitive_volume(ctx.core_ref) if start.lattice_from else None),
         start_from=start.start_from, start_map=start.start_map,
-        start_alternatives=list(start.alternatives), perturb=perturb,
+        start_alternatives=list(start.alternatives), start_rank=start.rank, perturb=perturb,
         depth=1 + max([graph.nodes[i].depth for i in feeds] or [-1]))
 
 
@@ -196,6 +212,8 @@ def _hashed_inputs(start: Start, perturb: dict | None) -> dict:
         inputs["warm_start_rule"] = WARM_START_RULE
     if start.alternatives:
         inputs["start_alternatives"] = list(start.alternatives)
+    if start.rank:  # the rank-th lowest alternative (0, the lowest, is not written)
+        inputs["start_rank"] = start.rank
     if perturb:
         inputs["perturb"] = {**perturb, "rule": PERTURB_RULE}
     return inputs
@@ -211,6 +229,8 @@ def _plan_records(ctx: PlanContext, graph: PlanGraph, records: list[BuiltStructu
         if others:  # several final calculations, or ML pre-relaxations
             first = graph.pre_of[rec.id] if ctx.prerelax else graph.final_of[rec.id]
             starts["prerelax_starts" if ctx.prerelax else "starts"] = [first, *others]
+        if rec.id in graph.candidates_of:  # DFT from each of the m lowest ML minima
+            starts["starts"] = list(graph.candidates_of[rec.id])
         out[rec.id] = PlannedStructure(**dict(rec.record), calc=graph.final_of[rec.id],
                                        **starts)
     return out

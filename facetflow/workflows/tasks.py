@@ -64,8 +64,8 @@ def starting_structure(node: Calculation, plan: Plan, store: ResultStore,
     if node.perturb:
         atoms = perturbed_start(atoms, **node.perturb)
     if node.start_from:
-        chosen, src = lowest_input(store, plan, [node.start_from, *node.start_alternatives],
-                                   cache)
+        chosen, src = ranked_input(store, plan, [node.start_from, *node.start_alternatives],
+                                   node.start_rank, cache)
         final = src.atoms()
         if node.start_map is None:  # the same structure (pre-relaxation -> DFT)
             atoms.positions = final.positions
@@ -79,24 +79,28 @@ def starting_structure(node: Calculation, plan: Plan, store: ResultStore,
     return atoms
 
 
-def lowest_input(store: ResultStore, plan: Plan, hashes: list[str],
+def ranked_input(store: ResultStore, plan: Plan, hashes: list[str], rank: int = 0,
                  cache: dict[str, CalcResult] | None = None) -> tuple[str, CalcResult]:
-    """The lowest-energy result among the starts ``hashes`` of one structure (the first
-    on a tie), and its hash. Starts that failed are passed over; if all failed, the
-    first one's failure is raised (``MissingInput``)."""
-    best: tuple[str, CalcResult] | None = None
+    """The ``rank``-th lowest-energy result (0: the lowest; the earlier start first on a
+    tie) among the starts ``hashes`` of one structure, and its hash. Starts that failed
+    are passed over; if fewer than ``rank`` + 1 succeeded, ``MissingInput`` is raised
+    (the first failure's, when all failed)."""
+    done: list[tuple[float, int, str, CalcResult]] = []
     first_error: MissingInput | None = None
-    for h in hashes:
+    for i, h in enumerate(hashes):
         try:
             got = _input(store, plan, h, cache)
         except MissingInput as exc:
             first_error = first_error or exc
             continue
-        if best is None or got.energy < best[1].energy:
-            best = (h, got)
-    if best is None:
+        done.append((got.energy, i, h, got))
+    if not done:
         raise first_error or MissingInput("no input")
-    return best
+    if rank >= len(done):
+        raise MissingInput(f"start rank {rank} asked for, but only {len(done)} of "
+                           f"{len(hashes)} starts succeeded")
+    _e, _i, h, got = sorted(done, key=lambda t: (t[0], t[1]))[rank]
+    return h, got
 
 
 def _input(store: ResultStore, plan: Plan, calc_hash: str,

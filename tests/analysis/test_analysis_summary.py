@@ -185,3 +185,41 @@ def test_summary_reference_names_every_section():
         assert f"`{name.rstrip('_')}`" in text, name
     for model in ("FacetSummary", "BindingEnergy", "GrowthCase", "DefectEntry"):
         assert f"### `{model}`" in text
+
+
+def test_dft_candidates_keep_the_engines_lowest_and_count_disagreements(fixture_dir):
+    """engine.dft_candidates: a structure's energy is the lowest of its final candidates
+    (record key ``starts``, candidate r from the r-th lowest ML minimum); the summary
+    counts the structures where the engine's lowest is not the ML-lowest candidate."""
+    from facetflow.analysis.report import build_summary
+    from facetflow.records.calc import CalcResult
+    from facetflow.store import ResultStore
+
+    records = _write_store(fixture_dir)
+    before = build_summary(fixture_dir)
+    plan = json.loads((fixture_dir / "plan.json").read_text())
+    sid = "110_acetate_t1.000_c0"
+    node = next(n for n in plan["nodes"] if n["hash"] == records[sid]["calc"])
+    store = ResultStore(fixture_dir / "synthetic.db")
+    e0 = store.get(node["hash"]).result.energy
+    zero = [[0.0, 0.0, 0.0]] * len(node["structure"]["symbols"])
+
+    def put(key: str, engine: str, energy: float) -> str:
+        h = hashlib.sha256(key.encode()).hexdigest()
+        plan["nodes"].append({**node, "hash": h, "key": key})
+        store.put(h, CalcResult(engine=engine, task="single", converged=True, energy=energy,
+                                structure=node["structure"], forces=zero), key, {})
+        return h
+
+    pre = [put(f"{sid}@prerelax#{j}", "mlip", e) for j, e in enumerate([-9.0, -8.0])]
+    lower = put(f"{sid}~1", "qe", e0 - 0.3)  # the second ML minimum is lower with DFT
+    plan["records"][sid].update(prerelax_starts=pre, starts=[node["hash"], lower])
+    (fixture_dir / "plan.json").write_text(json.dumps(plan))
+    after = build_summary(fixture_dir)
+    cand = after["starts"]["candidates"]
+    assert cand["structures"] == 1 and cand["lowest_not_candidate_0"] == 1
+    assert cand["by_structure"][sid]["gain_eV"] == pytest.approx(0.3)
+    eb = {b["species"]: b for b in after["facets"]["110"]["binding"]}
+    eb0 = {b["species"]: b for b in before["facets"]["110"]["binding"]}
+    # the lower candidate's energy counts (per face of the symmetric slab: -0.3 / 2)
+    assert eb["acetate"]["value"] == pytest.approx(eb0["acetate"]["value"] - 0.15)

@@ -303,3 +303,68 @@ def test_the_plan_hashes_are_those_of_the_baseline(quick, quick_records, quick_p
     assert len(dft.nodes) == 77
     assert digest(dft) == ("46c7652e026038a74ac56679087a56e1f9cdae5c31a3589cd17849e8839537"
                            "ea")
+
+
+def test_dft_candidates_are_final_calculations_from_the_m_lowest_ml_minima(
+        quick, quick_records, tmp_path):
+    """engine.dft_candidates m: m final calculations per pre-relaxed structure, candidate r
+    starting from the r-th lowest ML start (read from the store when it runs), the
+    structure's energy the lowest of the m; candidate 0 keeps the hash it has with one
+    candidate, so raising m adds calculations without recomputing any."""
+    from facetflow.records.calc import CalcResult
+    from facetflow.store import ResultStore
+    from facetflow.workflows.geometry import initial_atoms
+    from facetflow.workflows.plan import build_plan
+    from facetflow.workflows.tasks import MissingInput, starting_structure
+
+    study = _with_starts(quick, 3, name="qe", prerelax="mlip", dft_candidates=2)
+    one = build_plan(_with_starts(quick, 3, name="qe", prerelax="mlip"), quick_records)
+    plan = build_plan(study, quick_records)
+    by_key = {n.key: n for n in plan.nodes.values()}
+    arr = "110_acetate_t0.500_c0"
+    c0, c1 = by_key[arr], by_key[f"{arr}~1"]
+    assert c0.hash == {n.key: n for n in one.nodes.values()}[arr].hash
+    assert c1.start_rank == 1 and c1.hash != c0.hash and f"{arr}~2" not in by_key
+    assert c0.inputs == c1.inputs  # both may start from any of the three ML minima
+    rec = plan.records[arr]
+    assert rec.starts == [c0.hash, c1.hash] and rec.calc == c0.hash
+    assert len(rec.prerelax_starts) == 3
+    assert "ref_mol_HF~1" not in by_key  # references: one calculation, as before
+
+    store = ResultStore(tmp_path / "r.db")
+    bulk = plan.nodes[c0.lattice_from]  # the relaxed lattice: as built
+    store.put(bulk.hash, CalcResult(engine="qe", task="relax", converged=True, energy=-1.0,
+                                    forces=[[0.0] * 3] * len(bulk.structure["symbols"]),
+                                    structure=bulk.structure), bulk.key, {})
+    pres = [plan.nodes[h] for h in rec.prerelax_starts]
+    for node, energy, dz in zip(pres, [-10.0, -12.0, -11.0], [0.1, 0.2, 0.3], strict=True):
+        atoms = initial_atoms(node)
+        atoms.positions[:, 2] += dz  # a geometry that tells the starts apart
+        zero = [[0.0, 0.0, 0.0]] * len(atoms)
+        store.put(node.hash, CalcResult(engine="mlip", task="relax", converged=True,
+                                        energy=energy, forces=zero,
+                                        structure=_as_dict(atoms)), node.key, {})
+    got0 = starting_structure(c0, plan, store)
+    got1 = starting_structure(c1, plan, store)
+    base = initial_atoms(c0).positions[:, 2]
+    assert got0.info["start_from"] == pres[1].hash  # lowest ML minimum: start 1
+    assert np.allclose(got0.positions[:, 2] - base, 0.2)
+    assert got1.info["start_from"] == pres[2].hash  # second lowest: start 2
+    assert np.allclose(got1.positions[:, 2] - base, 0.3)
+    c2 = c1.model_copy(update={"start_rank": 3})
+    with pytest.raises(MissingInput, match="start rank 3 asked for, but only 3 of 3"):
+        starting_structure(c2, plan, store)
+
+
+def _as_dict(atoms):
+    from facetflow.records.calc import atoms_to_dict
+
+    return atoms_to_dict(atoms)
+
+
+def test_dft_candidates_are_checked_against_starts_and_prerelax(quick):
+    with pytest.raises(SpecError, match=r"engine.dft_candidates: 3 is more than "
+                                        r"workflow.starts \(2\)"):
+        _with_starts(quick, 2, name="qe", prerelax="mlip", dft_candidates=3)
+    with pytest.raises(SpecError, match="dft_candidates: 2 needs prerelax: mlip"):
+        _with_starts(quick, 2, name="qe", dft_candidates=2)
