@@ -520,6 +520,83 @@ def launch(launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (Mon
         raise typer.Exit(code)
 
 
+dataset_app = typer.Typer(no_args_is_help=True, help="DFT data sets made from results stores.")
+app.add_typer(dataset_app, name="dataset")
+
+
+def _workdirs(workdirs: list[Path]) -> list[Path]:
+    """Work directories the user named, absolute; exit 2 naming any that is not one."""
+    found = [_abs(w) for w in workdirs]
+    missing = [str(w) for w in found if not (w / "plan.json").is_file()]
+    if missing:
+        _fail(FileNotFoundError("not a facetflow work directory (no plan.json): "
+                                + ", ".join(missing)))
+    return found
+
+
+@dataset_app.command("export", help=_help(
+    "Write DIR/frames.extxyz (every finished DFT calculation of the work directories: "
+    "energy, forces, pseudo-H charges, provenance) and DIR/reactions.json (binding and "
+    "exchange energies as linear combinations of frame energies).", EXIT_INVALID))
+def dataset_export(workdirs: list[Path] = typer.Argument(..., help="work directories "
+                                                         "(WORK/<study name>)"),
+                   out_dir: Path = typer.Option(..., "--out", help="folder for the data set"),
+                   engine: list[str] = typer.Option(None, "--engine", help="engines whose "
+                                                    "calculations are taken (default: every "
+                                                    "DFT engine); repeatable")) -> None:
+    from facetflow.analysis.dataset import DFT_ENGINES, export_dataset
+
+    counts = export_dataset(_workdirs(workdirs), _abs(out_dir),
+                            tuple(engine) if engine else DFT_ENGINES)
+    out.print(f"wrote {_abs(out_dir)}: {counts['frames']} frames from {counts['families']} "
+              f"structure families, {counts['reactions']} reactions", highlight=False)
+
+
+@app.command(help=_help(
+    "Fine-tune an embedded ML potential on the DFT calculations of results stores: "
+    "composition energies refitted to the DFT code's scale, split by structure family, "
+    "early stopping; writes DIR/model.pth.tar and DIR/model_card.json. Use it with "
+    "engine: {name: mlip, settings: {model: DIR/model.pth.tar}}.", EXIT_INVALID, EXIT_ENGINE))
+def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories with DFT "
+                                                   "calculations"),
+             model: str = typer.Option("chgnet", help="the model to fine-tune"),
+             out_dir: Path = typer.Option(..., "--out", help="folder for the model and card"),
+             epochs: int = typer.Option(60, min=1, help="most epochs"),
+             patience: int = typer.Option(8, min=1, help="epochs without a better "
+                                          "validation energy before stopping"),
+             learning_rate: float = typer.Option(3e-4, min=0.0, help="Adam learning rate"),
+             val_fraction: float = typer.Option(0.2, min=0.0, max=0.9, help="share of the "
+                                                "frames (whole families) held out"),
+             seed: int = typer.Option(0, help="seed of the split and of the training")
+             ) -> None:
+    from facetflow.analysis.data import load  # ase, pandas
+    from facetflow.analysis.dataset import DFT_ENGINES, dataset_frames
+    from facetflow.engines.base import EngineUnavailable
+    from facetflow.engines.finetune import TrainSettings
+    from facetflow.engines.finetune import finetune as train
+
+    dirs = _workdirs(workdirs)
+    frames = [f for w in dirs for f in dataset_frames(load(w), load(w).plan.study)]
+    if len(frames) < 2:
+        _fail(ValueError(f"{len(frames)} DFT calculations ({', '.join(DFT_ENGINES)}) in "
+                         f"{', '.join(map(str, dirs))}; fine-tuning needs at least two"))
+    settings = TrainSettings(epochs=epochs, patience=patience, learning_rate=learning_rate,
+                             val_fraction=val_fraction, seed=seed)
+    try:
+        card = train(frames, _abs(out_dir), model, settings,
+                     {"workdirs": [str(w) for w in dirs], "engines": list(DFT_ENGINES)})
+    except EngineUnavailable as exc:
+        _die("cannot fine-tune", exc, EXIT_ENGINE)
+    side = "val" if card.errors["stock_val"].frames else "train"
+    before, after = card.errors[f"stock_{side}"], card.errors[f"finetuned_{side}"]
+    out.print(f"wrote {_abs(out_dir) / card.file} (sha256 {card.sha256[:16]}...): "
+              f"{card.epochs_run} epochs, best {card.best_epoch}; "
+              f"{'validation' if side == 'val' else 'training'} energy MAE "
+              f"{before.energy_mae_eV_atom:.4f} -> {after.energy_mae_eV_atom:.4f} eV/atom, "
+              f"force MAE {before.force_mae_eV_A:.3f} -> {after.force_mae_eV_A:.3f} eV/A; "
+              f"{card.wall_time_s:.0f} s", highlight=False)
+
+
 @app.command(help=_help("Print the facetflow version."))
 def version() -> None:
     out.print(__version__)

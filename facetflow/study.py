@@ -14,7 +14,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from facetflow.engines.settings import settings_problems
+from facetflow.engines.mlip_models import is_model_file
+from facetflow.engines.presets import PURPOSES
+from facetflow.engines.settings import gpaw_problems, settings_problems
 from facetflow.errors import Problem, SpecError
 from facetflow.findings import load_findings
 from facetflow.records.study import ENGINES, FacetSpec, Study
@@ -48,10 +50,33 @@ def parse_study(data: object, source: str | None = None, base_dir: Path | None =
         study = Study.model_validate(data)
     except ValidationError as err:
         raise SpecError(_pydantic_problems(err), source) from None
+    study = _model_files_resolved(study, base_dir or Path("."))
     problems = semantic_problems(study, base_dir or Path("."))
     if problems:
         raise SpecError(problems, source)
     return study
+
+
+def _model_files_resolved(study: Study, base_dir: Path) -> Study:
+    """The study with each ML model file (``model: path/to/model.pth.tar`` in the mlip
+    settings, any purpose) made absolute against the study file's folder: the
+    calculations run from other directories."""
+    def resolve(settings: dict) -> dict:
+        out = dict(settings)
+        for key, value in settings.items():
+            if isinstance(value, dict):
+                out[key] = resolve(value)
+            elif key == "model" and isinstance(value, str) and is_model_file(value):
+                out[key] = str((base_dir / value).resolve())
+        return out
+
+    engine = study.engine
+    update = {}
+    if engine.name == "mlip":
+        update["settings"] = resolve(engine.settings)
+    if engine.prerelax == "mlip":
+        update["prerelax_settings"] = resolve(engine.prerelax_settings)
+    return study.model_copy(update={"engine": engine.model_copy(update=update)})
 
 
 def load_study(path: str | Path) -> Study:
@@ -81,6 +106,9 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     if study.analysis.compare_with:
         problems += load_findings(study.analysis.compare_with, base_dir)[1]
     problems += settings_problems(study.engine.name, study.engine.settings)
+    problems += gpaw_problems(study.engine.name, study.engine.settings,
+                                PURPOSES if study.workflow.bulk_references
+                                else ("slab", "molecule"))
     if study.engine.prerelax:
         problems += settings_problems(study.engine.prerelax, study.engine.prerelax_settings,
                                       "engine.prerelax_settings")

@@ -33,7 +33,10 @@ from facetflow.engines.batch import batched_fire, batched_lbfgs
 from facetflow.engines.mlip_models import (
     MODELS,
     batch_forces,
+    is_model_file,
     load_calculator,
+    model_description,
+    model_package,
     package_version,
     weights_checksum,
 )
@@ -48,9 +51,12 @@ TASKS = ("relax", "single")
 
 @cache
 def _identity(model: str) -> EngineIdentity:
-    pkg = MODELS.get(model, (model,))[0]
+    """A registry model is named; a model file is identified by its sha256, so changing
+    the file changes every calculation hash that uses it."""
+    pkg = model_package(model)
+    name = f"finetuned-sha256:{weights_checksum(model)}" if is_model_file(model) else model
     return EngineIdentity(engine="mlip", package=pkg, version=package_version(pkg),
-                          model=model)
+                          model=name)
 
 
 class MlipEngine:
@@ -206,9 +212,10 @@ class MlipEngine:
 
     def _provenance(self, s: MlipSettings, weights: Path | None, batched: bool = False
                     ) -> dict:
-        return {"engine": self.name, "model": s.model, "model_description": MODELS[s.model][1],
-                "package": MODELS[s.model][0],
-                "package_version": package_version(MODELS[s.model][0]),
+        return {"engine": self.name, "model": s.model,
+                "model_description": model_description(s.model),
+                "package": model_package(s.model),
+                "package_version": package_version(model_package(s.model)),
                 "weights": weights.name if weights else None,
                 "weights_sha256": weights_checksum(str(weights) if weights else None),
                 "settings": s.model_dump(exclude_none=True), "batched": batched}

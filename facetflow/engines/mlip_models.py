@@ -28,6 +28,25 @@ MODELS = {
     "sevennet-l3i5": ("sevenn", "SevenNet-l3i5 (MPtrj, PBE/PBE+U)"),
 }
 SEVENNET_KEYS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5"}
+FINETUNED_SUFFIX = ".pth.tar"  # a fine-tuned CHGNet written by ``facetflow finetune``
+
+
+def is_model_file(model: str) -> bool:
+    """Whether ``model`` names a model file (a fine-tuned CHGNet) rather than a model of
+    ``MODELS``."""
+    return model not in MODELS and model.endswith(FINETUNED_SUFFIX)
+
+
+def model_package(model: str) -> str:
+    """The Python package that evaluates ``model`` (a model file: chgnet)."""
+    return "chgnet" if is_model_file(model) else MODELS.get(model, (model,))[0]
+
+
+def model_description(model: str) -> str:
+    """One line on ``model``: the registry model, or the fine-tuned file and its sha256."""
+    if is_model_file(model):
+        return f"fine-tuned CHGNet {model} (sha256 {weights_checksum(model)})"
+    return MODELS[model][1]
 
 
 def package_version(pkg: str) -> str | None:
@@ -47,6 +66,8 @@ def load_calculator(model: str, device: str = "cpu"):
 
 
 def _load_calculator(model: str, device: str):
+    if is_model_file(model):
+        return _load_chgnet(model, device), Path(model)
     if model not in MODELS:
         raise EngineUnavailable("mlip", f"unknown model {model!r}; known: {', '.join(MODELS)}")
     pkg = MODELS[model][0]
@@ -56,14 +77,8 @@ def _load_calculator(model: str, device: str):
     # the model packages import PyTorch (seconds): only when a calculation needs them
     if pkg == "chgnet":
         import chgnet
-        from chgnet.model import CHGNet
-        from chgnet.model.dynamics import CHGNetCalculator
 
-        from facetflow.engines.chgnet_graph import use_array_graphs
-
-        net = CHGNet.load(verbose=False)
-        use_array_graphs(net)  # the same graphs, built ~10x faster (chgnet_graph.py)
-        calc = CHGNetCalculator(model=net, use_device=device)
+        calc = _load_chgnet(None, device)
         weights = next(Path(chgnet.__file__).parent.glob("pretrained/0.3.0/*.pth.tar"), None)
     else:
         import sevenn
@@ -73,6 +88,18 @@ def _load_calculator(model: str, device: str):
         weights = next((p for p in Path(sevenn.__file__).parent.rglob("checkpoint_*.pth")
                         if SEVENNET_KEYS[model].split("-")[-1] in p.parent.name), None)
     return calc, weights
+
+
+def _load_chgnet(path: str | None, device: str):
+    """CHGNet's ASE calculator: the pretrained 0.3.0 weights, or a model file."""
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    from facetflow.engines.chgnet_graph import use_array_graphs
+
+    net = CHGNet.from_file(path) if path else CHGNet.load(verbose=False)
+    use_array_graphs(net)  # the same graphs, built ~10x faster (chgnet_graph.py)
+    return CHGNetCalculator(model=net, use_device=device)
 
 
 @cache
@@ -94,7 +121,7 @@ def batch_forces(model: str, calc, batch_atoms: int = 600):
     ``batch_atoms`` atoms (a larger structure goes alone): on CPU, bigger graph batches
     stop paying off and their autograd buffers grow with the batch (memory), so the
     budget is in atoms, not structures. Other models: one structure per call."""
-    if model == "chgnet":
+    if model_package(model) == "chgnet":
         from pymatgen.io.ase import AseAtomsAdaptor
 
         net = calc.model

@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from ase import Atoms
@@ -77,7 +78,7 @@ class _DftSettings(_Settings):
 class MlipSettings(_Settings):
     """The embedded ML potential (``mlip.yaml``)."""
 
-    model: Literal["chgnet", "sevennet-0", "sevennet-l3i5"] | None = None
+    model: str | None = None  # a model of mlip_models.MODELS, or a fine-tuned model file
     optimizer: Literal["LBFGS", "FIRE", "BFGS"] | None = None
     h0: Literal["scaled", "fixed"] | None = None
     maxstep: float | None = Field(default=None, gt=0, le=2.0)
@@ -86,6 +87,21 @@ class MlipSettings(_Settings):
     threads: int | None = NonPhysical(ge=1)
     batch_atoms: int | None = NonPhysical(ge=1)
     device: str | None = NonPhysical()
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str | None) -> str | None:
+        from facetflow.engines.mlip_models import FINETUNED_SUFFIX, MODELS, is_model_file
+
+        if v is None or v in MODELS:
+            return v
+        if not is_model_file(v):
+            raise ValueError(f"unknown model {v!r}; allowed: {', '.join(MODELS)}, or a "
+                             f"fine-tuned model file (*{FINETUNED_SUFFIX}, written by "
+                             "facetflow finetune)")
+        if not Path(v).is_file():
+            raise ValueError(f"model file {v} not found")
+        return v
 
     @field_validator("workers")
     @classmethod
@@ -244,23 +260,48 @@ def settings_problems(engine: str, settings: dict, path: str = "engine.settings"
                                     section))
             continue
         problems += _check(model, section, f"{path}.{purpose}", engine)
-    if not problems and engine == "gpaw":
-        problems += _gpaw_stress_problems(settings, path)
     return problems
 
 
-def _gpaw_stress_problems(settings: dict, path: str) -> list[Problem]:
-    """GPAW's LCAO mode computes no stress tensor, so it cannot relax a cell: a purpose
-    that would run ``relax_cell`` in LCAO mode is refused before anything runs."""
+def gpaw_problems(engine: str, settings: dict, purposes: tuple[str, ...] = PURPOSES,
+                  path: str = "engine.settings") -> list[Problem]:
+    """GPAW settings that cannot run, refused before anything runs: an LCAO basis that
+    the installed gpaw-data does not ship, and ``relax_cell`` in LCAO mode (it computes
+    no stress tensor) for any of ``purposes`` (those the study computes)."""
+    if engine != "gpaw" or settings_problems(engine, settings, path):
+        return []
     out = []
-    for purpose in PURPOSES:
+    for purpose in purposes:
         merged = settings_for("gpaw", purpose, settings)
+        shipped = gpaw_basis_sets()
+        if merged.get("mode") == "lcao" and shipped and merged.get("basis") not in shipped:
+            out.append(Problem(f"{path}.basis", "LCAO basis set not in the installed "
+                               "gpaw-data", merged.get("basis"), ", ".join(sorted(shipped))))
+            break
         if merged.get("mode") == "lcao" and merged.get("relax_cell"):
             out.append(Problem(f"{path}.{purpose}.relax_cell", "GPAW's LCAO mode has no "
                                "stress tensor, so it cannot relax the cell of "
                                f"{purpose} references", True,
                                f"relax_cell: false under {path}.{purpose}, or mode: pw"))
     return out
+
+
+@cache
+def gpaw_basis_sets() -> frozenset[str]:
+    """Names of the LCAO basis sets the installed gpaw-data ships (``<El>.<name>.basis``;
+    empty when gpaw-data is not installed, so nothing is refused on its account)."""
+    try:
+        import gpaw_data
+    except ImportError:
+        return frozenset()
+    names = set()
+    for f in Path(gpaw_data.__file__).parent.glob("setups/*.basis*"):
+        parts = f.name.split(".")
+        if "basis" in parts:  # skip the variants of one setup (Zn.v3.dzp, Cu.11.dzp)
+            name = parts[1:parts.index("basis")]
+            if not re.fullmatch(r"v?\d+", name[0]):
+                names.add(".".join(name))
+    return frozenset(names)
 
 
 def _check(model: type[_Settings], values: dict, path: str, engine: str) -> list[Problem]:

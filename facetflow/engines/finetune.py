@@ -1,0 +1,243 @@
+"""Fine-tuning the embedded ML potential on DFT frames (``facetflow finetune``).
+
+Supported: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2). The steps:
+
+1. Composition energies. A DFT code's total energies sit on its own absolute scale
+   (PAW setups, pseudopotentials), not MPtrj's. The residuals R_f = E_DFT,f - E_model,f
+   of the training frames are fitted by least squares as R_f = sum_el n_el,f delta_el,
+   and delta_el (eV/atom) is added to the model's composition reference energies
+   (CHGNet's AtomRef): reaction energies are unchanged by it, absolute energies align.
+2. Training of the network on energies per atom and forces (CHGNet's own trainer, MSE
+   loss, Adam, cosine learning rate), the composition model frozen, with early stopping
+   on the validation energy MAE (``patience`` epochs without improvement); the weights
+   of the best validation epoch are kept.
+3. Split by structure family (``info["family"]`` of the frames: study and facet), never
+   frames of one structure on both sides; with a single family, by structure.
+
+The model file is CHGNet's checkpoint format (``CHGNet.from_file`` reads it); its sha256
+is what enters the hash of every calculation that uses it (``engines.mlip``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from facetflow.engines.base import EngineUnavailable
+from facetflow.engines.mlip_models import package_version, weights_checksum
+from facetflow.records.model_card import Errors, ModelCard
+
+log = logging.getLogger(__name__)
+
+FINETUNABLE = ("chgnet",)
+MODEL_FILE = "model.pth.tar"
+CARD_FILE = "model_card.json"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Hyperparameters of one fine-tuning (learning rate per Adam step; loss weights of
+    energy per atom (eV/atom) and force components (eV/Å))."""
+
+    epochs: int = 60
+    patience: int = 8
+    learning_rate: float = 3e-4
+    batch_size: int = 4
+    energy_weight: float = 1.0
+    force_weight: float = 1.0
+    val_fraction: float = 0.2
+    seed: int = 0
+
+
+def split_by_family(frames: list[Atoms], val_fraction: float, seed: int
+                    ) -> tuple[list[int], list[int]]:
+    """Indices of the training and validation frames. Whole families go to validation
+    (shuffled with ``seed``) until it holds at least ``val_fraction`` of the frames; with
+    one family, whole structures do. Never empty on either side when two groups exist."""
+    key = "family" if len({a.info.get("family") for a in frames}) > 1 else "structure_id"
+    groups: dict[str, list[int]] = {}
+    for i, a in enumerate(frames):
+        groups.setdefault(str(a.info.get(key, i)), []).append(i)
+    names = sorted(groups)
+    np.random.default_rng(seed).shuffle(names)
+    val: list[int] = []
+    for name in names[:-1]:  # the last group always trains
+        if len(val) >= val_fraction * len(frames):
+            break
+        val += groups[name]
+    train = sorted(set(range(len(frames))) - set(val))
+    return train, sorted(val)
+
+
+def finetune(frames: list[Atoms], out: Path, base_model: str = "chgnet",
+             settings: TrainSettings | None = None, data: dict | None = None) -> ModelCard:
+    """Fine-tune ``base_model`` on ``frames`` (energy and forces as their calculator's
+    results); write ``out/model.pth.tar`` and ``out/model_card.json``; return the card."""
+    if base_model not in FINETUNABLE:
+        raise EngineUnavailable("mlip", f"fine-tuning {base_model!r} is not supported; "
+                                f"supported: {', '.join(FINETUNABLE)}")
+    if len(frames) < 2:
+        raise ValueError(f"fine-tuning needs at least two DFT frames, got {len(frames)}")
+    settings = settings or TrainSettings()
+    t0 = time.perf_counter()
+    import torch
+
+    torch.manual_seed(settings.seed)
+    net = _load_chgnet()
+    structures = [_structure(a) for a in frames]
+    e_dft = np.array([a.get_potential_energy() for a in frames])
+    train, val = split_by_family(frames, settings.val_fraction, settings.seed)
+    errors = {"stock_train": _errors(net, structures, frames, train),
+              "stock_val": _errors(net, structures, frames, val)}
+    shift = _refit_composition(net, structures, e_dft, train)
+    errors["shifted_train"] = _errors(net, structures, frames, train)
+    errors["shifted_val"] = _errors(net, structures, frames, val)
+    epochs, best = _train(net, structures, frames, train, val, settings)
+    errors["finetuned_train"] = _errors(net, structures, frames, train)
+    errors["finetuned_val"] = _errors(net, structures, frames, val)
+    return _write(net, out, base_model, settings, shift, epochs, best, errors,
+                  {**(data or {}), **_split_data(frames, train, val)},
+                  time.perf_counter() - t0)
+
+
+def _load_chgnet():
+    with contextlib.redirect_stdout(io.StringIO()):
+        from chgnet.model import CHGNet
+
+        return CHGNet.load(verbose=False)
+
+
+def _structure(atoms: Atoms):
+    """A pymatgen Structure of a frame (molecules keep their box, periodic)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    plain = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions,
+                  cell=atoms.cell, pbc=True)
+    return AseAtomsAdaptor.get_structure(plain)
+
+
+def _predict(net, structures: list) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Total energies (eV) and forces (eV/Å) of ``structures`` with ``net``."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        preds = net.predict_structure(structures, task="ef", batch_size=4)
+    preds = preds if isinstance(preds, list) else [preds]
+    energies = np.array([float(p["e"]) * len(s) for p, s in zip(preds, structures,
+                                                                   strict=True)])
+    return energies, [np.asarray(p["f"]) for p in preds]
+
+
+def _errors(net, structures: list, frames: list[Atoms], idx: list[int]) -> Errors:
+    """Errors of ``net`` on the frames ``idx``."""
+    if not idx:
+        return Errors(frames=0, energy_mae_eV_atom=float("nan"), energy_mae_eV=float("nan"),
+                      force_mae_eV_A=float("nan"))
+    e, f = _predict(net, [structures[i] for i in idx])
+    ref = np.array([frames[i].get_potential_energy() for i in idx])
+    n = np.array([len(frames[i]) for i in idx])
+    df = np.concatenate([(fi - frames[i].get_forces()).ravel()
+                         for fi, i in zip(f, idx, strict=True)])
+    return Errors(frames=len(idx), energy_mae_eV_atom=float(np.mean(np.abs(e - ref) / n)),
+                  energy_mae_eV=float(np.mean(np.abs(e - ref))),
+                  force_mae_eV_A=float(np.mean(np.abs(df))))
+
+
+def _refit_composition(net, structures: list, e_dft: np.ndarray, train: list[int]
+                       ) -> dict[str, float]:
+    """Least-squares per-element shifts of the composition energies (module docstring,
+    step 1), applied to ``net``; returns them by element (eV/atom)."""
+    import torch
+
+    e_model, _ = _predict(net, [structures[i] for i in train])
+    elements = sorted({str(sp) for i in train for sp in structures[i].species})
+    counts = np.array([[sum(str(sp) == el for sp in structures[i].species)
+                        for el in elements] for i in train], dtype=float)
+    delta, *_ = np.linalg.lstsq(counts, e_dft[train] - e_model, rcond=None)
+    from pymatgen.core import Element
+
+    with torch.no_grad():
+        weight = net.composition_model.fc.weight
+        for el, d in zip(elements, delta, strict=True):
+            weight[0, Element(el).Z - 1] += float(d)
+    return {el: float(d) for el, d in zip(elements, delta, strict=True)}
+
+
+def _loader(structures: list, frames: list[Atoms], idx: list[int], batch: int,
+            shuffle: bool):
+    from chgnet.data.dataset import StructureData, collate_graphs
+    from torch.utils.data import DataLoader
+
+    data = StructureData(
+        [structures[i] for i in idx],
+        [frames[i].get_potential_energy() / len(frames[i]) for i in idx],
+        [frames[i].get_forces().tolist() for i in idx], shuffle=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return DataLoader(data, batch_size=batch, shuffle=shuffle, collate_fn=collate_graphs)
+
+
+def _train(net, structures: list, frames: list[Atoms], train: list[int], val: list[int],
+           s: TrainSettings) -> tuple[int, int]:
+    """CHGNet's trainer, one epoch at a time, early stopping on the validation energy
+    MAE; ``net`` ends with the best epoch's weights. Returns (epochs run, best epoch)."""
+    from chgnet.trainer import Trainer
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        trainer = Trainer(model=net, targets="ef", optimizer="Adam", scheduler="CosLR",
+                          criterion="MSE", epochs=s.epochs, learning_rate=s.learning_rate,
+                          energy_loss_ratio=s.energy_weight, force_loss_ratio=s.force_weight,
+                          use_device="cpu", print_freq=10**6, torch_seed=s.seed)
+    for p in net.composition_model.parameters():
+        p.requires_grad = False
+    train_loader = _loader(structures, frames, train, s.batch_size, True)
+    val_loader = _loader(structures, frames, val or train, s.batch_size, False)
+    best, best_mae, best_state, epoch = 0, float("inf"), copy.deepcopy(net.state_dict()), 0
+    for epoch in range(s.epochs):
+        with contextlib.redirect_stdout(io.StringIO()):
+            trainer._train(train_loader, epoch)
+            mae = float(trainer._validate(val_loader)["e"])
+        log.info("fine-tuning epoch %d: validation energy MAE %.4f eV/atom", epoch, mae)
+        if mae < best_mae:
+            best, best_mae, best_state = epoch, mae, copy.deepcopy(net.state_dict())
+        elif epoch - best >= s.patience:
+            break
+    net.load_state_dict(best_state)
+    return epoch + 1, best
+
+
+def _split_data(frames: list[Atoms], train: list[int], val: list[int]) -> dict:
+    fams = [str(a.info.get("family")) for a in frames]
+    return {"frames": {"train": len(train), "validation": len(val)},
+            "families": {"train": sorted({fams[i] for i in train}),
+                         "validation": sorted({fams[i] for i in val})}}
+
+
+def _write(net, out: Path, base: str, s: TrainSettings, shift: dict, epochs: int,
+           best: int, errors: dict, data: dict, wall: float) -> ModelCard:
+    """Write the model file and its card (temporary names, then renamed)."""
+    import dataclasses
+
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    part = out / (MODEL_FILE + ".part")
+    torch.save({"model": net.as_dict()}, part)
+    part.replace(out / MODEL_FILE)
+    digest = weights_checksum.__wrapped__(str(out / MODEL_FILE))
+    card = ModelCard(base_model=base, file=MODEL_FILE, sha256=digest, data=data,
+                     composition_shift_eV=shift, hyperparameters=dataclasses.asdict(s),
+                     epochs_run=epochs, best_epoch=best, errors=errors, wall_time_s=wall,
+                     versions={"facetflow": package_version("facetflow"),
+                               "chgnet": package_version("chgnet"),
+                               "torch": package_version("torch")})
+    tmp = out / (CARD_FILE + ".part")
+    tmp.write_text(card.model_dump_json(by_alias=True, indent=1))
+    tmp.replace(out / CARD_FILE)
+    return card
+
