@@ -1,0 +1,100 @@
+"""DFT data sets and fine-tuning, as a user runs them: a real GPAW study (LCAO single
+points at ML pre-relaxed geometries, two DFT candidates per structure) into a store,
+``facetflow dataset export`` and ``facetflow finetune`` from the work directory, and
+the fine-tuned model in a study's plan."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import ROOT, run_cli, said, variant_study
+
+GPAW_TINY = ROOT / "tests" / "data" / "gpaw_tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def gpaw_run(tmp_path_factory):
+    """gpaw_tiny run to the end from a directory of its own, default work root."""
+    cwd = tmp_path_factory.mktemp("gpaw-cwd")
+    proc = run_cli("run", str(GPAW_TINY), "--no-pictures", "--no-progress", cwd=cwd,
+                   timeout=900)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return cwd
+
+
+def test_dft_candidates_run_end_to_end_and_the_lowest_counts(gpaw_run):
+    summary = json.loads((gpaw_run / "work/gpaw_tiny/report/summary.json").read_text())
+    cand = summary["starts"]["candidates"]
+    row = cand["by_structure"]["110_F_t1.000_c0"]
+    assert row["candidates"] == row["done"] == 2 and row["gain_eV"] >= 0.0
+    plan = json.loads((gpaw_run / "work/gpaw_tiny/plan.json").read_text())
+    rec = plan["records"]["110_F_t1.000_c0"]
+    assert len(rec["starts"]) == 2 and len(rec["prerelax_starts"]) == 2
+    ranks = sorted(n["start_rank"] for n in plan["nodes"] if n["hash"] in rec["starts"])
+    assert ranks == [0, 1]
+
+
+def test_dataset_export_frames_and_reactions(gpaw_run):
+    from ase.io import read
+
+    proc = run_cli("dataset", "export", "work/gpaw_tiny", "--out", "ds", cwd=gpaw_run)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    frames = read(gpaw_run / "ds" / "frames.extxyz", ":")
+    assert said(f"{len(frames)} frames", proc.stdout)
+    assert all(a.info["engine"] == "gpaw" for a in frames)  # no ML pre-relaxation
+    slabs = [a for a in frames if a.info["structure_id"].startswith("110_")]
+    assert {a.info["family"] for a in slabs} == {"gpaw_tiny:110"}
+    assert all("pseudo_h_charge" in a.arrays and a.get_forces().shape == (len(a), 3)
+               for a in slabs)
+    doc = json.loads((gpaw_run / "ds" / "reactions.json").read_text())
+    (rxn,) = [r for r in doc["reactions"] if r["id"] == "gpaw_tiny/110/binding/F"]
+    energy = {a.info["calc_hash"]: a.get_potential_energy() for a in frames}
+    assert sum(c * energy[h] for h, c in rxn["coefficients"].items()) == pytest.approx(
+        rxn["energy_eV"], abs=1e-6)  # the coefficients rebuild the summary's E_b
+    bad = run_cli("dataset", "export", "nowhere", "--out", "x", cwd=gpaw_run)
+    assert bad.returncode == 2 and said("not a facetflow work directory", bad.stderr)
+
+
+def test_finetune_fits_its_training_frames_and_enters_the_hash(gpaw_run, tmp_path):
+    proc = run_cli("finetune", "work/gpaw_tiny", "--out", "ft", "--epochs", "4",
+                   "--val-fraction", "0", "--learning-rate", "1e-3", cwd=gpaw_run)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    card = json.loads((gpaw_run / "ft" / "model_card.json").read_text())
+    stock, tuned = card["errors"]["stock_train"], card["errors"]["finetuned_train"]
+    assert tuned["energy_mae_eV"] < stock["energy_mae_eV"]
+    assert tuned["force_mae_eV_A"] < stock["force_mae_eV_A"]
+    assert card["data"]["frames"]["train"] >= 4
+    # a study next to the model uses it by a relative path; its sha256 is in the hash
+    shutil.copytree(gpaw_run / "ft", tmp_path / "ft")
+    study = variant_study(tmp_path, ROOT / "studies" / "tiny.yaml", lambda d: d["engine"]
+                          .setdefault("settings", {}).update(model="ft/model.pth.tar"))
+    from facetflow.structures.catalog import build_catalog
+    from facetflow.study import load_study
+    from facetflow.workflows.plan import build_plan
+
+    st = load_study(study)
+    node = next(iter(build_plan(st, build_catalog(st)).nodes.values()))
+    assert card["sha256"] in node.identity
+    assert node.settings["model"] == str(tmp_path / "ft" / "model.pth.tar")
+    from facetflow.engines import get_engine
+
+    got = get_engine("mlip").run(_bulk(), "single", {**node.settings, "workers": 1})
+    assert np.isfinite(got.energy) and card["sha256"] in got.provenance["model_description"]
+
+
+def _bulk():
+    from ase.build import bulk
+
+    return bulk("ZnS", "zincblende", a=5.41)
+
+
+def test_finetune_refuses_what_it_cannot_do(gpaw_run, tmp_path):
+    proc = run_cli("finetune", "work/gpaw_tiny", "--model", "sevennet-0", "--out", "x",
+                   "--epochs", "1", cwd=gpaw_run)
+    assert proc.returncode == 3 and said("fine-tuning 'sevennet-0' is not supported",
+                                         proc.stderr)
+    study = variant_study(tmp_path, ROOT / "studies" / "tiny.yaml", lambda d: d["engine"]
+                          .setdefault("settings", {}).update(model="none/model.pth.tar"))
+    bad = run_cli("validate", str(study))
+    assert bad.returncode == 2 and said("model file", bad.stderr + bad.stdout)
