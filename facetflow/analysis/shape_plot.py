@@ -12,7 +12,6 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from facetflow.analysis.growth import calipers
 from facetflow.analysis.plotting import (
     FAMILY_COLORS,
     NOT_COMPUTED,
@@ -25,6 +24,7 @@ from facetflow.analysis.plotting import (
     wrap,
 )
 from facetflow.analysis.summary_view import as_dict, facets_of, num, ratio_text
+from facetflow.analysis.wulff import calipers
 
 DRAW_RATE_FLOOR = 1e-3  # relative growth rate below which a facet is drawn at this rate
 

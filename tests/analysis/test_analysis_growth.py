@@ -2,6 +2,8 @@
 
 import pytest
 
+from facetflow.structures.materials import get_compound
+
 from facetflow.analysis.growth import (
     FacetGrowthInput,
     anisotropy_index,
@@ -50,12 +52,16 @@ def test_free_sites_and_temperature():
 
 
 def test_kinetic_wulff_shape():
-    iso = kinetic_wulff(5.67, {(1, 0, 0): 1.0, (1, 1, 1): 1.0, (1, 1, 0): 1.0})
-    fast111 = kinetic_wulff(5.67, {(1, 0, 0): 1.0, (1, 1, 1): 2.0, (1, 1, 0): 1.3})
+    zb = get_compound("ZnSe")
+    iso = kinetic_wulff(zb, {(1, 0, 0): 1.0, (1, 1, 1): 1.0, (-1, -1, -1): 1.0,
+                             (1, 1, 0): 1.0})
+    fast111 = kinetic_wulff(zb, {(1, 0, 0): 1.0, (1, 1, 1): 2.0, (-1, -1, -1): 2.0,
+                                 (1, 1, 0): 1.3})
     # the fast facet grows out: its share of the surface drops
     assert fast111.facet_area_fractions.get("111", 0) < iso.facet_area_fractions["111"]
     assert 1.0 <= iso.aspect_ratio < 1.3  # close to round when all families grow alike
     assert fast111.volume > 0
-    cube = kinetic_wulff(5.67, {(1, 0, 0): 1.0, (1, 1, 1): 3.0, (1, 1, 0): 3.0})
+    cube = kinetic_wulff(zb, {(1, 0, 0): 1.0, (1, 1, 1): 3.0, (1, 1, 0): 3.0})
     assert cube.facet_area_fractions["100"] == pytest.approx(1.0)
     assert cube.aspect_ratio == pytest.approx(3**0.5, rel=0.01)
+    assert cube.point_group == "-43m"
