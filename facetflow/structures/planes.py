@@ -142,11 +142,14 @@ def _polarity(compound: Compound, conv: Atoms, miller: tuple[int, int, int],
 
 
 def _turned_over(atoms: Atoms) -> Atoms:
-    """``atoms`` rotated by 180° about x (a proper rotation): the stack upside down."""
+    """``atoms`` rotated by 180° about x (a proper rotation): the stack upside down,
+    shifted back to heights z >= 0 (Å) as ``surface`` gives them."""
     out = atoms.copy()
     flip = np.array([1.0, -1.0, -1.0])
     out.set_cell(atoms.cell[:] * flip, scale_atoms=False)
-    out.positions = atoms.positions * flip
+    pos = atoms.positions * flip
+    pos[:, 2] -= pos[:, 2].min()
+    out.positions = pos
     return out
 
 

@@ -37,7 +37,7 @@ from facetflow.structures.planes import (
     three_index,
 )
 from facetflow.structures.shell import spacing_factor, species_map
-from facetflow.structures.symmetry import face_swap_kind, face_swap_operation
+from facetflow.structures.symmetry import face_swap_kind, face_swap_operation, is_involution
 from facetflow.structures.terminations import (
     available_terminations,
     default_termination,
@@ -145,10 +145,13 @@ def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
                    req.termination or default_termination(core, req.miller, shell),
                    n_shell, margin)
     found, matched_any = None, False
-    for length in (req.monolayers * b, req.monolayers * b + 1, req.monolayers * b - 1):
+    n = req.monolayers * b
+    # the requested planes or one more, an involution of the supercell first; one fewer last
+    for length, involution in ((n, True), (n + 1, True), (n, False), (n + 1, False),
+                               (n - 1, True), (n - 1, False)):
         candidates = _candidates(cut, length)
         matched_any |= bool(candidates)
-        found = _first_symmetric(cut, candidates, length)
+        found = _first_symmetric(cut, candidates, length, involution)
         if found:
             break
     if not matched_any:
@@ -192,21 +195,25 @@ def _candidates(cut: _Cutting, length: int) -> list[tuple[int, int]]:
     return out
 
 
-def _first_symmetric(cut: _Cutting, candidates: list[tuple[int, int]], length: int
-                     ) -> tuple[int, int, Slab] | None:
+def _first_symmetric(cut: _Cutting, candidates: list[tuple[int, int]], length: int,
+                     involution: bool) -> tuple[int, int, Slab] | None:
     """The candidate cutting fewest bonds whose slab, if symmetric slabs are asked for,
-    has a face-swapping operation: (first core plane, length, the capped slab). A slab
-    passivated on both faces (a pseudo-H reference, whose faces need only the same
-    termination) falls back to the first candidate when none has one, as on the polar
-    (0001) of wurtzite."""
-    fallback = None
+    has a face-swapping operation: (first core plane, length, the capped slab). With
+    ``involution`` only an operation that is an involution of the supercell counts (it
+    maps the decorated slab onto itself as a whole), else any isometry swapping the
+    faces. A slab passivated on both faces (a pseudo-H reference, whose faces need only
+    the same termination) falls back to the first candidate when none has one, as on the
+    polar (0001) of wurtzite."""
+    first = None
     for _cut, s in sorted(candidates):
         capped = _assemble(cut, _Window.of(s, length, cut.n_shell, cut.req.symmetric))
-        if not cut.req.symmetric or face_swap_operation(capped.atoms) is not None:
+        if not cut.req.symmetric:
             return s, length, capped
-        if cut.req.passivate_both and fallback is None:
-            fallback = (s, length, capped)
-    return fallback
+        op = face_swap_operation(capped.atoms)
+        if op is not None and (is_involution(op) or not involution):
+            return s, length, capped
+        first = first or (s, length, capped)
+    return first if cut.req.passivate_both and not involution else None
 
 
 HINT_SUPERCELLS = (((1, 0), (0, 1)), ((2, 0), (0, 1)), ((1, 0), (0, 2)), ((2, 0), (0, 2)),
