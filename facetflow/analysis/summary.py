@@ -219,7 +219,7 @@ def _growth_case(inp: SummaryInputs, facets: dict, additive: str | None,
             raise ValueError("two facets of the growth model share Miller indices")
         sh = gr.kinetic_wulff(gr.study_core(inp.study), by_miller)
         shape = {"aspect_ratio": sh.aspect_ratio, "aspect_ratio_c": sh.aspect_ratio_c,
-                 "point_group": sh.point_group,
+                 "point_group": sh.point_group, "material": inp.study.core.material,
                  "facet_area_fractions": sh.facet_area_fractions}
     except Exception as exc:  # noqa: BLE001 - a degenerate shape is reported, not fatal
         shape = {"aspect_ratio": None, "error": str(exc)}

@@ -76,7 +76,7 @@ def wulff_shape(compound: Compound, values: Mapping[tuple[int, ...], float]) -> 
     except ValueError as exc:  # WulffPack's message says what is wrong (open shape, ...)
         raise ValueError(f"Wulff construction of {compound.name} "
                          f"({point_group(compound)}) from {sorted(energies)}: {exc}") from None
-    faces = [(tuple(form.parent_miller_indices), np.array(f.vertices, float))
+    faces = [(tuple(form.parent_miller_indices), _polygon(np.array(f.vertices, float)))
              for form in particle.forms for f in form.facets if len(f.vertices)]
     pts = np.vstack([v for _m, v in faces])
     unit = min(float(np.dot(f.normal, f.vertices[0])) for form in particle.forms
@@ -93,6 +93,23 @@ def wulff_shape(compound: Compound, values: Mapping[tuple[int, ...], float]) -> 
                        if compound.structure == "wurtzite" else None,
                        facet_area_fractions=fractions, volume=float(particle.volume) / unit**3,
                        faces=faces)
+
+
+def _polygon(vertices: np.ndarray) -> np.ndarray:
+    """A convex face's vertices in order around it (by angle about their centroid in the
+    face's plane), duplicates dropped."""
+    uniq: list[np.ndarray] = []
+    for v in vertices:
+        if not any(np.allclose(v, u, atol=1e-8) for u in uniq):
+            uniq.append(v)
+    pts = np.array(uniq)
+    if len(pts) < 3:
+        return pts
+    centre = pts.mean(axis=0)
+    _u, _s, vt = np.linalg.svd(pts - centre)
+    e1, e2 = vt[0], vt[1]
+    angles = np.arctan2((pts - centre) @ e2, (pts - centre) @ e1)
+    return pts[np.argsort(angles)]
 
 
 def _check_standard(prim) -> None:
