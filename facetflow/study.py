@@ -66,8 +66,20 @@ def _hexagonal(study: Study) -> bool:
 
 
 def _index_problems(study: Study) -> list[Problem]:
-    """Four-index (Miller-Bravais) facets only on hexagonal materials."""
-    if _hexagonal(study) or study.core.material not in compound_names():
+    """Four-index (Miller-Bravais) facets only on hexagonal materials; on those, one
+    facet not written twice (in three and in four indices)."""
+    if _hexagonal(study):
+        seen: dict[str, int] = {}
+        out = []
+        for i, f in enumerate(study.facets):
+            label = f.in_four_index().label
+            if label in seen:
+                out.append(Problem(f"facets.{i}.miller", f"the same facet as facets."
+                                   f"{seen[label]} ({label})", list(f.miller),
+                                   "each facet once, or a distinct name"))
+            seen.setdefault(label, i)
+        return out
+    if study.core.material not in compound_names():
         return []
     structure = get_compound(study.core.material).structure
     return [Problem(f"facets.{i}.miller", f"four Miller-Bravais indices are for hexagonal "

@@ -80,6 +80,12 @@ def test_four_indices_on_a_cubic_material_are_refused():
     assert "facets.0.miller" in text and "zincblende" in text and "(h, k, l)" in text
 
 
+def test_one_facet_in_three_and_four_indices_is_listed_twice():
+    with pytest.raises(SpecError) as e:
+        parse_study(study_with("CdSe_wz", {"miller": [1, 0, 0]}, {"miller": [1, 0, -1, 0]}))
+    assert "facets.1.miller" in str(e.value) and "facets.0 (10m10)" in str(e.value)
+
+
 def test_five_indices_are_refused_with_what_is_allowed():
     with pytest.raises(SpecError) as e:
         parse_study(study_with("CdSe_wz", {"miller": [1, 0, -1, 0, 0]}))
