@@ -8,6 +8,7 @@ import pytest
 
 from facetflow.errors import SpecError
 from facetflow.structures import REGION_PSEUDO_H
+from facetflow.structures.electrons import electron_count
 from facetflow.structures.growth_units import bond_length, growth_species
 from facetflow.structures.materials import get_compound, pseudo_h_charge
 from facetflow.structures.reference_set import passivation_structures
@@ -105,6 +106,9 @@ def test_prism_faces_are_symmetric_and_stoichiometric(material, miller, supercel
     op = face_swap_operation(slab.atoms)
     assert op is not None and op.swaps_faces
     assert slab.termination == comp.cation + comp.anion == slab.bottom_termination
+    ec = electron_count(slab.atoms, dict(comp.oxidation_states), set(slab.cations),
+                        set(slab.anions), {}, slab.n_surface_cations, 2, True)
+    assert ec["excess_electrons"] == pytest.approx(0.0)  # cation DBs empty, anion DBs full
 
 
 def test_m_plane_2x2_faces_are_related_by_a_glide_that_is_no_involution():
@@ -136,8 +140,6 @@ def test_polar_basal_faces_with_pseudo_h_bottoms(material):
 def test_polar_basal_electron_count(material):
     """Each top atom of the 1-dangling-bond faces holds v/4 electrons in its dangling bond:
     a cation face has 0.5 e too many per surface cation, an anion face 0.5 e too few."""
-    from facetflow.structures.electrons import electron_count
-
     comp = get_compound(material)
     for miller, term, sign in (((0, 0, 0, 1), "cation", 1), ((0, 0, 0, -1), "anion", -1)):
         slab = build(material, miller, ((2, 0), (0, 2)), termination=term, symmetric=False)
