@@ -240,9 +240,10 @@ def _symmetry_hint(cut: _Cutting, block: int) -> str:
         if kept:
             break
     if not kinds:
-        return ("no operation of the slab swaps its faces at any thickness (a polar "
-                "stacking along the normal); use symmetric: false (pseudo-H passivated "
-                "bottom) or another termination")
+        return ("no operation of the slab swaps its faces at this thickness or one plane "
+                "more or less, in any of the small supercells tried (a polar stacking along "
+                "the normal, as (0001) of wurtzite); use symmetric: false (pseudo-H "
+                "passivated bottom) or another termination")
     return (f"the faces of this facet are related by a {' or '.join(sorted(kinds))}, which "
             f"maps the supercell lattice onto itself only for some supercells (of those "
             f"tried: {', '.join(kept)}); use one of them, symmetric: false (pseudo-H "

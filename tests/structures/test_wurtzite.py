@@ -136,6 +136,15 @@ def test_polar_basal_faces_with_pseudo_h_bottoms(material):
         assert top_bonds_down(slab) == pytest.approx(3.0)  # one dangling bond per top atom
 
 
+def test_a_symmetric_basal_slab_is_refused_as_polar():
+    from facetflow.errors import StructureError
+
+    with pytest.raises(StructureError) as e:
+        build("CdSe_wz", (0, 0, 0, 1), termination="cation", symmetric=True)
+    text = str(e.value)
+    assert "(0 0 0 1)" in text and "polar stacking" in text and "symmetric: false" in text
+
+
 @pytest.mark.parametrize("material", WURTZITES)
 def test_polar_basal_electron_count(material):
     """Each top atom of the 1-dangling-bond faces holds v/4 electrons in its dangling bond:
