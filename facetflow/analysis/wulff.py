@@ -78,14 +78,11 @@ def wulff_shape(compound: Compound, values: Mapping[tuple[int, ...], float]) -> 
                          f"({point_group(compound)}) from {sorted(energies)}: {exc}") from None
     faces = [(tuple(form.parent_miller_indices), _polygon(np.array(f.vertices, float)))
              for form in particle.forms for f in form.facets if len(f.vertices)]
-    pts = np.vstack([v for _m, v in faces])
-    unit = min(float(np.dot(f.normal, f.vertices[0])) for form in particle.forms
-               for f in form.facets if len(f.vertices)) / min(
-        e for m, e in energies.items() if any(tuple(form.parent_miller_indices) == m
-                                              and any(len(f.vertices) for f in form.facets)
-                                              for form in particle.forms))
-    pts = pts / unit
+    # WulffPack scales the shape to natoms; back to units of the smallest distance
+    unit = next(float(np.dot(f.normal, f.vertices[0])) / form.energy
+                for form in particle.forms for f in form.facets if len(f.vertices))
     faces = [(m, v / unit) for m, v in faces]
+    pts = np.vstack([v for _m, v in faces])
     diameter, width = calipers(pts)
     fractions = {tuple(k): float(v) for k, v in particle.facet_fractions.items()}
     return WulffResult(point_group=point_group(compound), aspect_ratio=diameter / width,
