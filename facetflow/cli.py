@@ -283,7 +283,7 @@ def _headline(workdir: Path) -> None:
         if c.get("ranking"):
             rank = " > ".join("{" + k + "}" for k in c["ranking"])
             out.print(f"  growth {case}: {rank}; anisotropy index "
-                      f"{c['anisotropy_index']:.3g}")
+                      f"{c['anisotropy_index']:.3g}{_shape_text(c.get('shape'))}")
         else:
             out.print(f"  growth {case}: not computed ({c.get('note', '')})")
     _defects_headline(s)
@@ -298,6 +298,17 @@ def _headline(workdir: Path) -> None:
                   "eV")
     if s.get("missing"):
         out.print(f"[yellow]{len(s['missing'])} structures missing[/] (see the report)")
+
+
+def _shape_text(shape: dict | None) -> str:
+    """The kinetic Wulff shape in the headline: point group, and on hexagonal crystals
+    the aspect ratio along c (> 1 rod, < 1 platelet)."""
+    if not shape or shape.get("aspect_ratio_c") is None:
+        return ""
+    c = shape["aspect_ratio_c"]
+    kind = "rod" if c > 1.05 else "platelet" if c < 0.95 else "isometric"
+    return (f"; kinetic Wulff shape ({shape.get('point_group') or '?'}): {kind}, "
+            f"aspect ratio along c {c:.2f}")
 
 
 def _defects_headline(s: dict) -> None:

@@ -20,11 +20,12 @@ from facetflow.engines.settings import gpaw_problems, settings_problems
 from facetflow.errors import Problem, SpecError
 from facetflow.findings import load_findings
 from facetflow.records.study import ENGINES, FacetSpec, Study
+from facetflow.structures.growth_units import growth_species
 from facetflow.structures.ligands import MODES, Ligand, get_ligand
 from facetflow.structures.materials import Compound, compound_names, get_compound
 
-__all__ = ["ENGINES", "FacetSpec", "Study", "load_study", "parse_study",
-           "semantic_problems"]
+__all__ = ["ENGINES", "FacetSpec", "Study", "hexagonal_indices", "load_study",
+           "parse_study", "semantic_problems"]
 
 
 def _pydantic_problems(err: ValidationError) -> list[Problem]:
@@ -50,6 +51,10 @@ def parse_study(data: object, source: str | None = None, base_dir: Path | None =
         study = Study.model_validate(data)
     except ValidationError as err:
         raise SpecError(_pydantic_problems(err), source) from None
+    problems = _index_problems(study)
+    if problems:
+        raise SpecError(problems, source)
+    study = hexagonal_indices(study)
     study = _model_files_resolved(study, base_dir or Path("."))
     problems = semantic_problems(study, base_dir or Path("."))
     if problems:
@@ -77,6 +82,54 @@ def _model_files_resolved(study: Study, base_dir: Path) -> Study:
     if engine.prerelax == "mlip":
         update["prerelax_settings"] = resolve(engine.prerelax_settings)
     return study.model_copy(update={"engine": engine.model_copy(update=update)})
+
+
+def _hexagonal(study: Study) -> bool:
+    """Whether the core material is hexagonal (wurtzite) in the materials table."""
+    return study.core.material in compound_names() and \
+        get_compound(study.core.material).structure == "wurtzite"
+
+
+def _index_problems(study: Study) -> list[Problem]:
+    """Four-index (Miller-Bravais) facets only on hexagonal materials; on those, one
+    facet not written twice (in three and in four indices)."""
+    if _hexagonal(study):
+        seen: dict[str, int] = {}
+        out = []
+        for i, f in enumerate(study.facets):
+            label = f.in_four_index().label
+            if label in seen:
+                out.append(Problem(f"facets.{i}.miller", f"the same facet as facets."
+                                   f"{seen[label]} ({label})", list(f.miller),
+                                   "each facet once, or a distinct name"))
+            seen.setdefault(label, i)
+        return out
+    if study.core.material not in compound_names():
+        return []
+    structure = get_compound(study.core.material).structure
+    return [Problem(f"facets.{i}.miller", f"four Miller-Bravais indices are for hexagonal "
+                    f"(wurtzite) materials; core.material {study.core.material} is "
+                    f"{structure}", list(f.miller), "three Miller indices (h, k, l)")
+            for i, f in enumerate(study.facets) if len(f.miller) == 4]
+
+
+def hexagonal_indices(study: Study) -> Study:
+    """On a hexagonal core every facet in Miller-Bravais form (h, k, -(h + k), l), so labels,
+    ids, tables and figures show four indices; a three-index default label named in
+    ``ligands[].facets`` or ``defects.facets`` is renamed with it."""
+    if not _hexagonal(study):
+        return study
+    facets = [f.in_four_index() for f in study.facets]
+    renamed = {old.label: new.label for old, new in zip(study.facets, facets, strict=True)}
+    update: dict = {"facets": facets}
+    if any(ls.facets for ls in study.ligands):
+        update["ligands"] = [ls.model_copy(update={"facets": [renamed.get(x, x) for x in
+                                                              ls.facets]})
+                             if ls.facets else ls for ls in study.ligands]
+    if study.defects and study.defects.facets:
+        update["defects"] = study.defects.model_copy(update={"facets": [
+            renamed.get(x, x) for x in study.defects.facets]})
+    return study.model_copy(update=update)
 
 
 def load_study(path: str | Path) -> Study:
@@ -219,10 +272,14 @@ def _facet_species_problems(study: Study, ligands: _LigandNames) -> list[Problem
     problems: list[Problem] = []
     sweep = {ls.name for ls in study.ligands}
     additives = {v.replace_with for v in study.variants}
+    compounds = _compounds(study)
     for i, f in enumerate(study.facets):
         for name in f.growth_species:
-            ligands.resolve(name, f"facets.{i}.growth_species")
-        problems += ligands.take()
+            if name not in ligands.custom:
+                try:
+                    growth_species(name, compounds, f"facets.{i}.growth_species")
+                except SpecError as exc:
+                    problems += exc.problems
         for name in (f.coverages or {}):
             if name not in sweep:
                 problems.append(Problem(f"facets.{i}.coverages.{name}", "coverage override "

@@ -8,8 +8,9 @@ Three kinds, after the paper's Fig. 2 f-j:
   theta; other arrangements as small grey markers; the optimum theta* as a star; points
   that were not computed as red crosses on the theta axis.
 * ``binding.png/.svg``: binding energies E_b (eV, negative = bound) per facet and species.
-* ``shapes.png/.svg``: kinetic Wulff shapes (pymatgen ``WulffShape`` with the relative
-  growth rates in place of surface energies), one 3D panel per growth case.
+* ``shapes.png/.svg``: kinetic Wulff shapes with the crystal's point group
+  (``analysis.wulff``, the relative growth rates in place of surface energies), one 3D
+  panel per growth case.
 * ``defects.png/.svg`` (studies with defects): formation energy E_f (eV per defect) of
   each defect at its most stable position, without and with each ligand bound next to
   it, one panel per chemical-potential limit, and a panel of the passivation effect
@@ -54,8 +55,7 @@ def binding_figure(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
 def shape_figure(summary: Mapping[str, Any], out: str | Path, lattice_a: float = 6.0
                  ) -> list[Path]:
     """3D kinetic Wulff shapes, one panel per growth case: ``shapes.png`` and ``.svg``.
-    ``lattice_a`` (Å) only sets the scale of the cubic lattice; the shape does not depend
-    on it."""
+    ``lattice_a`` (Å) is accepted for callers; the shape does not depend on it."""
     a = num(lattice_a)
     a = a if a is not None and a > 0 else 6.0
     return save(guarded(lambda: shape_plot(summary, a), "predicted shapes"), out, "shapes")

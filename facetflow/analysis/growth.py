@@ -15,12 +15,16 @@ Model (a documented choice; any function with the same signature can replace it)
     r_f = phi_f + (1 - phi_f) * sum_X w_X exp(-Delta_f(X) / k_B T)
 
 Rates are reported relative to the fastest facet; the anisotropy index is max/min. A
-kinetic Wulff construction (pymatgen's WulffShape, with rates in place of surface
-energies: the distance of each facet from the centre is proportional to its growth
-rate) gives the predicted shape; its aspect ratio is the ratio of the largest to the
-smallest caliper width of the polyhedron (1 for a sphere, sqrt(3) for a cube). WulffShape
-symmetrises with the cubic lattice's point group (m-3m), so the polar {111} A and
-{-1-1-1} B faces of zincblende are one family here.
+kinetic Wulff construction (``facetflow.analysis.wulff``: WulffPack with the bulk
+crystal's point group, rates in place of surface energies: the distance of each facet
+from the centre is proportional to its growth rate) gives the predicted shape; its aspect
+ratio is the ratio of the largest to the smallest caliper width of the polyhedron (1 for
+a sphere, sqrt(3) for a cube), and on hexagonal crystals the aspect ratio along c (length
+along c over the smallest basal width: > 1 a rod, < 1 a platelet). With -43m (zincblende)
+{111} A and {-1-1-1} B are different families; with 6mm (wurtzite) (0001) and (000-1).
+
+A facet the ligand does not bind (left out of the first ligand's ``facets``) is free:
+theta* = 0, phi = 1, r = 1, the fastest possible rate.
 
 Assumptions: one growth unit per facet; no diffusion between facets; the additive
 only changes the blocking species (its own effect on theta* enters through theta*).
@@ -28,10 +32,14 @@ only changes the blocking species (its own effect on theta* enters through theta
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from facetflow.analysis.wulff import wulff_shape
+from facetflow.records.study import Study
+from facetflow.structures.materials import Compound, get_compound
 
 K_B = 8.617333262e-5  # eV/K
 
@@ -46,6 +54,11 @@ class FacetGrowthInput:
     eb_ligand: float
     n_ligands: int = 1
     eb_additive: float | None = None
+
+
+FREE_FACET = FacetGrowthInput(theta_opt=0.0, footprint=1, eb_growth=0.0, eb_ligand=0.0)
+"""A facet the growth model's ligand does not bind (left out of its ``facets``, e.g. the
+anion-terminated (000-1) of wurtzite for a carboxylate): every site free, r = 1."""
 
 
 def growth_rate(f: FacetGrowthInput, temperature_c: float) -> float:
@@ -80,38 +93,31 @@ def anisotropy_index(rates: Mapping[str, float]) -> float:
 
 @dataclass(frozen=True)
 class Shape:
+    """A kinetic Wulff shape: aspect ratio (largest / smallest caliper width), aspect
+    ratio along c (hexagonal crystals: length along c / smallest basal width; > 1 rod,
+    < 1 platelet), area fraction per family (keys: the indices written together, e.g.
+    ``111``, ``-1-1-1``, ``10-10``), volume (in units of the slowest facet's distance
+    cubed) and the bulk point group."""
+
     aspect_ratio: float
     facet_area_fractions: dict[str, float]
     volume: float
+    aspect_ratio_c: float | None = None
+    point_group: str = ""
 
 
-def kinetic_wulff(lattice_a: float, rates: Mapping[tuple[int, int, int], float]) -> Shape:
-    """Kinetic Wulff shape of a cubic crystal from per-family growth rates."""
-    from pymatgen.analysis.wulff import WulffShape
-    from pymatgen.core import Lattice
-
-    millers: Sequence[tuple[int, int, int]] = list(rates)
-    shape = WulffShape(Lattice.cubic(lattice_a), millers, [rates[m] for m in millers])
-    pts = np.array(shape.wulff_pt_list)
-    diameter, min_width = calipers(pts)
-    fractions = {"".join(str(i) for i in m): float(v)
-                 for m, v in shape.area_fraction_dict.items()}
-    return Shape(aspect_ratio=float(diameter / min_width),
-                 facet_area_fractions=fractions, volume=float(shape.volume))
+def kinetic_wulff(compound: Compound, rates: Mapping[tuple[int, ...], float]) -> Shape:
+    """Kinetic Wulff shape of ``compound`` with its own point group
+    (``facetflow.analysis.wulff``) from per-family growth rates (keys: Miller or
+    Miller-Bravais indices)."""
+    shape = wulff_shape(compound, rates)
+    fractions = {"".join(str(i) for i in m): v for m, v in shape.facet_area_fractions.items()}
+    return Shape(aspect_ratio=shape.aspect_ratio, facet_area_fractions=fractions,
+                 volume=shape.volume, aspect_ratio_c=shape.aspect_ratio_c,
+                 point_group=shape.point_group)
 
 
-def calipers(points: np.ndarray, n: int = 2000) -> tuple[float, float]:
-    """Largest caliper width (the diameter: the largest distance between two vertices)
-    and smallest width (over the hull's face normals and n directions spread evenly over
-    the sphere) of a convex polyhedron given by its vertices."""
-    from scipy.spatial import ConvexHull
-    from scipy.spatial.distance import pdist
-
-    k = np.arange(n) + 0.5
-    polar = np.arccos(1 - 2 * k / n)
-    azim = np.pi * (1 + 5**0.5) * k
-    dirs = np.stack([np.cos(azim) * np.sin(polar), np.sin(azim) * np.sin(polar),
-                     np.cos(polar)], axis=1)
-    dirs = np.vstack([dirs, ConvexHull(points).equations[:, :3]])
-    proj = points @ dirs.T
-    return float(pdist(points).max()), float((proj.max(axis=0) - proj.min(axis=0)).min())
+def study_core(study: Study) -> Compound:
+    """The study's core compound with its lattice overrides (Å): the crystal whose point
+    group the kinetic Wulff shape has."""
+    return get_compound(study.core.material).with_lattice(study.core.a, study.core.c)

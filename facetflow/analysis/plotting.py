@@ -101,10 +101,10 @@ def grid_text(t: float) -> str:
     return f"{round(t, 3):g}"
 
 
-def miller_of(key: Any) -> tuple[int, int, int] | None:
+def miller_of(key: Any) -> tuple[int, ...] | None:
     """"100" -> (1, 0, 0); "-1-1-1" -> (-1, -1, -1); "1 1 10" -> (1, 1, 10); [1, 1, 0]
-    -> (1, 1, 0); anything else -> None."""
-    if isinstance(key, (list, tuple)) and len(key) == 3:
+    -> (1, 1, 0); Miller-Bravais [1, 0, -1, 0] -> (1, 0, -1, 0); anything else -> None."""
+    if isinstance(key, (list, tuple)) and len(key) in (3, 4):
         try:
             return tuple(int(i) for i in key)  # type: ignore[return-value]
         except (TypeError, ValueError):

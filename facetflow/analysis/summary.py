@@ -53,7 +53,9 @@ GROWTH_ASSUMPTIONS = [
     "structures), so a fraction 1/n of occupied sites holds the additive.",
     "No diffusion between facets, no kinetics of ligand exchange; the rate is relative "
     "(normalised to the fastest facet). Kinetic Wulff: facet distance from the centre "
-    "proportional to its growth rate; polar {111} A/B are one family (cubic point group).",
+    "proportional to its growth rate, with the bulk crystal's point group (-43m: {111} A and "
+    "{-1-1-1} B differ; 6mm: (0001) and (000-1) differ).",
+    "A facet left out of the first ligand's facets is free of it: theta* = 0, rate 1.",
 ]
 
 
@@ -204,10 +206,15 @@ def growth_section(inp: SummaryInputs, facets: dict) -> dict:
 def _growth_inputs(inp: SummaryInputs, facets: dict, additive: str | None
                    ) -> dict[str, gr.FacetGrowthInput]:
     """Per facet the growth model's inputs: theta* and E_b of the first swept ligand,
-    of its first growth species and of ``additive``; facets lacking one are left out."""
+    of its first growth species and of ``additive``; facets lacking one are left out,
+    except a facet the ligand's ``facets`` list leaves out, which is free (theta* = 0)."""
     lig = inp.study.ligands[0].name if inp.study.ligands else None
     inputs = {}
     for label, fac in facets.items():
+        if lig and inp.study.ligands[0].facets is not None and \
+                label not in inp.study.ligands[0].facets:
+            inputs[label] = gr.FREE_FACET
+            continue
         opt = fac["optimum"].get(lig) if lig else None
         eb = {b["species"]: b["value"] for b in fac["binding"]}
         grow = [b["value"] for b in fac["binding"] if b["role"] == "growth"]
@@ -238,8 +245,9 @@ def _growth_case(inp: SummaryInputs, facets: dict, additive: str | None,
         by_miller = {millers[k]: v for k, v in rates.items()}
         if len(by_miller) < len(rates):
             raise ValueError("two facets of the growth model share Miller indices")
-        sh = gr.kinetic_wulff(inp.ctx.core.a, by_miller)
-        shape = {"aspect_ratio": sh.aspect_ratio,
+        sh = gr.kinetic_wulff(gr.study_core(inp.study), by_miller)
+        shape = {"aspect_ratio": sh.aspect_ratio, "aspect_ratio_c": sh.aspect_ratio_c,
+                 "point_group": sh.point_group, "material": inp.study.core.material,
                  "facet_area_fractions": sh.facet_area_fractions}
     except Exception as exc:  # noqa: BLE001 - a degenerate shape is reported, not fatal
         shape = {"aspect_ratio": None, "error": str(exc)}

@@ -6,7 +6,8 @@ the CSV files of the report.
 * ``binding.csv``: one row per binding entry; facet, species, role, theta, Eb_eV
   (negative = bound), structure, reference.
 * ``growth.csv``: one row per growth case and facet; case, facet, rate (relative to the
-  fastest facet), rank (1 = fastest), anisotropy_index, aspect_ratio (the last two per
+  fastest facet), rank (1 = fastest), anisotropy_index, aspect_ratio, aspect_ratio_c
+  (hexagonal crystals: along c over the basal width; empty otherwise) (the last three per
   case, repeated on its rows).
 * ``defects.csv`` (studies with a ``defects`` section): one row per defect structure and
   chemical-potential limit; facet, defect, site, layer, ligand (empty: none), limit
@@ -44,7 +45,8 @@ from facetflow.analysis.summary_view import (
 GAMMA_COLUMNS = ["facet", "ligand", "theta", "variant", "gamma_meV_A2", "gamma_J_m2",
                  "structure", "lowest"]
 BINDING_COLUMNS = ["facet", "species", "role", "theta", "Eb_eV", "structure", "reference"]
-GROWTH_COLUMNS = ["case", "facet", "rate", "rank", "anisotropy_index", "aspect_ratio"]
+GROWTH_COLUMNS = ["case", "facet", "rate", "rank", "anisotropy_index", "aspect_ratio",
+                  "aspect_ratio_c"]
 COMPARISON_COLUMNS = ["finding", "paper", "this_run", "verdict", "engine", "run"]
 DEFECT_COLUMNS = ["facet", "defect", "site", "layer", "ligand", "limit", "limit_name",
                   "E_f_eV", "dE_f_eV", "Eb_at_defect_eV", "Eb_pristine_eV", "lowest",
@@ -105,11 +107,14 @@ def growth_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
         if aniso is None and finite and min(finite) > 0:
             aniso = max(finite) / min(finite)
         aspect = num(as_dict(c.get("shape")).get("aspect_ratio"))
+        along_c = num(as_dict(c.get("shape")).get("aspect_ratio_c"))
         for facet, rate in rates.items():
             rows.append({"case": str(case), "facet": facet, "rate": rate,
                          "rank": ranking.index(facet) + 1 if facet in ranking else None,
-                         "anisotropy_index": aniso, "aspect_ratio": aspect})
-    df = _frame(rows, GROWTH_COLUMNS, ["rate", "anisotropy_index", "aspect_ratio"])
+                         "anisotropy_index": aniso, "aspect_ratio": aspect,
+                         "aspect_ratio_c": along_c})
+    df = _frame(rows, GROWTH_COLUMNS, ["rate", "anisotropy_index", "aspect_ratio",
+                                       "aspect_ratio_c"])
     df["rank"] = pd.array(df["rank"].tolist(), dtype="Int64")
     return df
 

@@ -51,8 +51,9 @@ SLAB_ROLES = frozenset({Role.BARE, Role.SHELL})
 SWEEP_ROLES = frozenset({Role.LIGANDS, Role.VARIANT})
 
 
-def miller_label(miller: tuple[int, int, int] | list[int]) -> str:
-    """``(1, -1, 0)`` -> ``"1m10"``: the default label of a facet."""
+def miller_label(miller: tuple[int, ...] | list[int]) -> str:
+    """``(1, -1, 0)`` -> ``"1m10"``, ``(1, 0, -1, 0)`` -> ``"10m10"``: the default label of
+    a facet (three Miller or four Miller-Bravais indices)."""
     return "".join(str(i) if i >= 0 else f"m{-i}" for i in miller)
 
 
@@ -66,7 +67,9 @@ class Facet(_Record):
 
     label: str = Field(description="the facet's ``name`` in the study, else its Miller "
                                    "indices (``miller_label``)")
-    miller: tuple[int, int, int] = Field(description="Miller indices (conventional cell)")
+    miller: tuple[int, ...] = Field(description="Miller indices (h, k, l) of the "
+                                   "conventional cell, or Miller-Bravais indices (h, k, i, l) "
+                                   "with i = -(h + k) on hexagonal materials")
 
 
 class ElectronCount(_Record):

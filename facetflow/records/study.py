@@ -42,6 +42,15 @@ class ShellSpec(_Spec):
     termination: str | None = None
 
 
+def _polar_tetrahedral(miller: tuple[int, ...]) -> bool:
+    """Whether a facet of a tetrahedral material is polar by default: {111} of
+    zincblende (three equal |indices|) or the basal (0001)/(000-1) of wurtzite (four
+    indices with only l non-zero)."""
+    if len(miller) == 4:
+        return not any(miller[:3])
+    return len({abs(i) for i in miller}) == 1
+
+
 class SlabDefaults(_Spec):
     monolayers: Annotated[int, Field(ge=2, le=40)] = 8
     vacuum: Annotated[float, Field(ge=8.0, le=100.0)] = 15.0
@@ -55,11 +64,18 @@ class FacetSpec(_Spec):
     """One facet: Miller indices in the conventional cell, in-plane supercell (two integers
     or a 2x2 matrix on the reduced 1x1 surface cell), and optional overrides.
 
+    On hexagonal (wurtzite) materials ``miller`` may be four Miller-Bravais indices
+    (h, k, i, l) with i = -(h + k), e.g. ``[1, 0, -1, 0]`` (m-plane), ``[0, 0, 0, -1]``;
+    three-index input (h, k, l) on the hexagonal cell means the same plane and is shown
+    as (h, k, -(h + k), l).
+
     ``name`` labels the facet in structure ids and the report (default: the Miller indices,
     e.g. ``100``); it lets one facet appear with two terminations (``100_CsI``,
     ``100_PbI2``)."""
 
-    miller: tuple[int, int, int]
+    miller: tuple[int, int, int] | tuple[int, int, int, int] = Field(
+        description="Miller indices (h, k, l) of the conventional cell, or Miller-Bravais "
+                    "indices (h, k, i, l) with i = -(h + k) on hexagonal materials")
     name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     supercell: list[int] | list[list[int]] = [1, 1]
     monolayers: Annotated[int, Field(ge=2, le=40)] | None = None
@@ -71,12 +87,38 @@ class FacetSpec(_Spec):
     modes: dict[str, str] | None = None
     growth_species: list[str] = []
 
+    @field_validator("miller", mode="before")
+    @classmethod
+    def _indices(cls, v):
+        if isinstance(v, list | tuple) and len(v) not in (3, 4):
+            raise ValueError(f"Miller indices are three integers (h, k, l) or four "
+                             f"Miller-Bravais integers (h, k, i, l); got {len(v)}")
+        return v
+
     @field_validator("miller")
     @classmethod
-    def _nonzero(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+    def _nonzero(cls, v: tuple[int, ...]) -> tuple[int, ...]:
         if not any(v):
             raise ValueError("Miller indices (0, 0, 0) define no plane")
+        if len(v) == 4 and v[2] != -(v[0] + v[1]):
+            raise ValueError(f"Miller-Bravais indices (h, k, i, l) need i = -(h + k): got "
+                             f"i = {v[2]} for h = {v[0]}, k = {v[1]} (allowed: "
+                             f"i = {-(v[0] + v[1])})")
         return v
+
+    @property
+    def hkl(self) -> tuple[int, int, int]:
+        """The three Miller indices (h, k, l) of the conventional cell (for Miller-Bravais
+        input (h, k, i, l): (h, k, l) on the hexagonal cell a1, a2 at 120°, c)."""
+        m = self.miller
+        return (m[0], m[1], m[3]) if len(m) == 4 else (m[0], m[1], m[2])
+
+    def in_four_index(self) -> FacetSpec:
+        """The facet with Miller-Bravais indices (h, k, -(h + k), l) (hexagonal materials)."""
+        if len(self.miller) == 4:
+            return self
+        h, k, l_ = self.hkl
+        return self.model_copy(update={"miller": (h, k, -(h + k), l_)})
 
     @field_validator("supercell")
     @classmethod
@@ -99,16 +141,16 @@ class FacetSpec(_Spec):
 
     def is_symmetric(self, tetrahedral: bool) -> bool:
         """Whether the facet's slab is symmetric: as ``symmetric`` says, else every facet
-        but the polar {111} of a tetrahedral material (built with a pseudo-H passivated
-        bottom)."""
+        but the polar ones of a tetrahedral material, {111} of zincblende and (0001) of
+        wurtzite (built with a pseudo-H passivated bottom)."""
         if self.symmetric is not None:
             return self.symmetric
-        return not (tetrahedral and len({abs(i) for i in self.miller}) == 1)
+        return not (tetrahedral and _polar_tetrahedral(self.miller))
 
     @property
     def facet(self) -> Facet:
         """The facet as structure records carry it."""
-        return Facet(label=self.label, miller=self.miller)
+        return Facet(label=self.label, miller=tuple(self.miller))
 
     @property
     def supercell_matrix(self) -> tuple[tuple[int, int], tuple[int, int]]:

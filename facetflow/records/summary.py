@@ -158,6 +158,11 @@ class GrowthShape(_Doc):
     """The kinetic Wulff shape."""
 
     aspect_ratio: Num = Field(description="longest / shortest caliper")
+    aspect_ratio_c: Num = Field(None, description="hexagonal crystals: length along c / "
+                                "smallest basal width (> 1 rod, < 1 platelet)")
+    point_group: str | None = Field(None, description="point group of the construction "
+                                    "(bulk crystal), e.g. -43m, 6mm")
+    material: str | None = Field(None, description="the crystal (core material)")
     facet_area_fractions: dict[str, float] | None = Field(None, description="per facet")
     error: str | None = Field(None, description="why no shape could be made")
 

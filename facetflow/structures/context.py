@@ -13,6 +13,7 @@ from ase.io import read
 from facetflow.records.context import AnalysisContext, CompoundInfo, EngineChoice, LigandInfo
 from facetflow.records.study import FacetSpec, Study
 from facetflow.structures.bulk import primitive_cell
+from facetflow.structures.growth_units import growth_species
 from facetflow.structures.ligands import Ligand, get_ligand, ligand_from_xyz
 from facetflow.structures.materials import Compound, get_compound
 from facetflow.structures.references import formula_units
@@ -47,10 +48,12 @@ def resolve(study: Study, base_dir: Path) -> StudyContext:
         if cl.name in cl.reference:  # the molecule of the XYZ file is its own reference
             molecules[cl.name] = read(str(base_dir / cl.file))
     names = {ls.name for ls in study.ligands} | {v.replace_with for v in study.variants}
-    for f in study.facets:
-        names |= set(f.growth_species)
+    growth = {name for f in study.facets for name in f.growth_species} - set(ligands)
     if study.defects:
         names |= set(study.defects.ligands)
+    compounds = [c for c in (core, shell) if c is not None]
+    for name in sorted(growth):
+        ligands[name] = growth_species(name, compounds)
     for name in sorted(names - set(ligands)):
         ligands[name] = get_ligand(name)
     return StudyContext(study, core, shell, ligands, molecules)
@@ -61,7 +64,7 @@ def facet_request(ctx: StudyContext, f: FacetSpec) -> SlabRequest:
     s = ctx.study
     termination = f.termination or (s.shell.termination if s.shell else None)
     return SlabRequest(
-        compound=ctx.core, miller=f.miller,
+        compound=ctx.core, miller=tuple(f.miller),
         monolayers=f.monolayers or s.slab.monolayers,
         supercell=f.supercell_matrix, vacuum=f.vacuum or s.slab.vacuum,
         termination=termination, symmetric=f.is_symmetric(ctx.core.tetrahedral),

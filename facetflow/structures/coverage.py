@@ -157,6 +157,10 @@ class CoverageEnumeration:
 
 def n_ligands_for(theta: float, slab: Slab, ligand: Ligand) -> int:
     """Ligands per face at coverage theta; raises if theta is not representable."""
+    if slab.n_surface_cations == 0:
+        raise ValueError(f"the {slab.termination}-terminated face has no surface cations "
+                         "to bind ligands (theta counts ligands per surface cation); leave "
+                         "this facet out of the ligand's facets")
     n = theta * slab.n_surface_cations
     if abs(n - round(n)) > 1e-6:
         step = 1 / slab.n_surface_cations

@@ -39,9 +39,10 @@ def defect_reference_id(defect: str, ligand: str) -> str:
     return f"{defect}_{ligand}_ref"
 
 
-def passivation_id(termination: str) -> str:
-    """The pseudo-H passivated {100} reference slab terminated by ``termination``."""
-    return f"pass_100_{termination}"
+def passivation_id(termination: str, facet: str = "100") -> str:
+    """The pseudo-H passivated reference slab of facet family ``facet`` (a Miller label:
+    ``100`` on zincblende, ``0001`` on wurtzite) terminated by ``termination``."""
+    return f"pass_{facet}_{termination}"
 
 
 def reference_id(key: str) -> str:

@@ -43,6 +43,32 @@ class PlaneStack:
         return len(self.planes)
 
 
+def four_index(miller: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Miller-Bravais indices (h, k, -(h + k), l) of hexagonal (h, k, l) (a1, a2 at 120°)."""
+    if len(miller) == 4:
+        return tuple(int(i) for i in miller)  # type: ignore[return-value]
+    h, k, l_ = miller
+    return (h, k, -(h + k), l_)
+
+
+def three_index(miller: tuple[int, ...]) -> tuple[int, int, int]:
+    """(h, k, l) of Miller (h, k, l) or Miller-Bravais (h, k, i, l) indices; refuses
+    four indices with i != -(h + k)."""
+    if len(miller) == 3:
+        return tuple(int(i) for i in miller)  # type: ignore[return-value]
+    h, k, i, l_ = miller
+    if i != -(h + k):
+        raise ValueError(f"Miller-Bravais indices {tuple(miller)} need i = -(h + k) = "
+                         f"{-(h + k)}, got i = {i}")
+    return (h, k, l_)
+
+
+def miller_text(compound: Compound, miller: tuple[int, ...]) -> str:
+    """``(1 0 -1 0)`` on hexagonal (wurtzite) materials, ``(1 1 1)`` otherwise."""
+    m = four_index(miller) if compound.structure == "wurtzite" else three_index(miller)
+    return "(" + " ".join(str(i) for i in m) + ")"
+
+
 def reduce_2d(a1: np.ndarray, a2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lagrange-Gauss reduction of an in-plane basis; right-handed, most orthogonal choice."""
     a1, a2 = a1.copy(), a2.copy()
@@ -63,14 +89,17 @@ def reduce_2d(a1: np.ndarray, a2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a1, a2
 
 
-def plane_stack(compound: Compound, miller: tuple[int, int, int], n_planes: int) -> PlaneStack:
-    """At least ``n_planes`` planes of ``compound`` stacked along ``miller`` (conventional cell)."""
+def plane_stack(compound: Compound, miller: tuple[int, ...], n_planes: int) -> PlaneStack:
+    """At least ``n_planes`` planes of ``compound`` stacked along ``miller`` (conventional
+    cell; Miller-Bravais (h, k, i, l) accepted on hexagonal cells)."""
     conv, prim = conventional_cell(compound), primitive_cell(compound)
-    m = miller_to_primitive(miller, conv, prim)
+    m = miller_to_primitive(three_index(miller), conv, prim)
     one = surface(prim, m, 1, periodic=False)
     per_layer = len(_cluster(one.positions[:, 2]))
     layers = n_planes // max(per_layer, 1) + 2
     atoms: Atoms = surface(prim, m, layers, periodic=False)
+    if _polarity(compound, conv, three_index(miller), atoms) < 0:
+        atoms = _turned_over(atoms)
     a1, a2 = reduce_2d(atoms.cell[0].copy(), atoms.cell[1].copy())
     pos = atoms.positions.copy()
     # wrap in-plane coordinates into the reduced cell
@@ -84,6 +113,44 @@ def plane_stack(compound: Compound, miller: tuple[int, int, int], n_planes: int)
     stack = PlaneStack(np.array([a1, a2]), planes, block=1)
     stack.block = _stoichiometric_block(stack, compound)
     return stack
+
+
+def _bond_moment(compound: Compound, atoms: Atoms, direction: np.ndarray) -> float:
+    """Third moment of the cation -> anion bond vectors projected on ``direction`` (Å³):
+    zero along a non-polar direction, its sign tells which way a polar stacking points
+    (positive along [111] of zincblende and [0001] of wurtzite, whose single bond between
+    a cation plane and the anion plane above it points up)."""
+    from facetflow.structures.topology import cation_anion_bonds
+
+    _i, _j, vec = cation_anion_bonds(atoms, set(compound.cations), {compound.anion})
+    proj = vec @ (direction / np.linalg.norm(direction))
+    return float(np.sum(proj**3)) / max(len(proj), 1)
+
+
+def _polarity(compound: Compound, conv: Atoms, miller: tuple[int, int, int],
+              stack: Atoms) -> float:
+    """+1 when ``surface``'s stack points along the plane normal G = h b1 + k b2 + l b3 of
+    the conventional cell (or the direction is not polar), -1 when it points along -G."""
+    g = np.asarray(miller, float) @ np.linalg.inv(conv.cell[:]).T
+    want = _bond_moment(compound, conv, g)
+    if abs(want) < 1e-6:
+        return 1.0
+    probe = stack.copy()
+    probe.pbc = (True, True, False)
+    got = _bond_moment(compound, probe, np.array([0.0, 0.0, 1.0]))
+    return 1.0 if want * got > 0 else -1.0
+
+
+def _turned_over(atoms: Atoms) -> Atoms:
+    """``atoms`` rotated by 180° about x (a proper rotation): the stack upside down,
+    shifted back to heights z >= 0 (Å) as ``surface`` gives them."""
+    out = atoms.copy()
+    flip = np.array([1.0, -1.0, -1.0])
+    out.set_cell(atoms.cell[:] * flip, scale_atoms=False)
+    pos = atoms.positions * flip
+    pos[:, 2] -= pos[:, 2].min()
+    out.positions = pos
+    return out
 
 
 def _cluster(z: np.ndarray) -> list[list[int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ase import Atoms
 from ase.constraints import FixAtoms
 
-from facetflow.records.structure import Role
+from facetflow.records.structure import Role, miller_label
 from facetflow.structures.built import BuiltStructure, build
 from facetflow.structures.context import StudyContext
 from facetflow.structures.electrons import electron_count
@@ -20,15 +20,23 @@ from facetflow.structures.slab import SlabRequest, build_facet_slabs
 PASSIVATION_MONOLAYERS = 4
 
 
+def passivation_facet(core: Compound) -> tuple[int, ...]:
+    """The facet family of the pseudo-H reference slabs: {100} of zincblende (two bonds
+    cut per surface atom on both faces), (0001) of wurtzite (whose pure cation and anion
+    planes lie only along c: one bond cut per atom on one face, three on the other)."""
+    return (0, 0, 0, 1) if core.structure == "wurtzite" else (1, 0, 0)
+
+
 def passivation_structures(core: Compound, vacuum: float) -> list[BuiltStructure]:
-    """Reference slabs for the energy of pseudo-H passivated faces: symmetric 1x1 {100}
-    slabs of the core (``vacuum`` in Å), cation- and anion-terminated, pseudo-H on both
-    faces, every atom fixed (bulk-like, as the passivated bottom of an asymmetric slab
-    is). Each gives eps_host = (E - sum n_i mu_i) / N_H (eV) for the pseudo-H bonded to
-    one host element."""
+    """Reference slabs for the energy of pseudo-H passivated faces: 1x1 slabs of the core
+    on ``passivation_facet`` (``vacuum`` in Å), cation- and anion-terminated on both
+    faces, pseudo-H of charge (8 - v)/4 on every cut bond of both faces, every atom fixed
+    (bulk-like, as the passivated bottom of an asymmetric slab is). Each gives eps_host =
+    (E - sum n_i mu_i) / N_H (eV) for the pseudo-H bonded to one host element."""
     out = []
+    facet = passivation_facet(core)
     for term in (*core.cations, core.anion):
-        req = SlabRequest(compound=core, miller=(1, 0, 0), monolayers=PASSIVATION_MONOLAYERS,
+        req = SlabRequest(compound=core, miller=facet, monolayers=PASSIVATION_MONOLAYERS,
                           vacuum=vacuum, termination=term, symmetric=True,
                           passivate_both=True)
         slab = build_facet_slabs(req, path="passivation").bare
@@ -36,7 +44,8 @@ def passivation_structures(core: Compound, vacuum: float) -> list[BuiltStructure
         atoms.set_constraint(FixAtoms(indices=list(range(len(atoms)))))
         ec = electron_count(atoms, dict(core.oxidation_states), set(slab.cations),
                             set(slab.anions), {}, slab.n_surface_cations, 2, core.tetrahedral)
-        out.append(build(passivation_id(term), atoms, role=Role.PASSIVATION,
+        out.append(build(passivation_id(term, miller_label(facet)), atoms,
+                         role=Role.PASSIVATION,
                          termination=term, symmetric=True, area_A2=slab.area, n_faces=2,
                          n_surface_cations=slab.n_surface_cations, electron_count=ec,
                          notes=["all atoms fixed; pseudo-H on both faces", *slab.notes]))

@@ -19,7 +19,7 @@ Conventions
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from ase import Atoms
@@ -29,9 +29,15 @@ from ase.constraints import FixAtoms
 from facetflow.errors import SpecError, StructureError
 from facetflow.structures import REGION_CORE, REGION_PSEUDO_H, REGION_SHELL
 from facetflow.structures.materials import Compound, pseudo_h_charge
-from facetflow.structures.planes import PlaneStack, plane_stack, reduced_formula
+from facetflow.structures.planes import (
+    PlaneStack,
+    miller_text,
+    plane_stack,
+    reduced_formula,
+    three_index,
+)
 from facetflow.structures.shell import spacing_factor, species_map
-from facetflow.structures.symmetry import face_swap_operation
+from facetflow.structures.symmetry import face_swap_kind, face_swap_operation, is_involution
 from facetflow.structures.terminations import (
     available_terminations,
     default_termination,
@@ -46,7 +52,7 @@ class SlabRequest:
     1x1 surface cell (a1 the shorter vector)."""
 
     compound: Compound
-    miller: tuple[int, int, int]
+    miller: tuple[int, ...]  # (h, k, l), or (h, k, i, l) on hexagonal cells
     monolayers: int = 8
     supercell: tuple[tuple[int, int], tuple[int, int]] = ((1, 0), (0, 1))
     vacuum: float = 15.0
@@ -65,7 +71,7 @@ class Slab:
     """A built slab and what downstream code needs to know about it."""
 
     atoms: Atoms
-    miller: tuple[int, int, int]
+    miller: tuple[int, ...]
     symmetric: bool
     termination: str
     bottom_termination: str
@@ -139,10 +145,13 @@ def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
                    req.termination or default_termination(core, req.miller, shell),
                    n_shell, margin)
     found, matched_any = None, False
-    for length in (req.monolayers * b, req.monolayers * b + 1, req.monolayers * b - 1):
+    n = req.monolayers * b
+    # the requested planes or one more, an involution of the supercell first; one fewer last
+    for length, involution in ((n, True), (n + 1, True), (n, False), (n + 1, False),
+                               (n - 1, True), (n - 1, False)):
         candidates = _candidates(cut, length)
         matched_any |= bool(candidates)
-        found = _first_symmetric(cut, candidates, length)
+        found = _first_symmetric(cut, candidates, length, involution)
         if found:
             break
     if not matched_any:
@@ -151,12 +160,9 @@ def build_facet_slabs(req: SlabRequest, path: str = "facet") -> FacetSlabs:
                                available_terminations(core, req.miller, shell))
     if found is None:
         raise StructureError(
-            f"{path}: no symmetric slab of {core.name}{req.miller} with termination "
-            f"{cut.termination!r}, {req.monolayers} ML and supercell {req.supercell} "
-            "exists: the face-swapping operation of the 1x1 slab must also map the "
-            "supercell lattice onto itself (on {100} use a square supercell such as "
-            "[[2,0],[0,2]] or [[2,2],[-2,2]]); otherwise use symmetric: false (pseudo-H "
-            "passivated bottom) or another termination")
+            f"{path}: no symmetric slab of {core.name} {miller_text(core, req.miller)} with "
+            f"termination {cut.termination!r}, {req.monolayers} ML and supercell "
+            f"{req.supercell} exists: {_symmetry_hint(cut, b)}")
     s, length, capped = found
     if length != req.monolayers * b:
         capped.notes.append(
@@ -189,15 +195,59 @@ def _candidates(cut: _Cutting, length: int) -> list[tuple[int, int]]:
     return out
 
 
-def _first_symmetric(cut: _Cutting, candidates: list[tuple[int, int]], length: int
-                     ) -> tuple[int, int, Slab] | None:
+def _first_symmetric(cut: _Cutting, candidates: list[tuple[int, int]], length: int,
+                     involution: bool) -> tuple[int, int, Slab] | None:
     """The candidate cutting fewest bonds whose slab, if symmetric slabs are asked for,
-    has a face-swapping operation: (first core plane, length, the capped slab)."""
+    has a face-swapping operation: (first core plane, length, the capped slab). With
+    ``involution`` only an operation that is an involution of the supercell counts (it
+    maps the decorated slab onto itself as a whole), else any isometry swapping the
+    faces. A slab passivated on both faces (a pseudo-H reference, whose faces need only
+    the same termination) falls back to the first candidate when none has one, as on the
+    polar (0001) of wurtzite."""
+    first = None
     for _cut, s in sorted(candidates):
         capped = _assemble(cut, _Window.of(s, length, cut.n_shell, cut.req.symmetric))
-        if not cut.req.symmetric or face_swap_operation(capped.atoms) is not None:
+        if not cut.req.symmetric:
             return s, length, capped
-    return None
+        op = face_swap_operation(capped.atoms)
+        if op is not None and (is_involution(op) or not involution):
+            return s, length, capped
+        first = first or (s, length, capped)
+    return first if cut.req.passivate_both and not involution else None
+
+
+HINT_SUPERCELLS = (((1, 0), (0, 1)), ((2, 0), (0, 1)), ((1, 0), (0, 2)), ((2, 0), (0, 2)),
+                   ((3, 0), (0, 2)), ((1, 1), (-1, 1)), ((2, 2), (-2, 2)))
+
+
+def _symmetry_hint(cut: _Cutting, block: int) -> str:
+    """What relates the faces of the facet's 1x1 slab (inversion, mirror, glide, two-fold
+    rotation or screw) and which small supercells keep it; or that none does."""
+    kinds: set[str] = set()
+    kept: list[str] = []
+    for length in (cut.req.monolayers * block, cut.req.monolayers * block + 1,
+                   cut.req.monolayers * block - 1):
+        for _n, s in sorted(_candidates(cut, length)):
+            for sc in HINT_SUPERCELLS:
+                trial = replace(cut, req=replace(cut.req, supercell=sc))
+                atoms = _assemble(trial, _Window.of(s, length, cut.n_shell, True)).atoms
+                op = face_swap_operation(atoms)
+                if op is not None:
+                    kinds.add(face_swap_kind(op, atoms.cell[:]))
+                    kept.append(str([list(r) for r in sc]))
+            if kept:
+                break
+        if kept:
+            break
+    if not kinds:
+        return ("no operation of the slab swaps its faces at this thickness or one plane "
+                "more or less, in any of the small supercells tried (a polar stacking along "
+                "the normal, as (0001) of wurtzite); use symmetric: false (pseudo-H "
+                "passivated bottom) or another termination")
+    return (f"the faces of this facet are related by a {' or '.join(sorted(kinds))}, which "
+            f"maps the supercell lattice onto itself only for some supercells (of those "
+            f"tried: {', '.join(kept)}); use one of them, symmetric: false (pseudo-H "
+            "passivated bottom) or another termination")
 
 
 def _stack_bonds(stack: PlaneStack, compound: Compound) -> dict:
@@ -266,7 +316,7 @@ def _assemble(cut: _Cutting, w: _Window) -> Slab:
     their heights, pseudo-H on passivated faces, the supercell, fixed atoms."""
     req, stack = cut.req, cut.stack
     shell = cut.shell if w.has_shell else None
-    z_new = _plane_heights(stack, w, spacing_factor(req.compound, shell, req.miller)
+    z_new = _plane_heights(stack, w, spacing_factor(req.compound, shell, three_index(req.miller))
                            if shell else 1.0)
     cols = _Columns()
     for k in range(w.lo, w.hi):

@@ -66,8 +66,9 @@ def surface_operations(atoms: Atoms, symprec: float = SYMPREC) -> list[SymOp]:
 
 def is_involution(op: SymOp, tol: float = 1e-4) -> bool:
     """Whether applying ``op`` twice is the identity of the (super)cell: R R = 1 and
-    R t + t a lattice vector. Only such an operation maps top-face adsorbates plus their
-    images on the bottom face onto themselves."""
+    R t + t a lattice vector (e.g. a glide whose translation is half a supercell vector;
+    with an even multiplier along it the glide squares to a 1x1 translation that is not
+    one of the supercell)."""
     r, t = op.rotation, op.translation
     if not np.array_equal(r @ r, np.eye(3, dtype=int)):
         return False
@@ -76,16 +77,43 @@ def is_involution(op: SymOp, tol: float = 1e-4) -> bool:
 
 
 def face_swap_operation(atoms: Atoms, symprec: float = SYMPREC) -> SymOp | None:
-    """An involution that maps the slab onto itself and swaps its faces, or None.
+    """An isometry of the slab that swaps its faces, or None.
 
-    Preference: an inversion, then a mirror z -> -z, then any other; first by sort order.
+    Any such operation (inversion, mirror z -> -z, glide, two-fold screw or rotation)
+    makes the bottom face the image of the top one, so both faces are equivalent and
+    gamma = Delta E / 2A holds for the bottom decorated as the image of the top. It need
+    not be an involution of the supercell. Preference (stable ids for slabs that have
+    several): an involution before others; among them an inversion, then a mirror, then
+    the first by sort order.
     """
-    ops = [o for o in slab_operations(atoms, symprec) if o.swaps_faces and is_involution(o)]
+    ops = [o for o in slab_operations(atoms, symprec) if o.swaps_faces]
     if not ops:
         return None
-    inv = [o for o in ops if np.array_equal(o.rotation, -np.eye(3, dtype=int))]
-    mirror = [o for o in ops if np.array_equal(o.rotation, np.diag([1, 1, -1]))]
-    return (inv or mirror or ops)[0]
+
+    def rank(o: SymOp) -> tuple[int, int]:
+        kind = 0 if np.array_equal(o.rotation, -np.eye(3, dtype=int)) else \
+            1 if np.array_equal(o.rotation, np.diag([1, 1, -1])) else 2
+        return (0 if is_involution(o) else 1, kind)
+
+    return min(ops, key=rank)
+
+
+def face_swap_kind(op: SymOp, cell: np.ndarray) -> str:
+    """A word for a face-swapping operation: ``inversion``, ``mirror``, ``glide``,
+    ``two-fold rotation``, ``two-fold screw`` or ``rotoinversion`` (from the Cartesian
+    rotation and the in-plane translation)."""
+    cart = cell.T @ op.rotation @ np.linalg.inv(cell.T)
+    det, trace = round(float(np.linalg.det(cart))), round(float(np.trace(cart)))
+    t = op.translation.copy()
+    t[:2] -= np.round(t[:2])
+    shift = np.linalg.norm(t[:2] @ cell[:2, :2]) > 1e-3
+    if det < 0 and trace == -3:
+        return "inversion"
+    if det < 0 and trace == 1:
+        return "glide" if shift else "mirror"
+    if det > 0 and trace == -1:
+        return "two-fold screw" if shift else "two-fold rotation"
+    return "rotoinversion"
 
 
 def maps_onto_itself(atoms: Atoms, op: SymOp, tol: float = 0.05) -> bool:

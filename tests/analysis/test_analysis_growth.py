@@ -9,6 +9,7 @@ from facetflow.analysis.growth import (
     kinetic_wulff,
     relative_rates,
 )
+from facetflow.structures.materials import get_compound
 
 T = 340.0  # °C, the paper's ZnSe shell growth
 
@@ -50,12 +51,67 @@ def test_free_sites_and_temperature():
 
 
 def test_kinetic_wulff_shape():
-    iso = kinetic_wulff(5.67, {(1, 0, 0): 1.0, (1, 1, 1): 1.0, (1, 1, 0): 1.0})
-    fast111 = kinetic_wulff(5.67, {(1, 0, 0): 1.0, (1, 1, 1): 2.0, (1, 1, 0): 1.3})
+    zb = get_compound("ZnSe")
+    iso = kinetic_wulff(zb, {(1, 0, 0): 1.0, (1, 1, 1): 1.0, (-1, -1, -1): 1.0,
+                             (1, 1, 0): 1.0})
+    fast111 = kinetic_wulff(zb, {(1, 0, 0): 1.0, (1, 1, 1): 2.0, (-1, -1, -1): 2.0,
+                                 (1, 1, 0): 1.3})
     # the fast facet grows out: its share of the surface drops
     assert fast111.facet_area_fractions.get("111", 0) < iso.facet_area_fractions["111"]
     assert 1.0 <= iso.aspect_ratio < 1.3  # close to round when all families grow alike
     assert fast111.volume > 0
-    cube = kinetic_wulff(5.67, {(1, 0, 0): 1.0, (1, 1, 1): 3.0, (1, 1, 0): 3.0})
+    cube = kinetic_wulff(zb, {(1, 0, 0): 1.0, (1, 1, 1): 3.0, (1, 1, 0): 3.0})
     assert cube.facet_area_fractions["100"] == pytest.approx(1.0)
     assert cube.aspect_ratio == pytest.approx(3**0.5, rel=0.01)
+    assert cube.point_group == "-43m"
+
+
+ZB_FAMILIES = [(1, 0, 0), (1, 1, 0), (1, 1, 1), (-1, -1, -1)]
+WZ_FAMILIES = [(1, 0, -1, 0), (1, 1, -2, 0), (0, 0, 0, 1), (0, 0, 0, -1)]
+
+
+def test_equal_rates_give_the_point_groups_equilibrium_like_shape():
+    """-43m with {111} A and {-1-1-1} B at one distance is the m-3m shape of the same
+    families: A and B share the {111} area equally."""
+    tetra = kinetic_wulff(get_compound("ZnSe"), dict.fromkeys(ZB_FAMILIES, 1.0))
+    cubic = kinetic_wulff(get_compound("PbS"), dict.fromkeys(ZB_FAMILIES[:3], 1.0))
+    assert tetra.point_group == "-43m" and cubic.point_group == "m-3m"
+    fa = tetra.facet_area_fractions
+    assert fa["111"] == pytest.approx(fa["-1-1-1"])
+    assert fa["111"] + fa["-1-1-1"] == pytest.approx(cubic.facet_area_fractions["111"])
+    assert tetra.aspect_ratio == pytest.approx(cubic.aspect_ratio, rel=1e-3)
+    hexa = kinetic_wulff(get_compound("CdSe_wz"), dict.fromkeys(WZ_FAMILIES, 1.0))
+    assert hexa.point_group == "6mm"
+    assert hexa.facet_area_fractions["0001"] == pytest.approx(
+        hexa.facet_area_fractions["000-1"])
+
+
+def test_faster_b_face_makes_a_tetrahedron_on_zincblende():
+    zb = get_compound("ZnSe")
+    tetra = kinetic_wulff(zb, {(1, 1, 1): 1.0, (-1, -1, -1): 3.0})
+    assert tetra.facet_area_fractions == pytest.approx({"111": 1.0})
+    assert tetra.aspect_ratio == pytest.approx(2**0.5, rel=0.03)  # edge / (edge / √2)
+    equal = kinetic_wulff(zb, dict.fromkeys(ZB_FAMILIES, 1.0))
+    fast_b = kinetic_wulff(zb, {(1, 0, 0): 1.3, (1, 1, 0): 1.6, (1, 1, 1): 1.0,
+                                (-1, -1, -1): 2.5})
+    fa = fast_b.facet_area_fractions
+    assert fa.get("-1-1-1", 0.0) == 0.0  # the fast B face grows out
+    assert fa["111"] > 0.5 and fa["111"] > equal.facet_area_fractions["111"]
+
+
+def test_slow_basal_faces_make_platelets_fast_ones_rods():
+    wz = get_compound("CdSe_wz")
+    prism = {(1, 0, -1, 0): 1.0, (1, 1, -2, 0): 1.1}
+    platelet = kinetic_wulff(wz, {**prism, (0, 0, 0, 1): 0.2, (0, 0, 0, -1): 0.3})
+    rod = kinetic_wulff(wz, {**prism, (0, 0, 0, 1): 3.0, (0, 0, 0, -1): 5.0})
+    assert platelet.aspect_ratio_c < 0.5 < 2.0 < rod.aspect_ratio_c
+    # hexagonal prism of {10-10} at distance 1: across flats 2; along c 0.2 + 0.3
+    assert platelet.aspect_ratio_c == pytest.approx(0.5 / 2.0, rel=0.01)
+    assert rod.aspect_ratio_c == pytest.approx(8.0 / 2.0, rel=0.01)
+    assert kinetic_wulff(get_compound("ZnSe"), dict.fromkeys(ZB_FAMILIES, 1.0)
+                         ).aspect_ratio_c is None
+
+
+def test_an_open_shape_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"CdSe_wz \(6mm\).*closed shape"):
+        kinetic_wulff(get_compound("CdSe_wz"), {(1, 0, -1, 0): 1.0, (0, 0, 0, 1): 1.0})
