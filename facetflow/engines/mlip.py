@@ -1,7 +1,8 @@
 """The embedded default engine: a universal machine-learned interatomic potential whose
 weights ship inside its PyPI wheel, so it runs offline.
 
-Models: ``chgnet``, ``sevennet-0`` and ``sevennet-l3i5`` (``mlip_models``). Settings:
+Models: ``chgnet``, ``sevennet-0``, ``sevennet-l3i5``, ``sevennet-mf-0``
+(``mlip_models``), or a fine-tuned model file (``engines.finetune``). Settings:
 ``MlipSettings`` over ``presets/mlip.yaml``; ``maxstep`` and ``h0`` apply to facetflow's
 batched optimizers (fixed-cell relaxations), while cell relaxations (bulk references) and
 ``BFGS`` run ASE's optimizers with ASE's own step control.

@@ -1,8 +1,9 @@
 """The ML potentials themselves: which models exist, loading one (cached per process), and
 energies (eV) and forces (eV/Å) of many structures in few model calls.
 
-Models: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2), ``sevennet-0`` and
-``sevennet-l3i5`` (from sevenn); their weights ship inside the packages' wheels.
+Models: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2), ``sevennet-0``, ``sevennet-l3i5``
+and ``sevennet-mf-0`` (PBE modality; from sevenn); their weights ship inside the
+packages' wheels. A fine-tuned CHGNet file (``*.pth.tar``) is loaded from its path.
 The model packages import PyTorch (seconds), so they are imported only when a model is
 loaded.
 """
@@ -26,8 +27,13 @@ MODELS = {
     "chgnet": ("chgnet", "CHGNet 0.3.0 (MPtrj, PBE/PBE+U)"),
     "sevennet-0": ("sevenn", "SevenNet-0 (MPtrj, PBE/PBE+U)"),
     "sevennet-l3i5": ("sevenn", "SevenNet-l3i5 (MPtrj, PBE/PBE+U)"),
+    "sevennet-mf-0": ("sevenn", "SevenNet-MF-0, PBE modality (MPtrj + r2SCAN, multi-fidelity)"),
 }
-SEVENNET_KEYS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5"}
+SEVENNET_KEYS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5",
+                 "sevennet-mf-0": "7net-mf-0"}
+SEVENNET_FOLDERS = {"sevennet-0": "SevenNet_0__11Jul2024", "sevennet-l3i5": "SevenNet_l3i5",
+                    "sevennet-mf-0": "SevenNet_MF_0"}  # where each model's weights ship
+SEVENNET_MODAL = {"sevennet-mf-0": "PBE"}  # multi-fidelity models: the PBE head, as MPtrj
 FINETUNED_SUFFIX = ".pth.tar"  # a fine-tuned CHGNet written by ``facetflow finetune``
 
 
@@ -84,9 +90,10 @@ def _load_calculator(model: str, device: str):
         import sevenn
         from sevenn.calculator import SevenNetCalculator
 
-        calc = SevenNetCalculator(SEVENNET_KEYS[model], device=device)
+        calc = SevenNetCalculator(SEVENNET_KEYS[model], device=device,
+                                  modal=SEVENNET_MODAL.get(model))
         weights = next((p for p in Path(sevenn.__file__).parent.rglob("checkpoint_*.pth")
-                        if SEVENNET_KEYS[model].split("-")[-1] in p.parent.name), None)
+                        if p.parent.name == SEVENNET_FOLDERS[model]), None)
     return calc, weights
 
 

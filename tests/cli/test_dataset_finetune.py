@@ -98,3 +98,21 @@ def test_finetune_refuses_what_it_cannot_do(gpaw_run, tmp_path):
                           .setdefault("settings", {}).update(model="none/model.pth.tar"))
     bad = run_cli("validate", str(study))
     assert bad.returncode == 2 and said("model file", bad.stderr + bad.stdout)
+
+
+def test_model_benchmark_runs_on_a_subset(gpaw_run, tmp_path):
+    import subprocess
+    import sys
+
+    ds = gpaw_run / "ds"
+    if not ds.is_dir():
+        assert run_cli("dataset", "export", "work/gpaw_tiny", "--out", "ds",
+                       cwd=gpaw_run).returncode == 0
+    out = tmp_path / "models.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "models.py"), str(ds),
+                           "--models", "chgnet", "--subset", "1", "--slab-steps", "0",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(out.read_text())["models"]["chgnet"]
+    assert row["reactions"] == 1 and row["reaction_mae_eV"] >= 0.0
+    assert row["force_mae_eV_A"] > 0.0 and "chgnet" in proc.stdout
