@@ -1,0 +1,52 @@
+"""The DFT reference set's studies (studies/reference_set/): valid, and their plans hold
+what the set promises (several DFT geometries per structure, the chemistry covered)."""
+
+from collections import Counter
+
+import pytest
+from conftest import STUDIES
+
+SET = sorted((STUDIES / "reference_set").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def plans():
+    from facetflow.structures.catalog import build_catalog
+    from facetflow.study import load_study
+    from facetflow.workflows.plan import build_plan
+
+    out = {}
+    for f in SET:
+        study = load_study(f)
+        records = build_catalog(study)
+        out[f.stem] = (study, records, build_plan(study, records))
+    return out
+
+
+def test_reference_set_counts(plans):
+    from facetflow.records.structure import Role
+
+    kinds = Counter()
+    reactions, species = 0, set()
+    for study, records, plan in plans.values():
+        assert study.engine.name == "gpaw" and study.engine.prerelax == "mlip"
+        assert study.engine.prerelax_settings == {"model": "chgnet"}  # geometries pinned
+        kinds.update((n.engine, n.task) for n in plan.nodes.values())
+        for r in records:
+            rec = r.record
+            species |= {rec.ligand, rec.variant} - {None, "vacancy"}
+            if rec.role == Role.BINDING and rec.variant == "vacancy":
+                reactions += 1  # the ligand's E_b against its vacancy
+            if rec.vacancy:
+                reactions += 2  # E_b of the species put there, and its exchange
+            if rec.defect:
+                reactions += len(study.defects.limits)  # E_f in each limit
+        for rec in plan.records.values():  # every structure with adsorbates: 3 geometries
+            if rec.prerelax_starts:
+                assert len(rec.starts) == study.engine.dft_candidates == 3
+    assert kinds[("gpaw", "single")] >= 300
+    assert reactions >= 60
+    assert {"acetate", "formate", "zn_acetate", "F", "HF", "Cl", "methylamine",
+            "methylammonium", "PF6", "Se", "S", "ZnSe"} <= species
+    assert {"refset_inas_znse", "refset_cdse_cds", "refset_zns110",
+            "refset_cspbi3"} == {s.name for s, _, _ in plans.values()}
