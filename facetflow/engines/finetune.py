@@ -174,11 +174,11 @@ def _loader(structures: list, frames: list[Atoms], idx: list[int], batch: int,
     from chgnet.data.dataset import StructureData, collate_graphs
     from torch.utils.data import DataLoader
 
-    data = StructureData(
-        [structures[i] for i in idx],
-        [frames[i].get_potential_energy() / len(frames[i]) for i in idx],
-        [frames[i].get_forces().tolist() for i in idx], shuffle=False)
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()):  # chgnet prints what it imported
+        data = StructureData(
+            [structures[i] for i in idx],
+            [frames[i].get_potential_energy() / len(frames[i]) for i in idx],
+            [frames[i].get_forces().tolist() for i in idx], shuffle=False)
         return DataLoader(data, batch_size=batch, shuffle=shuffle, collate_fn=collate_graphs)
 
 
