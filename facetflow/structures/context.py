@@ -4,16 +4,17 @@ analysis needs of it (``study.json``, ``facetflow.records.context``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ase import Atoms
 from ase.io import read
 
+from facetflow.errors import SpecError
 from facetflow.records.context import AnalysisContext, CompoundInfo, EngineChoice, LigandInfo
 from facetflow.records.study import FacetSpec, Study
 from facetflow.structures.bulk import primitive_cell
-from facetflow.structures.ligands import Ligand, get_ligand, ligand_from_xyz
+from facetflow.structures.ligands import Ligand, get_ligand, ligand_from_xyz, molecule_names
 from facetflow.structures.materials import Compound, get_compound
 from facetflow.structures.references import formula_units
 from facetflow.structures.slab import SlabRequest
@@ -53,7 +54,31 @@ def resolve(study: Study, base_dir: Path) -> StudyContext:
         names |= set(study.defects.ligands)
     for name in sorted(names - set(ligands)):
         ligands[name] = get_ligand(name)
+    ligands = with_references(study, ligands, [core, *([shell] if shell else [])])
     return StudyContext(study, core, shell, ligands, molecules)
+
+
+def with_references(study: Study, ligands: dict[str, Ligand], compounds: list[Compound]
+                    ) -> dict[str, Ligand]:
+    """``ligands`` with the reactions of ``conditions.references`` in place of the
+    library's; a species the study does not use, or a key that names no molecule, bulk
+    crystal or element of the study's compounds, is refused naming the field."""
+    elements = {el for c in compounds for el in (*c.cations, c.anion)}
+    allowed = [*molecule_names(), "bulk:<compound or element>",
+               *(f"mu:{el}" for el in sorted(elements))]
+    out = dict(ligands)
+    for species, reaction in study.conditions.references.items():
+        where = f"conditions.references.{species}"
+        if species not in ligands:
+            raise SpecError.single(where, "not a ligand, additive or growth species of "
+                                   "this study", species, sorted(ligands))
+        for key in reaction:
+            known = (key in molecule_names() or key.startswith("bulk:")
+                     or (key.startswith("mu:") and key[3:] in elements))
+            if not known:
+                raise SpecError.single(where, "unknown reference", key, allowed)
+        out[species] = replace(ligands[species], reference=dict(reaction))
+    return out
 
 
 def facet_request(ctx: StudyContext, f: FacetSpec) -> SlabRequest:
