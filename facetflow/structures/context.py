@@ -10,7 +10,7 @@ from pathlib import Path
 from ase import Atoms
 from ase.io import read
 
-from facetflow.errors import SpecError
+from facetflow.errors import Problem, SpecError
 from facetflow.records.context import AnalysisContext, CompoundInfo, EngineChoice, LigandInfo
 from facetflow.records.study import FacetSpec, Study
 from facetflow.structures.bulk import primitive_cell
@@ -61,24 +61,36 @@ def resolve(study: Study, base_dir: Path) -> StudyContext:
 def with_references(study: Study, ligands: dict[str, Ligand], compounds: list[Compound]
                     ) -> dict[str, Ligand]:
     """``ligands`` with the reactions of ``conditions.references`` in place of the
-    library's; a species the study does not use, or a key that names no molecule, bulk
-    crystal or element of the study's compounds, is refused naming the field."""
+    library's (``SpecError`` for the problems of ``reference_problems``)."""
     elements = {el for c in compounds for el in (*c.cations, c.anion)}
-    allowed = [*molecule_names(), "bulk:<compound or element>",
-               *(f"mu:{el}" for el in sorted(elements))]
+    problems = reference_problems(study, set(ligands), elements)
+    if problems:
+        raise SpecError(problems)
     out = dict(ligands)
     for species, reaction in study.conditions.references.items():
-        where = f"conditions.references.{species}"
-        if species not in ligands:
-            raise SpecError.single(where, "not a ligand, additive or growth species of "
-                                   "this study", species, sorted(ligands))
+        out[species] = replace(ligands[species], reference=dict(reaction))
+    return out
+
+
+def reference_problems(study: Study, species: set[str], elements: set[str]
+                       ) -> list[Problem]:
+    """Problems of ``conditions.references``: a species that is not a ligand, additive or
+    growth species of the study (``species``), or a key that names no molecule of the
+    library, bulk crystal (``bulk:``) or element of the study's compounds (``mu:``)."""
+    allowed = [*molecule_names(), "bulk:<compound or element>",
+               *(f"mu:{el}" for el in sorted(elements))]
+    problems = []
+    for name, reaction in study.conditions.references.items():
+        where = f"conditions.references.{name}"
+        if name not in species:
+            problems.append(Problem(where, "not a ligand, additive or growth species of "
+                                    "this study", name, ", ".join(sorted(species))))
         for key in reaction:
             known = (key in molecule_names() or key.startswith("bulk:")
                      or (key.startswith("mu:") and key[3:] in elements))
             if not known:
-                raise SpecError.single(where, "unknown reference", key, allowed)
-        out[species] = replace(ligands[species], reference=dict(reaction))
-    return out
+                problems.append(Problem(where, "unknown reference", key, ", ".join(allowed)))
+    return problems
 
 
 def facet_request(ctx: StudyContext, f: FacetSpec) -> SlabRequest:
