@@ -174,4 +174,5 @@ def write_report_files(summary: dict, out: str | Path, figures: bool = True) -> 
         made += figs.binding_figure(summary, out)
         made += figs.shape_figure(summary, out)
         made += figs.defects_figure(summary, out)
+        made += figs.growth_mu_figures(summary, out)
     return write_html(summary, out, made)
