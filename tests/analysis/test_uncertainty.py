@@ -214,3 +214,26 @@ def test_committee_spread_is_the_models_disagreement_on_each_quantity(truth):
             assert v["std"] == pytest.approx(0.3 / 2, rel=0.05), key
         elif ".binding." in key or ".gamma" in key:
             assert v["std"] < 1e-9, key
+
+
+def test_precursor_priced_growth_species_keeps_the_element_at_its_limit(truth):
+    """Se bound on {111} priced by another reaction (here E(H2), a molecule of the plan):
+    its mu is listed as 'Se (adsorbate)' and gives E_b(Se), while the shell's Se (gamma)
+    stays at the cation-rich limit; the headline names the reaction."""
+    from facetflow.analysis.summary import summarise
+    from facetflow.analysis.summary_view import growth_references
+
+    wd, ctx, energies, summary = truth
+    ligands = dict(ctx.ligands)
+    ligands["Se"] = ligands["Se"].model_copy(update={"reference": {"H2": 1.0}})
+    s = summarise(Fixed(wd, energies), ctx.model_copy(update={"ligands": ligands}),
+                  uncertainty=False)
+    mu = s["chemical_potentials"]
+    assert mu["Se"]["value"] == pytest.approx(summary["chemical_potentials"]["Se"]["value"])
+    h2 = energies["ref_mol_H2"]
+    assert mu["Se (adsorbate)"]["value"] == pytest.approx(h2)
+    eb = next(b for b in s["facets"]["111"]["binding"] if b["species"] == "Se")
+    vac, with_se = "111_acetate_t1.000_c0_vac0", "111_acetate_t1.000_c0_Se0"
+    assert eb["value"] == pytest.approx(energies[with_se] - energies[vac] - h2)
+    assert s["facets"]["111"]["gamma_bare"] == summary["facets"]["111"]["gamma_bare"]
+    assert "mu_Se = 1 E(H2)" in growth_references(s)
