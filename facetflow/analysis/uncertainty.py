@@ -25,7 +25,8 @@ The samples go through the summary's own functions: mu and eps (``potentials``),
 gamma_bare, gamma(theta) and E_b (``surfaces``, paper eqs. 3 and 4), theta* by the same
 parabola rule as ``energetics.optimal_coverage``, growth rates by
 ``growth.growth_rate``, the anisotropy index, the kinetic Wulff aspect ratio (on the
-first ``SHAPE_SAMPLES`` samples) and the paper checks (``paper.compare`` per sample).
+first ``SHAPE_SAMPLES`` samples, built as half-space intersections) and the paper
+checks (``paper.compare`` per sample).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ SAMPLES = 1000
 SEED = 20
 INTERVAL = 0.90
 ROBUST = 0.90
-SHAPE_SAMPLES = 60
+SHAPE_SAMPLES = 200
 FINDING_SAMPLES = 500
 
 
@@ -352,21 +353,47 @@ def _sampled_input(fs: dict, nominal: dict, lig: str | None, additive: str | Non
 
 def _aspect_ratios(a: float, millers: list, rates: np.ndarray) -> np.ndarray | None:
     """Aspect ratio of the kinetic Wulff shape of each row of ``rates`` (NaN where a
-    shape cannot be built); None when the facets share Miller indices or no rows."""
+    shape cannot be built); None when the facets share Miller indices or no rows. The
+    shape is the one of ``growth.kinetic_wulff`` (every facet of a cubic family at its
+    rate, m-3m), built directly as an intersection of half-spaces (~1 ms instead of
+    pymatgen's ~10 ms), once per distinct rate vector (rates equal to 1e-4)."""
     if len(set(millers)) < len(millers) or len(rates) == 0:
         return None
-    made: dict[tuple, float] = {}  # rates equal to 1e-4 give one shape (built once)
+    normals = [cubic_family(m) for m in millers]
+    made: dict[tuple, float] = {}
     out = []
     for r in rates:
         key = tuple(np.round(r, 4))
         if key not in made:
-            try:
-                made[key] = gr.kinetic_wulff(a, dict(zip(millers, r, strict=True))
-                                             ).aspect_ratio
-            except Exception:  # noqa: BLE001 - a degenerate shape is a missing sample
-                made[key] = np.nan
+            made[key] = wulff_aspect_ratio(normals, r)
         out.append(made[key])
     return np.array(out)
+
+
+def cubic_family(miller) -> np.ndarray:
+    """Unit normals of the facets of a cubic (m-3m) family {hkl}: every permutation and
+    sign change of (h, k, l), each once."""
+    from itertools import permutations, product
+
+    found = {tuple(s * v for s, v in zip(signs, perm, strict=True))
+             for perm in permutations(miller) for signs in product((1, -1), repeat=3)}
+    n = np.array(sorted(found), float)
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
+def wulff_aspect_ratio(normals: list[np.ndarray], rates) -> float:
+    """Largest over smallest caliper width of {x : n.x <= rate_f for every normal n of
+    family f} (``growth.calipers``); NaN when the shape is degenerate."""
+    from scipy.spatial import HalfspaceIntersection
+
+    planes = np.vstack([np.hstack([n, -float(r) * np.ones((len(n), 1))])
+                        for n, r in zip(normals, rates, strict=True)])
+    try:
+        pts = HalfspaceIntersection(planes, np.zeros(3)).intersections
+        big, small = gr.calipers(pts, n=300)
+    except Exception:  # noqa: BLE001 - a degenerate shape is a missing sample
+        return float("nan")
+    return big / small
 
 
 def _ranking(g: dict) -> dict:

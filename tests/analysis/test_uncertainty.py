@@ -237,3 +237,19 @@ def test_precursor_priced_growth_species_keeps_the_element_at_its_limit(truth):
     assert eb["value"] == pytest.approx(energies[with_se] - energies[vac] - h2)
     assert s["facets"]["111"]["gamma_bare"] == summary["facets"]["111"]["gamma_bare"]
     assert "mu_Se = 1 E(H2)" in growth_references(s)
+
+
+def test_fast_wulff_aspect_ratio_matches_the_kinetic_wulff_shape():
+    from facetflow.analysis.growth import kinetic_wulff
+    from facetflow.analysis.uncertainty import cubic_family, wulff_aspect_ratio
+
+    millers = [(1, 0, 0), (1, 1, 0), (1, 1, 1)]
+    assert [len(cubic_family(m)) for m in millers] == [6, 12, 8]
+    rng = np.random.default_rng(4)
+    for _ in range(15):
+        rates = rng.uniform(0.4, 1.0, 3)
+        slow = kinetic_wulff(6.0, dict(zip(millers, rates, strict=True))).aspect_ratio
+        fast = wulff_aspect_ratio([cubic_family(m) for m in millers], rates)
+        assert fast == pytest.approx(slow, rel=0.01)
+    cube = wulff_aspect_ratio([cubic_family(m) for m in millers], [1.0, 5.0, 5.0])
+    assert cube == pytest.approx(np.sqrt(3), rel=0.01)
