@@ -253,3 +253,23 @@ def test_fast_wulff_aspect_ratio_matches_the_kinetic_wulff_shape():
         assert fast == pytest.approx(slow, rel=0.01)
     cube = wulff_aspect_ratio([cubic_family(m) for m in millers], [1.0, 5.0, 5.0])
     assert cube == pytest.approx(np.sqrt(3), rel=0.01)
+
+
+def test_calibration_is_the_rms_residual_against_dft_runs_per_family():
+    from facetflow.analysis.uncertainty import calibration_noise
+
+    def run(engine, values):
+        return {"study": "s", "engine": {"name": engine}, "facets": {"111": {"binding": [
+            {"species": sp, "ligand": "acetate", "role": role, "value": v}
+            for (sp, role), v in values.items()]}}}
+
+    ml = run("mlip", {("acetate", "ligand"): -1.0, ("F", "additive"): -2.0,
+                      ("Se", "growth"): 0.5})
+    dft = run("qe", {("acetate", "ligand"): -1.3, ("F", "additive"): -1.6})
+    sigma, source = calibration_noise(ml, [dft])
+    assert sigma == {"ligand": pytest.approx(0.3), "additive": pytest.approx(0.4)}
+    assert source["used"] and source["families"]["additive"]["mean_eV"] == pytest.approx(-0.4)
+    assert "s (qe)" in source["note"]
+    # another ML run is no calibration, nor is a DFT run of the engine itself
+    assert calibration_noise(ml, [run("mlip", {("F", "additive"): -1.0})])[0] == {}
+    assert calibration_noise(dft, [ml])[1]["used"] is False
