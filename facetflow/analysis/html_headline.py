@@ -38,7 +38,8 @@ def headline_section(summary: Mapping[str, Any]) -> list[str]:
     and ligand, binding energies, growth ranking and anisotropy per case, and the paper
     comparison's verdicts. Each card links to its detailed section below."""
     cards = [_headline_optimum(summary), _headline_binding(summary),
-             _headline_growth(summary), _headline_paper(summary)]
+             _headline_growth(summary), _headline_paper(summary),
+             _headline_uncertainty(summary)]
     return ['<section id="headline" class="headline">', "<h2>Conclusions</h2>",
             '<div class="cards">', *[c for c in cards if c], "</div>", "</section>"]
 
@@ -183,3 +184,23 @@ def _headline_paper(summary: Mapping[str, Any]) -> str:
                      f"{esc(text) if isinstance(text, str) else NA}{run}{prob}</li>")
     return card(title, "paper", [f"<p>{'; '.join(counts)}.</p>",
                                   f"<ul>{''.join(items)}</ul>"])
+
+
+def _headline_uncertainty(summary: Mapping[str, Any]) -> str:
+    """Where the error bars come from: each source (configurations, model, calibration)
+    with how it entered or why it did not, and the samples."""
+    u = as_dict(summary.get("uncertainty"))
+    if not u:
+        return ""
+    src = as_dict(u.get("sources"))
+    names = {"configurations": "configurations (starts)", "model": "model (committee)",
+             "calibration": "calibration (ML − DFT)"}
+    rows = [(names[k], "used" if as_dict(src.get(k)).get("used") else "not used",
+             str(as_dict(src.get(k)).get("note") or "")) for k in names]
+    pct = round(100 * (num(u.get("interval")) or 0.9))
+    return card("Error bars", None, [
+        table(["source", "", "how"], rows),
+        f'<p class="note">{pct} % intervals and probabilities from {esc(u.get("samples"))} '
+        "Monte Carlo samples over the correlated energies (summary.json: uncertainty); a "
+        f"finding is robust at ≥ {100 * (num(u.get('robust_threshold')) or 0.9):.0f} % "
+        "agreement.</p>"])

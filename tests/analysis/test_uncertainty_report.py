@@ -68,3 +68,11 @@ def test_headline_lines_name_sources_rankings_and_findings(summary):
                                "configurations, model")
     assert "growth without additive: fastest facet {111} 71 %, {100} 29 %" in lines
     assert "finding 1: agrees in 64 % of samples (not robust)" in lines
+
+
+def test_report_says_which_sources_and_calibration_were_used(summary, tmp_path):
+    from facetflow.analysis.html import render_html
+
+    html = render_html(summary)
+    assert "Error bars" in html and "calibration (ML − DFT)" in html
+    assert "no DFT rows" in html  # the calibration's note: none was used
