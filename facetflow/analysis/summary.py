@@ -24,6 +24,7 @@ for missing data.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,8 @@ from facetflow.analysis.uncertainty import uncertainty_section
 from facetflow.records.context import AnalysisContext, read_context
 from facetflow.records.plan import Optimum
 from facetflow.records.summary import SUMMARY_SCHEMA
+
+log = logging.getLogger(__name__)
 
 GROWTH_ASSUMPTIONS = [
     "A facet grows by adding growth units (Se on polar/nonpolar {100}/{111}, ZnSe on {110}) "
@@ -120,7 +123,11 @@ def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = No
         f"{engine.get('name')} ({engine['identity']})" if engine.get("identity")
         else str(engine.get("name")))
     if uncertainty:
-        out["uncertainty"] = uncertainty_section(inp, out, others)
+        try:
+            out["uncertainty"] = uncertainty_section(inp, out, others)
+        except (TypeError, ValueError, KeyError, IndexError) as exc:  # not the summary's end
+            log.warning("error bars not computed: %s: %s", type(exc).__name__, exc)
+            return out
         found = {f["id"]: f for f in out["uncertainty"]["findings"]}
         for row in out["paper_comparison"]:
             if row["id"] in found:
