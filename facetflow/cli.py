@@ -293,7 +293,9 @@ def _headline(workdir: Path) -> None:
         if c.get("ranking"):
             rank = " > ".join("{" + k + "}" for k in c["ranking"])
             out.print(f"  growth {case}: {rank}; anisotropy index "
-                      f"{c['anisotropy_index']:.3g}")
+                      f"{c['anisotropy_index']:.3g}" + sv.interval_text(
+                          s, f"growth.cases.{case}.anisotropy_index", ratio=True),
+                      highlight=False)
         else:
             out.print(f"  growth {case}: not computed ({c.get('note', '')})")
     for line in sv.uncertainty_lines(s):

@@ -141,7 +141,7 @@ def _headline_growth(summary: Mapping[str, Any]) -> str:
                      esc(", ".join(f"{{{k}}} {100 * v:.0f} %" for k, v in fastest if v > 0))
                      or NA,
                      ratio_html(c.get("anisotropy_index")) + esc(interval_text(
-                         summary, f"growth.cases.{name}.anisotropy_index")),
+                         summary, f"growth.cases.{name}.anisotropy_index", ratio=True)),
                      num_html(as_dict(c.get("shape")).get("aspect_ratio"), 2)))
     refs = "; ".join(growth_references(summary))
     return card(title, "growth", [

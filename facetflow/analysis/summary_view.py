@@ -145,13 +145,16 @@ def interval(summary: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
     return got if isinstance(got, Mapping) else None
 
 
-def interval_text(summary: Mapping[str, Any], path: str, digits: int = 2) -> str:
+def interval_text(summary: Mapping[str, Any], path: str, digits: int = 2,
+                  ratio: bool = False) -> str:
     """" [low, high]" of the number at ``path`` (empty without uncertainty or when the
-    interval is a point)."""
+    interval is a point); ``ratio``: both ends as ``ratio_text`` writes them."""
     iv = interval(summary, path)
     lo, hi = num(as_dict(iv).get("low")), num(as_dict(iv).get("high"))
     if lo is None or hi is None or round(hi - lo, digits) == 0:
         return ""
+    if ratio:
+        return f" [{ratio_text(lo)}, {ratio_text(hi)}]"
     return f" [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
