@@ -59,7 +59,8 @@ def chemical_potentials(inp: SummaryInputs, refs: dict) -> dict[str, dict]:
             value = en.reaction_mu(lig.reference, energies)
         except KeyError:
             continue
-        how = " + ".join(f"{c:g} E({k})" for k, c in lig.reference.items())
+        how = " + ".join(f"{c:g} mu_{k[3:]} [{mu[k[3:]]['how']}]" if k.startswith("mu:")
+                         else f"{c:g} E({k})" for k, c in lig.reference.items())
         mu[adsorbate_key(name, mu, lig.reference)] = {"value": value,
                                                       "how": f"mu_{name} = {how}"}
     return mu
