@@ -197,6 +197,9 @@ def propagate(inp: SummaryInputs, summary: dict, noise: NoiseModel, sources: dic
         _put(values, f"chemical_potentials.{k}",
              (summary["chemical_potentials"].get(k) or {}).get("value"), m["value"])
     eps = passivation_energies(sinp, mu)
+    for host, v in eps.items():
+        _put(values, f"passivation.{host}",
+             (summary.get("passivation", {}).get(host) or {}).get("value"), v)
     facets = {label: facet_samples(sinp, label, fac, mu, eps, noise.calibration, rng,
                                    values)
               for label, fac in summary["facets"].items()}
