@@ -271,21 +271,35 @@ def _headline(workdir: Path) -> None:
         return
     s = json.loads(path.read_text())
     out.print(f"report: {workdir / 'report' / 'report.html'}")
+    from facetflow.analysis import summary_view as sv  # plain dict readers, no plotting
+
     for label, f in s["facets"].items():
         for name, o in (f.get("optimum") or {}).items():
             if o:
-                g = "n/a" if o.get("value") is None else f"{o['value']:.1f} meV/Å²"
-                out.print(f"  {{{label}}} {name:16s} theta* = {o['theta']:.3f}  gamma* = {g}")
+                at = f"facets.{label}.optimum.{name}"
+                g = "n/a" if o.get("value") is None else (
+                    f"{o['value']:.1f}{sv.interval_text(s, at + '.value', 1)} meV/Å²")
+                out.print(f"  {{{label}}} {name:16s} theta* = {o['theta']:.3f}"
+                          f"{sv.interval_text(s, at + '.theta', 3)}  gamma* = {g}",
+                          highlight=False)
         for b in f.get("binding", []):
-            v = "n/a" if b["value"] is None else f"{b['value']:+.2f} eV"
-            out.print(f"  {{{label}}} E_b({b['species']}) at theta = {b['theta']:.3f}: {v}")
+            v = "n/a" if b["value"] is None else (
+                f"{b['value']:+.2f}{sv.interval_text(s, sv.binding_path(label, b))} eV")
+            out.print(f"  {{{label}}} E_b({b['species']}) at theta = {b['theta']:.3f}: {v}",
+                      highlight=False)
+    for how in sv.growth_references(s):
+        out.print(f"  reference: {how}", highlight=False)
     for case, c in s["growth"]["cases"].items():
         if c.get("ranking"):
             rank = " > ".join("{" + k + "}" for k in c["ranking"])
             out.print(f"  growth {case}: {rank}; anisotropy index "
-                      f"{c['anisotropy_index']:.3g}{_shape_text(c.get('shape'))}")
+                      f"{c['anisotropy_index']:.3g}" + sv.interval_text(
+                          s, f"growth.cases.{case}.anisotropy_index", ratio=True)
+                      + _shape_text(c.get("shape")), highlight=False)
         else:
             out.print(f"  growth {case}: not computed ({c.get('note', '')})")
+    for line in sv.uncertainty_lines(s):
+        out.print(f"  {line}", highlight=False)
     _defects_headline(s)
     if s.get("starts"):
         st = s["starts"]

@@ -20,6 +20,7 @@ from facetflow.engines.settings import gpaw_problems, settings_problems
 from facetflow.errors import Problem, SpecError
 from facetflow.findings import load_findings
 from facetflow.records.study import ENGINES, FacetSpec, Study
+from facetflow.structures.context import reference_problems
 from facetflow.structures.growth_units import growth_species
 from facetflow.structures.ligands import MODES, Ligand, get_ligand
 from facetflow.structures.materials import Compound, compound_names, get_compound
@@ -156,6 +157,7 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     problems += ligands.take()
     problems += _facet_species_problems(study, ligands)
     problems += _delta_mu_problems(study)
+    problems += _references_problems(study)
     if study.analysis.compare_with:
         problems += load_findings(study.analysis.compare_with, base_dir)[1]
     problems += settings_problems(study.engine.name, study.engine.settings)
@@ -175,6 +177,26 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     problems += _placement_problems(study)
     problems += _defect_problems(study, ligands)
     return problems
+
+
+def _references_problems(study: Study) -> list[Problem]:
+    """``conditions.references``: species of the study and known reference keys."""
+    if not study.conditions.references:
+        return []
+    species = {ls.name for ls in study.ligands} | {v.replace_with for v in study.variants}
+    species |= {g for f in study.facets for g in f.growth_species}
+    species |= {cl.name for cl in study.custom_ligands}
+    if study.defects:
+        species |= set(study.defects.ligands)
+    elements = set()
+    for spec in (study.core, study.shell):
+        try:
+            comp = get_compound(spec.material, "material") if spec else None
+        except SpecError:
+            continue  # reported by the material checks
+        if comp is not None:
+            elements |= {*comp.cations, comp.anion}
+    return reference_problems(study, species, elements)
 
 
 class _LigandNames:

@@ -25,8 +25,10 @@ from facetflow.analysis.summary_view import (
     ROLE_ORDER,
     as_dict,
     as_list,
+    binding_path,
     defect_bars,
     facets_of,
+    interval,
     num,
 )
 
@@ -43,6 +45,7 @@ class _Bars:
     lo: float = 0.0
     hi: float = 0.0
     n_bars: int = 0
+    summary: Mapping[str, Any] = field(default_factory=dict)  # for the error bars
 
 
 def binding_figure(summary: Mapping[str, Any]) -> Figure:
@@ -59,7 +62,8 @@ def binding_figure(summary: Mapping[str, Any]) -> Figure:
     n_max = max([len(bs) for bs in entries.values()] + [1])
     fig = new_figure(max(7.5, 2.6 + 0.55 * n_max * max(len(entries), 1)), 5.0)
     bars = _Bars(fig.add_subplot(1, 1, 1), order,
-                 {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(order)}, 0.8 / n_max)
+                 {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(order)}, 0.8 / n_max,
+                 summary=summary)
     ticklabels = [_facet_bars(bars, g, facet, bs) for g, (facet, bs) in
                   enumerate(entries.items())]
     ax = bars.ax
@@ -70,7 +74,8 @@ def binding_figure(summary: Mapping[str, Any]) -> Figure:
     ax.set_ylim(bars.lo - 0.15 * span, bars.hi + 0.15 * span)
     ax.set_xlabel("facet (coverage of the binding calculation)")
     ax.set_ylabel("binding energy E_b (eV)\nnegative = bound")
-    ax.set_title("Binding energies at the optimal coverage")
+    ax.set_title("Binding energies at the optimal coverage"
+                 + (" (bars: 90 % interval)" if as_dict(summary).get("uncertainty") else ""))
     ax.grid(axis="y", alpha=0.3)
     if bars.n_bars == 0:
         note(ax, f"binding energies {NOT_COMPUTED}")
@@ -100,6 +105,12 @@ def _facet_bars(bars: _Bars, g: int, facet: str, bs: list[Mapping[str, Any]]) ->
         bars.seen.add(sp)
         bars.n_bars += 1
         bars.lo, bars.hi = min(bars.lo, value), max(bars.hi, value)
+        iv = as_dict(interval(bars.summary, binding_path(facet, b)))
+        lo, hi = num(iv.get("low")), num(iv.get("high"))
+        if lo is not None and hi is not None and hi > lo:  # the 90 % interval
+            ax.errorbar([x], [value], yerr=[[max(value - lo, 0.0)], [max(hi - value, 0.0)]],
+                        fmt="none", ecolor="black", elinewidth=1.0, capsize=3)
+            bars.lo, bars.hi = min(bars.lo, lo), max(bars.hi, hi)
         _value_label(ax, x, value, 7.5)
     if not bs:
         ax.annotate(NOT_COMPUTED, (g, 0), xytext=(0, -6), textcoords="offset points",

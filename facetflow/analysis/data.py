@@ -78,6 +78,20 @@ class WorkData:
         rows = [self.results.get(h) for h in hashes]
         return [float(r.result.energy) if _done(r) else None for r in rows]
 
+    def committee_energies(self, structure_id: str) -> dict[str, float]:
+        """Energy (eV) of each committee model's single point at this structure's final
+        geometry (``workflow.committee``), by model; models not done are left out."""
+        rows = {m: self.results.get(h)
+                for m, h in self.records[structure_id].committee.items()}
+        return {m: float(r.result.energy) for m, r in rows.items() if _done(r)}
+
+    def engine_model(self) -> str | None:
+        """The ML model of the final calculations (mlip engine), else None."""
+        for node in self.plan.nodes.values():
+            if node.stage == "final" and node.engine == "mlip":
+                return node.settings.get("model")
+        return None
+
 
 def _done(row: StoredCalc | None) -> bool:
     """Whether a store row holds a finished result."""

@@ -73,8 +73,10 @@ def compound_limits(e_compound: float, e_cation_ref: float, e_anion_ref: float,
 
 
 def reaction_mu(reference: Mapping[str, float], energies: Mapping[str, float]) -> float:
-    """mu = sum_k c_k E_k of a stated reaction (missing energies raise KeyError)."""
-    return float(sum(c * energies[k] for k, c in reference.items()))
+    """mu = sum_k c_k E_k of a stated reaction (missing energies raise KeyError); with
+    arrays of sampled energies (``analysis.uncertainty``), an array of samples."""
+    total = sum(c * energies[k] for k, c in reference.items())
+    return float(total) if np.ndim(total) == 0 else total
 
 
 def symmetric_surface_energy(e_slab: float, counts: Mapping[str, float],

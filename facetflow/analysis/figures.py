@@ -11,6 +11,8 @@ Three kinds, after the paper's Fig. 2 f-j:
 * ``shapes.png/.svg``: kinetic Wulff shapes with the crystal's point group
   (``analysis.wulff``, the relative growth rates in place of surface energies), one 3D
   panel per growth case.
+* ``growth_vs_delta_mu_<species>.png/.svg`` (with ``analysis.delta_mu``): anisotropy
+  index and fastest facet against the species' Delta mu (``delta_mu_plot``).
 * ``defects.png/.svg`` (studies with defects): formation energy E_f (eV per defect) of
   each defect at its most stable position, without and with each ligand bound next to
   it, one panel per chemical-potential limit, and a panel of the passivation effect
@@ -68,6 +70,19 @@ def defects_figure(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
         return []
     return save(guarded(lambda: defects_plot(summary), "defect formation energies"), out,
                 "defects")
+
+
+def growth_mu_figures(summary: Mapping[str, Any], out: str | Path) -> list[Path]:
+    """Growth ranking and anisotropy against Delta mu, one figure per species of
+    ``analysis.delta_mu``: ``growth_vs_delta_mu_<species>.png`` and ``.svg``."""
+    from facetflow.analysis.delta_mu_plot import growth_mu_figure
+
+    paths: list[Path] = []
+    for species in as_dict(as_dict(summary).get("growth_vs_delta_mu")):
+        fig = guarded(lambda s=species: growth_mu_figure(summary, s),
+                      f"growth against the chemical potential of {species}")
+        paths += save(fig, out, f"growth_vs_delta_mu_{safe_stem(species)}")
+    return paths
 
 
 def all_figures(summary: Mapping[str, Any], out: str | Path, lattice_a: float = 6.0

@@ -32,6 +32,7 @@ from facetflow.analysis.summary_view import (
     as_dict,
     as_list,
     facets_of,
+    interval,
     num,
     order_ligands,
     split_ligand_key,
@@ -50,6 +51,7 @@ class _Panel:
     drawn: int = 0
     grey_label: str = "other arrangements"
     variant_index: dict[str, int] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # by structure
 
     @property
     def symbol(self) -> str:
@@ -63,6 +65,11 @@ def gamma_figure(summary: Mapping[str, Any], facet: str) -> Figure:
     points = [p for p in as_list(f.get("gamma")) if isinstance(p, Mapping)]
     optimum = as_dict(f.get("optimum"))
     panel = _Panel(fig.add_subplot(1, 1, 1), _plotted_field(points), optimum)
+    for p in points:  # 90 % intervals of gamma (summary.json: uncertainty)
+        iv = as_dict(interval(summary, f"facets.{facet}.gamma.{p.get('structure')}"))
+        lo, hi = num(iv.get("low")), num(iv.get("high"))
+        if lo is not None and hi is not None and hi > lo:
+            panel.intervals[str(p.get("structure"))] = (lo, hi)
     # every ligand before its variants; an optimum without points still gets its marker
     combos = [split_ligand_key(k) for k in order_ligands(
         [(str(p.get("ligand") or "?"), _variant(p.get("variant"))) for p in points]
@@ -121,8 +128,27 @@ def _draw_series(panel: _Panel, i: int, lig: str, var: str | None,
         ax.plot(thetas, [min(by_theta[t]) for t in thetas], ls=ls, marker=marker,
                 color=color, lw=1.8, ms=6, label=label, gid=f"gamma-series:{gid}", zorder=3)
         panel.drawn += 1
+        _draw_band(panel, mine, color)
     elif num(opt.get("theta")) is not None:  # keep the optimum in the legend
         ax.plot([], [], ls=ls, marker=marker, color=color, label=label)
+
+
+def _draw_band(panel: _Panel, mine: list[Mapping[str, Any]], color: str) -> None:
+    """The 90 % band of gamma through the lowest arrangement at each theta (when every
+    one of them has an interval)."""
+    if panel.field != "value" or not panel.intervals:
+        return
+    lowest: dict[float, Mapping[str, Any]] = {}
+    for p in mine:
+        theta, value = num(p.get("theta")), num(p.get("value"))
+        if theta is not None and value is not None and (
+                theta not in lowest or value < num(lowest[theta].get("value"))):
+            lowest[theta] = p
+    thetas = sorted(lowest)
+    spans = [panel.intervals.get(str(lowest[t].get("structure"))) for t in thetas]
+    if thetas and all(spans):
+        panel.ax.fill_between(thetas, [s[0] for s in spans], [s[1] for s in spans],
+                              color=color, alpha=0.18, lw=0, zorder=1)
 
 
 def _values_by_theta(panel: _Panel, mine: list[Mapping[str, Any]], label: str

@@ -62,19 +62,21 @@ anion-terminated (000-1) of wurtzite for a carboxylate): every site free, r = 1.
 
 
 def growth_rate(f: FacetGrowthInput, temperature_c: float) -> float:
-    """Relative growth rate of one facet (see module docstring)."""
+    """Relative growth rate of one facet (see module docstring). Inputs may be arrays of
+    samples (``analysis.uncertainty``); the rate is then an array."""
     kt = K_B * (temperature_c + 273.15)
-    phi = max(0.0, 1.0 - f.theta_opt * f.footprint)
+    phi = np.maximum(0.0, 1.0 - np.asarray(f.theta_opt) * f.footprint)
 
-    def channel(eb_x: float) -> float:
-        return float(np.exp(-max(0.0, f.eb_growth - eb_x) / kt))
+    def channel(eb_x):
+        return np.exp(-np.maximum(0.0, np.asarray(f.eb_growth) - eb_x) / kt)
 
     if f.eb_additive is None:
         blocked = channel(f.eb_ligand)
     else:
         n = max(f.n_ligands, 1)
         blocked = (n - 1) / n * channel(f.eb_ligand) + 1 / n * channel(f.eb_additive)
-    return phi + (1.0 - phi) * blocked
+    rate = phi + (1.0 - phi) * blocked
+    return float(rate) if np.ndim(rate) == 0 else rate
 
 
 def relative_rates(facets: Mapping[str, FacetGrowthInput], temperature_c: float

@@ -22,7 +22,10 @@ from facetflow.analysis.summary_view import (
     as_dict,
     as_list,
     binding_entries,
+    binding_path,
     facets_of,
+    growth_references,
+    interval_text,
     ligand_rank,
     num,
     order_ligands,
@@ -35,7 +38,8 @@ def headline_section(summary: Mapping[str, Any]) -> list[str]:
     and ligand, binding energies, growth ranking and anisotropy per case, and the paper
     comparison's verdicts. Each card links to its detailed section below."""
     cards = [_headline_optimum(summary), _headline_binding(summary),
-             _headline_growth(summary), _headline_paper(summary)]
+             _headline_growth(summary), _headline_paper(summary),
+             _headline_uncertainty(summary)]
     return ['<section id="headline" class="headline">', "<h2>Conclusions</h2>",
             '<div class="cards">', *[c for c in cards if c], "</div>", "</section>"]
 
@@ -86,11 +90,13 @@ def _headline_binding(summary: Mapping[str, Any]) -> str:
     per_facet = {f: binding_entries(v) for f, v in facets.items()}
     seen: dict[tuple[str | None, str, str], int] = {}
     values: dict[tuple[str, tuple[str | None, str, str]], float | None] = {}
+    spans: dict[tuple[str, tuple[str | None, str, str]], str] = {}
     for f, entries in per_facet.items():
         for sweep, b in entries:
             key = (sweep, str(b.get("species") or "?"), str(b.get("role") or ""))
             seen.setdefault(key, len(seen))
             values.setdefault((f, key), num(b.get("value")))
+            spans.setdefault((f, key), interval_text(summary, binding_path(f, b)))
     title = "Binding energies E_b (eV)"
     if not seen:
         return card(title, "binding", ['<p class="na">not computed</p>'])
@@ -106,13 +112,15 @@ def _headline_binding(summary: Mapping[str, Any]) -> str:
             body.append(f'<tr><td class="group" colspan="{len(facets) + 1}">at θ* of '
                         f"{esc(key[0])}</td></tr>")
         role = f' <span class="note">{esc(key[2])}</span>' if key[2] else ""
-        cells = "".join(f'<td class="num">{num_html(values.get((f, key)), 2)}</td>'
+        cells = "".join(f'<td class="num">{num_html(values.get((f, key)), 2)}'
+                        f'<span class="note">{esc(spans.get((f, key), ""))}</span></td>'
                         if (f, key) in values else f'<td class="num">{NA}</td>'
                         for f in facets)
         body.append(f"<tr><td>{esc(key[1])}{role}</td>{cells}</tr>")
     return card(title, "binding", [
         f"<table>{head}{''.join(body)}</table>",
-        '<p class="note">At the optimal coverage θ*; negative = bound.</p>'])
+        '<p class="note">At the optimal coverage θ*; negative = bound; [low, high]: '
+        "90 % interval (summary.json: uncertainty).</p>"])
 
 
 def _headline_growth(summary: Mapping[str, Any]) -> str:
@@ -122,18 +130,27 @@ def _headline_growth(summary: Mapping[str, Any]) -> str:
     if not cases:
         return card(title, "growth", ['<p class="na">not computed</p>'])
     rows = []
+    ranks = as_dict(as_dict(summary.get("uncertainty")).get("ranking"))
     for name, c in cases.items():
         c = as_dict(c)
         ranking = " > ".join(f"{{{k}}}" for k in as_list(c.get("ranking")))
+        fastest = sorted(as_dict(as_dict(ranks.get(name)).get("fastest")).items(),
+                         key=lambda kv: -kv[1])
         rows.append((esc(name), f'<span class="ranking">{esc(ranking)}</span>' if ranking
                      else esc(c.get("note") or "not computed"),
-                     ratio_html(c.get("anisotropy_index")),
+                     esc(", ".join(f"{{{k}}} {100 * v:.0f} %" for k, v in fastest if v > 0))
+                     or NA,
+                     ratio_html(c.get("anisotropy_index")) + esc(interval_text(
+                         summary, f"growth.cases.{name}.anisotropy_index", ratio=True)),
                      num_html(as_dict(c.get("shape")).get("aspect_ratio"), 2)))
+    refs = "; ".join(growth_references(summary))
     return card(title, "growth", [
-        table(["case", "ranking (fastest first)", "anisotropy index", "aspect ratio"], rows,
-               numeric={2, 3}, markup={0, 1}),
+        table(["case", "ranking (fastest first)", "fastest in (samples)", "anisotropy index",
+               "aspect ratio"], rows, numeric={3, 4}, markup={0, 1, 2}),
         '<p class="note">Anisotropy index: fastest / slowest relative growth rate (1 = '
-        "isotropic); aspect ratio of the kinetic Wulff shape.</p>"])
+        "isotropic) [90 % interval]; aspect ratio of the kinetic Wulff shape."
+        + (f" Growth species and additives priced by: {esc(refs)}." if refs else "")
+        + "</p>"])
 
 
 def _headline_paper(summary: Mapping[str, Any]) -> str:
@@ -160,7 +177,30 @@ def _headline_paper(summary: Mapping[str, Any]) -> str:
         cls = "verdict-" + re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
         text = r.finding if isinstance(r.finding, str) and r.finding else r.this_run
         run = f' <span class="note">({esc(r.run)})</span>' if several and r.run else ""
+        p = num(getattr(r, "probability", None))
+        prob = (f' <span class="note">(agrees in {100 * p:.0f} % of samples: '
+                f'{esc(getattr(r, "robustness", ""))})</span>' if p is not None else "")
         items.append(f'<li><span class="{cls}">{esc(verdict) if verdict else NA}</span> '
-                     f"{esc(text) if isinstance(text, str) else NA}{run}</li>")
+                     f"{esc(text) if isinstance(text, str) else NA}{run}{prob}</li>")
     return card(title, "paper", [f"<p>{'; '.join(counts)}.</p>",
                                   f"<ul>{''.join(items)}</ul>"])
+
+
+def _headline_uncertainty(summary: Mapping[str, Any]) -> str:
+    """Where the error bars come from: each source (configurations, model, calibration)
+    with how it entered or why it did not, and the samples."""
+    u = as_dict(summary.get("uncertainty"))
+    if not u:
+        return ""
+    src = as_dict(u.get("sources"))
+    names = {"configurations": "configurations (starts)", "model": "model (committee)",
+             "calibration": "calibration (ML − DFT)"}
+    rows = [(names[k], "used" if as_dict(src.get(k)).get("used") else "not used",
+             str(as_dict(src.get(k)).get("note") or "")) for k in names]
+    pct = round(100 * (num(u.get("interval")) or 0.9))
+    return card("Error bars", None, [
+        table(["source", "", "how"], rows),
+        f'<p class="note">{pct} % intervals and probabilities from {esc(u.get("samples"))} '
+        "Monte Carlo samples over the correlated energies (summary.json: uncertainty); a "
+        f"finding is robust at ≥ {100 * (num(u.get('robust_threshold')) or 0.9):.0f} % "
+        "agreement.</p>"])

@@ -53,14 +53,35 @@ def chemical_potentials(inp: SummaryInputs, refs: dict) -> dict[str, dict]:
         elif len(comp.cations) == 1:
             mu.update(_binary_mu(inp, comp, refs, limit))
     energies = {k: v["energy"] for k, v in refs.items() if v["energy"] is not None}
+    energies.update({f"mu:{el}": m["value"] for el, m in mu.items()})
     for name, lig in inp.ctx.ligands.items():
         try:
             value = en.reaction_mu(lig.reference, energies)
         except KeyError:
             continue
-        how = " + ".join(f"{c:g} E({k})" for k, c in lig.reference.items())
-        mu[name] = {"value": value, "how": f"mu_{name} = {how}"}
+        how = " + ".join(f"{c:g} mu_{k[3:]} [{mu[k[3:]]['how']}]" if k.startswith("mu:")
+                         else f"{c:g} E({k})" for k, c in lig.reference.items())
+        mu[adsorbate_key(name, mu, lig.reference)] = {"value": value,
+                                                      "how": f"mu_{name} = {how}"}
     return mu
+
+
+ADSORBATE_SUFFIX = " (adsorbate)"
+
+
+def adsorbate_key(name: str, mu: dict, reference: dict) -> str:
+    """The key of an adsorbate's mu: its name, or ``"<name> (adsorbate)"`` when an
+    element of the core or shell has that name and the adsorbate is priced by another
+    reaction than that element's limit (Se bound from a precursor while the shell's Se
+    stays in the study's limit)."""
+    if name in mu and dict(reference) != {f"mu:{name}": 1.0}:
+        return name + ADSORBATE_SUFFIX
+    return name
+
+
+def species_mu(mu: dict, species: str) -> dict | None:
+    """mu entry of a bound species (its adsorbate entry first, else its name's)."""
+    return mu.get(species + ADSORBATE_SUFFIX) or mu.get(species)
 
 
 def _binary_mu(inp: SummaryInputs, comp: CompoundInfo, refs: dict, limit: str
@@ -127,7 +148,7 @@ def shifted(ctx: AnalysisContext, mu: dict, species: str, delta: float) -> dict:
     the anion moves by -delta (mu_cation + mu_anion = E(bulk) is kept), and a
     single-atom adsorbate named like a moved element moves with it."""
     out = {k: dict(v) for k, v in mu.items()}
-    moves = {species: delta}
+    moves = {species: delta, species + ADSORBATE_SUFFIX: delta}
     for comp in ctx.compounds:
         if species in comp.cations and len(comp.cations) == 1:
             moves[comp.anion] = -delta

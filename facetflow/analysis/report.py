@@ -39,18 +39,24 @@ def build_summary(workdir: str | Path, data: WorkData | None = None) -> dict:
     rows are added after this run's, each naming its study and engine."""
     workdir = Path(workdir)
     context = read_context(workdir / "study.json")
-    summary = summarise(data or load(workdir), context, versions())
-    for row in summary["paper_comparison"]:
-        row["run"] = summary["study"]
     also = workdir / ALSO_FILE
+    others, not_found = [], []
     for other in (json.loads(also.read_text()) if also.is_file() else []):
         other = Path(other)
         if not (other / "plan.json").is_file():
-            summary["paper_comparison"].append({
-                "run": other.name, "finding": None, "paper": None, "engine": None,
-                "this_run": f"work directory {other.name} not found", "verdict": None})
+            not_found.append(other)
             continue
-        theirs = summarise(load(other), read_context(other / "study.json"), versions())
+        others.append(summarise(load(other), read_context(other / "study.json"),
+                                versions(), uncertainty=False))
+    # the DFT runs among ``others`` calibrate this run's model error
+    summary = summarise(data or load(workdir), context, versions(), others=others)
+    for row in summary["paper_comparison"]:
+        row["run"] = summary["study"]
+    for other in not_found:
+        summary["paper_comparison"].append({
+            "run": other.name, "finding": None, "paper": None, "engine": None,
+            "this_run": f"work directory {other.name} not found", "verdict": None})
+    for theirs in others:
         summary["paper_comparison"] += [{**row, "run": theirs["study"]}
                                         for row in theirs["paper_comparison"]]
     # each finding's rows together (this run first): a stable sort by finding id
@@ -168,4 +174,5 @@ def write_report_files(summary: dict, out: str | Path, figures: bool = True) -> 
         made += figs.binding_figure(summary, out)
         made += figs.shape_figure(summary, out)
         made += figs.defects_figure(summary, out)
+        made += figs.growth_mu_figures(summary, out)
     return write_html(summary, out, made)

@@ -24,6 +24,7 @@ for missing data.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,12 @@ from facetflow.analysis.potentials import (
     shifted,
 )
 from facetflow.analysis.surfaces import facet_summary
+from facetflow.analysis.uncertainty import uncertainty_section
 from facetflow.records.context import AnalysisContext, read_context
 from facetflow.records.plan import Optimum
 from facetflow.records.summary import SUMMARY_SCHEMA
+
+log = logging.getLogger(__name__)
 
 GROWTH_ASSUMPTIONS = [
     "A facet grows by adding growth units (Se on polar/nonpolar {100}/{111}, ZnSe on {110}) "
@@ -78,8 +82,11 @@ def optimal_arrangements(workdir: str | Path) -> Optimum:
     return out
 
 
-def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = None) -> dict:
-    """The summary (``facetflow.records.summary.Summary``, as a dict) of a work directory."""
+def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = None,
+              uncertainty: bool = True, others: list[dict] | None = None) -> dict:
+    """The summary (``facetflow.records.summary.Summary``, as a dict) of a work directory;
+    with ``uncertainty``, its error bars and probabilities (``analysis.uncertainty``,
+    calibrated against the DFT summaries among ``others`` of the same study)."""
     inp = SummaryInputs(wd, context)
     study = inp.study
     refs = references(inp)
@@ -87,9 +94,11 @@ def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = No
     eps = passivation_energies(inp, mu)
     facets = {f.label: facet_summary(inp, f, mu, eps) for f in study.facets}
     growth = growth_section(inp, facets)
+    growth_vs_mu = {}
     for species, (lo, hi) in study.analysis.delta_mu.items():
         deltas = np.linspace(lo, hi, study.analysis.delta_mu_points)
-        for label, rows in delta_mu_sweep(inp, species, deltas, mu).items():
+        by_facet, growth_vs_mu[species] = delta_mu_sweep(inp, species, deltas, mu)
+        for label, rows in by_facet.items():
             facets[label].setdefault("gamma_vs_delta_mu", {})[species] = rows
     engine = {**(context.engine.model_dump() if context.engine else {}),
               "identity": inp.identity()}
@@ -101,6 +110,8 @@ def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = No
         "references": refs, "facets": facets, "growth": growth,
         "missing": inp.missing, "store_problems": wd.store_problems,
     }
+    if growth_vs_mu:
+        out["growth_vs_delta_mu"] = growth_vs_mu
     if study.defects:
         out["defects"] = summarise_defects(
             inp.records, inp.energy, refs,
@@ -113,6 +124,17 @@ def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = No
         out, context.compare_with,
         f"{engine.get('name')} ({engine['identity']})" if engine.get("identity")
         else str(engine.get("name")))
+    if uncertainty:
+        try:
+            out["uncertainty"] = uncertainty_section(inp, out, others)
+        except (TypeError, ValueError, KeyError, IndexError) as exc:  # not the summary's end
+            log.warning("error bars not computed: %s: %s", type(exc).__name__, exc)
+            return out
+        found = {f["id"]: f for f in out["uncertainty"]["findings"]}
+        for row in out["paper_comparison"]:
+            if row["id"] in found:
+                row["probability"] = found[row["id"]]["probability"]
+                row["robustness"] = found[row["id"]]["verdict"]
     return out
 
 
@@ -133,7 +155,8 @@ def starts_section(inp: SummaryInputs) -> dict | None:
             continue
         rows[sid] = {"starts": len(energies), "done": len(done),
                      "lowest_start": energies.index(min(done)),
-                     "spread_eV": max(done) - min(done)}
+                     "spread_eV": max(done) - min(done),
+                     "gap_eV": None if energies[0] is None else energies[0] - min(done)}
     if not rows:
         return None
     spreads = [r["spread_eV"] for r in rows.values()]
@@ -174,19 +197,39 @@ def candidates_section(inp: SummaryInputs) -> dict | None:
 
 
 def delta_mu_sweep(inp: SummaryInputs, species: str, deltas, mu: dict
-                   ) -> dict[str, list[dict]]:
-    """theta* and gamma* per facet and ligand as mu(species) moves by each delta (eV)."""
+                   ) -> tuple[dict[str, list[dict]], list[dict]]:
+    """theta* and gamma* per facet and ligand as mu(species) moves by each delta (eV),
+    and the growth model's ranking and anisotropy index per case at each delta (a bound
+    species' E_b moves by -delta: where the growth conclusion flips)."""
     out: dict[str, list[dict]] = {}
+    growth = []
     for d in deltas:
         mu_d = shifted(inp.ctx, mu, species, float(d))
         eps = passivation_energies(inp, mu_d)
+        facets = {}
         for f in inp.study.facets:
-            fac = facet_summary(inp, f, mu_d, eps, binding=False)
+            fac = facets[f.label] = facet_summary(inp, f, mu_d, eps)
             row = {"delta_mu": float(d), "gamma_bare": fac["gamma_bare"]["value"],
                    "optimum": {k: None if o is None else
                                {"theta": o["theta"], "value": o["value"], "delta": o["delta"]}
                                for k, o in fac["optimum"].items()}}
             out.setdefault(f.label, []).append(row)
+        growth.append({"delta_mu": float(d), "cases": growth_ranks(inp, facets)})
+    return out, growth
+
+
+def growth_ranks(inp: SummaryInputs, facets: dict) -> dict[str, dict]:
+    """Per growth case the ranking (fastest first) and anisotropy index, without shapes."""
+    temperature = inp.study.conditions.temperature_C
+    out = {}
+    for case, additive in [("without additive", None)] + [
+            (f"with {v.replace_with}", v.replace_with) for v in inp.study.variants]:
+        inputs = _growth_inputs(inp, facets, additive)
+        if len(inputs) < 2:
+            continue
+        rates = gr.relative_rates(inputs, temperature)
+        out[case] = {"ranking": sorted(rates, key=lambda k: -rates[k]),
+                     "anisotropy_index": gr.anisotropy_index(rates)}
     return out
 
 
@@ -226,7 +269,7 @@ def _growth_inputs(inp: SummaryInputs, facets: dict, additive: str | None
         inputs[label] = gr.FacetGrowthInput(
             theta_opt=opt["theta"], footprint=inp.ctx.ligands[lig].footprint,
             eb_growth=grow[0], eb_ligand=eb[lig],
-            n_ligands=max(1, rec.n_ligands // max(rec.n_faces or 1, 1)),
+            n_ligands=max(1, rec.n_ligands),  # already per face
             eb_additive=eb.get(additive) if additive else None)
     return inputs
 

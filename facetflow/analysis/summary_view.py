@@ -135,3 +135,69 @@ def defect_bars(summary: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list
         if e.get("site") == site.get(key, e.get("site")):
             chosen.setdefault((*key, e.get("ligand")), e)
     return groups, series, chosen
+
+
+def interval(summary: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
+    """The uncertainty entry of the number at ``path`` (``uncertainty.values``): mean,
+    std, low and high of the central interval, in that number's unit; None without one."""
+    values = as_dict(as_dict(as_dict(summary).get("uncertainty")).get("values"))
+    got = values.get(path)
+    return got if isinstance(got, Mapping) else None
+
+
+def interval_text(summary: Mapping[str, Any], path: str, digits: int = 2,
+                  ratio: bool = False) -> str:
+    """" [low, high]" of the number at ``path`` (empty without uncertainty or when the
+    interval is a point); ``ratio``: both ends as ``ratio_text`` writes them."""
+    iv = interval(summary, path)
+    lo, hi = num(as_dict(iv).get("low")), num(as_dict(iv).get("high"))
+    if lo is None or hi is None or round(hi - lo, digits) == 0:
+        return ""
+    if ratio:
+        return f" [{ratio_text(lo)}, {ratio_text(hi)}]"
+    return f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def binding_path(facet: str, b: Mapping[str, Any]) -> str:
+    """The uncertainty key of a binding entry."""
+    return f"facets.{facet}.binding.{b.get('ligand')}.{b.get('species')}"
+
+
+def growth_references(summary: Mapping[str, Any]) -> list[str]:
+    """How the chemical potential of each growth species and additive was chosen
+    (``chemical_potentials.*.how``), for the species bound in the binding entries."""
+    mu = as_dict(as_dict(summary).get("chemical_potentials"))
+    species = dict.fromkeys(str(b.get("species")) for f in facets_of(summary).values()
+                            for b in as_list(as_dict(f).get("binding"))
+                            if isinstance(b, Mapping) and b.get("role") != "ligand")
+    out = []
+    for sp in species:
+        entry = as_dict(mu.get(f"{sp} (adsorbate)") or mu.get(sp))
+        if entry.get("how"):
+            out.append(str(entry["how"]))
+    return out
+
+
+def uncertainty_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Plain-text lines: the sources of the error bars, the probability that each facet
+    grows fastest per case, and each finding's probability of agreement."""
+    u = as_dict(as_dict(summary).get("uncertainty"))
+    if not u:
+        return []
+    src = as_dict(u.get("sources"))
+    used = [k for k in ("configurations", "model", "calibration")
+            if as_dict(src.get(k)).get("used")]
+    pct = round(100 * (num(u.get("interval")) or 0.9))
+    lines = [f"error bars: {pct} % intervals from {u.get('samples')} samples; sources: "
+             + (", ".join(used) if used else "none (one start, no committee, no DFT "
+                                            "calibration): intervals are points")]
+    for case, r in as_dict(u.get("ranking")).items():
+        fastest = sorted(as_dict(as_dict(r).get("fastest")).items(), key=lambda kv: -kv[1])
+        text = ", ".join(f"{{{k}}} {100 * p:.0f} %" for k, p in fastest if p > 0)
+        lines.append(f"growth {case}: fastest facet {text}")
+    for f in as_list(u.get("findings")):
+        p = num(as_dict(f).get("probability"))
+        lines.append(f"finding {f.get('id')}: "
+                     + ("not computed" if p is None else
+                        f"agrees in {100 * p:.0f} % of samples ({f.get('verdict')})"))
+    return lines

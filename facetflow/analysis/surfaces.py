@@ -13,7 +13,7 @@ from collections import Counter
 
 import facetflow.analysis.energetics as en
 from facetflow.analysis.inputs import SummaryInputs
-from facetflow.analysis.potentials import pseudo_h_hosts
+from facetflow.analysis.potentials import pseudo_h_hosts, species_mu
 from facetflow.records.structure import SWEEP_ROLES, Role
 from facetflow.records.study import FacetSpec
 
@@ -201,8 +201,8 @@ def _eb(inp: SummaryInputs, species: str, role: str, with_id: str, vac: str, n: 
         theta: float, mu: dict) -> dict:
     """One binding entry: E_b of ``species`` in ``with_id`` against ``vac`` (eV)."""
     e1, e0 = inp.energy(with_id), inp.energy(vac)
-    value = None
-    if e1 is not None and e0 is not None and species in mu:
-        value = en.binding_energy(e1, e0, mu[species]["value"], n_sites=n)
+    value, m = None, species_mu(mu, species)
+    if e1 is not None and e0 is not None and m is not None:
+        value = en.binding_energy(e1, e0, m["value"], n_sites=n)
     return {"species": species, "role": role, "theta": theta, "value": value,
             "structure": with_id, "reference": vac, "n_sites": n}

@@ -47,7 +47,8 @@ GAMMA_COLUMNS = ["facet", "ligand", "theta", "variant", "gamma_meV_A2", "gamma_J
 BINDING_COLUMNS = ["facet", "species", "role", "theta", "Eb_eV", "structure", "reference"]
 GROWTH_COLUMNS = ["case", "facet", "rate", "rank", "anisotropy_index", "aspect_ratio",
                   "aspect_ratio_c"]
-COMPARISON_COLUMNS = ["finding", "paper", "this_run", "verdict", "engine", "run"]
+COMPARISON_COLUMNS = ["finding", "paper", "this_run", "verdict", "engine", "run", "probability",
+                      "robustness"]
 DEFECT_COLUMNS = ["facet", "defect", "site", "layer", "ligand", "limit", "limit_name",
                   "E_f_eV", "dE_f_eV", "Eb_at_defect_eV", "Eb_pristine_eV", "lowest",
                   "structure", "reference"]

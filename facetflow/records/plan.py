@@ -55,7 +55,9 @@ class Calculation(BaseModel):
                      "an ML pre-relaxation, '#j' start j >= 1")
     labels: list[str] = Field(description="every structure id whose energy this gives")
     engine: str = Field(description="engine name (mlip, qe, cp2k, gpaw, vasp)")
-    stage: Literal["final", "prerelax"] = Field(description="final, or an ML pre-relaxation")
+    stage: Literal["final", "prerelax", "committee"] = Field(
+        description="final, an ML pre-relaxation, or a committee model's single point at "
+                    "the final geometry")
     task: Literal["relax", "single"] = Field(description="relaxation or single point")
     purpose: Literal["bulk", "slab", "molecule"] = Field(
         description="which preset block of the engine's settings applies")
@@ -106,6 +108,9 @@ class PlannedStructure(StructureRecord):
     prerelax_starts: list[str] = Field(default_factory=list, description="with several ML "
                                        "pre-relaxations before one final calculation: their "
                                        "hashes, start 0 first")
+    committee: dict[str, str] = Field(default_factory=dict, description="committee model -> "
+                                      "hash of its single point at the final geometry "
+                                      "(workflow.committee)")
 
     @property
     def energy_calcs(self) -> list[str]:

@@ -284,6 +284,12 @@ class WorkflowSpec(_Spec):
     starts: Annotated[int, Field(ge=1, le=16)] = 1
     start_rotation: Annotated[float, Field(ge=0.0, le=180.0)] = 30.0
     start_rattle: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    committee: list[Literal["chgnet", "sevennet-0", "sevennet-l3i5"]] = []
+    """ML potentials evaluated as single points at the final geometry of every calculation
+    (after the engine's own calculation; stored by content hash like every calculation).
+    The spread of a quantity over the engine's result and these gives its model
+    uncertainty (``analysis.uncertainty``). Models as ``facetflow engines`` lists them;
+    the engine's own model is not repeated."""
     bulk_references: bool = True
     """false: no bulk references are computed, so chemical potentials of the core and
     shell elements (gamma, growth-species binding, defect energies) stay unknown; binding
@@ -353,11 +359,24 @@ class DefectsSpec(_Spec):
                       Field(min_length=1)] = ["cation-rich", "anion-rich"]
 
 
+Reaction = dict[str, float]
+
+
 class ConditionsSpec(_Spec):
-    """Synthesis conditions: temperature (°C) and chemical-potential limit."""
+    """Synthesis conditions: temperature (°C), chemical-potential limit of the core and
+    shell elements, and the reactions that price adsorbates.
+
+    ``references``: species (a ligand, additive or growth species of the study) ->
+    reaction mu = sum_k c_k E(k) in place of the ligand library's (keys: a molecule of
+    the library, ``bulk:<compound or element>``, or ``mu:<element>`` = mu of an element of
+    the core or shell in ``limit``). States the synthesis's precursors, e.g. Se from
+    trioctylphosphine selenide modelled as Me3PSe -> Me3P + Se: ``Se: {Me3PSe: 1, Me3P:
+    -1}``; F from ZnF2: ``F: {ZnF2: 0.5, "mu:Zn": -0.5}``. Without an entry a species keeps
+    the library's reaction (Se, S: the thermodynamic limit of the study's own compound)."""
 
     temperature_C: Annotated[float, Field(gt=-273.15, lt=2000.0)] = 340.0
     limit: Literal["cation-rich", "anion-rich"] = "cation-rich"
+    references: dict[str, Annotated[Reaction, Field(min_length=1)]] = {}
 
 
 class Study(_Spec):

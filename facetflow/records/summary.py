@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from facetflow.records.study import ConditionsSpec
+from facetflow.records.uncertainty import UncertaintySummary
 
 SUMMARY_SCHEMA = "facetflow.summary/1"
 Num = float | None
@@ -150,7 +151,7 @@ class GrowthInput(_Doc):
     eb_growth: float = Field(description="E_b of the growth species (eV)")
     eb_ligand: float = Field(description="E_b of the ligand (eV)")
     n_ligands: int = Field(description="n of the additive's share 1/n of occupied sites: "
-                                       "the arrangement's n_ligands // n_faces")
+                                       "ligands per face of the arrangement at theta*")
     eb_additive: Num = Field(description="E_b of the additive (eV)")
 
 
@@ -206,6 +207,10 @@ class ComparisonRow(_Doc):
     engine: str | None = Field(description="engine (identity) of the run")
     checks: list[ComparisonCheck] | None = Field(None, description="one per check")
     run: str | None = Field(None, description="the study the row comes from")
+    probability: float | None = Field(None, description="probability of agreement over "
+                                      "the uncertainty samples (uncertainty.findings)")
+    robustness: str | None = Field(None, description="robust agreement, robust "
+                                   "disagreement, not robust or not computed")
 
 
 class DefectLimit(_Doc):
@@ -264,6 +269,8 @@ class StartRow(_Doc):
     done: int = Field(description="starts computed")
     lowest_start: int = Field(description="0: the usual start")
     spread_eV: float = Field(description="highest - lowest energy of its starts (eV)")
+    gap_eV: float | None = Field(None, description="E(start 0) - lowest energy (eV): what "
+                                                   "one start would have missed")
 
 
 class CandidateRow(_Doc):
@@ -316,6 +323,20 @@ class StoreProblem(_Doc):
     reason: str = Field(description="why (checksum mismatch, ...)")
 
 
+class GrowthRank(_Doc):
+    """The growth ranking of one case at one shifted chemical potential."""
+
+    ranking: list[str] = Field(description="facets, fastest first")
+    anisotropy_index: float = Field(description="fastest / slowest rate")
+
+
+class GrowthVsMu(_Doc):
+    """One point of ``growth_vs_delta_mu``."""
+
+    delta_mu: float = Field(description="shift of mu (eV)")
+    cases: dict[str, GrowthRank] = Field(description="by growth case")
+
+
 class Summary(_Doc):
     """The whole document."""
 
@@ -342,6 +363,12 @@ class Summary(_Doc):
                                                            "structure")
     paper_comparison: list[ComparisonRow] = Field(
         default_factory=list, description="only with ``analysis.compare_with``")
+    growth_vs_delta_mu: dict[str, list[GrowthVsMu]] | None = Field(
+        None, description="per species of ``analysis.delta_mu``: the growth ranking and "
+                          "anisotropy as its mu moves")
+    uncertainty: UncertaintySummary | None = Field(
+        None, description="error bars of every number and probabilities of rankings and "
+                          "findings (facetflow.analysis.uncertainty)")
 
 
 class SummaryError(ValueError):

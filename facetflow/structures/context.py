@@ -4,17 +4,18 @@ analysis needs of it (``study.json``, ``facetflow.records.context``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ase import Atoms
 from ase.io import read
 
+from facetflow.errors import Problem, SpecError
 from facetflow.records.context import AnalysisContext, CompoundInfo, EngineChoice, LigandInfo
 from facetflow.records.study import FacetSpec, Study
 from facetflow.structures.bulk import primitive_cell
 from facetflow.structures.growth_units import growth_species
-from facetflow.structures.ligands import Ligand, get_ligand, ligand_from_xyz
+from facetflow.structures.ligands import Ligand, get_ligand, ligand_from_xyz, molecule_names
 from facetflow.structures.materials import Compound, get_compound
 from facetflow.structures.references import formula_units
 from facetflow.structures.slab import SlabRequest
@@ -56,7 +57,43 @@ def resolve(study: Study, base_dir: Path) -> StudyContext:
         ligands[name] = growth_species(name, compounds)
     for name in sorted(names - set(ligands)):
         ligands[name] = get_ligand(name)
+    ligands = with_references(study, ligands, [core, *([shell] if shell else [])])
     return StudyContext(study, core, shell, ligands, molecules)
+
+
+def with_references(study: Study, ligands: dict[str, Ligand], compounds: list[Compound]
+                    ) -> dict[str, Ligand]:
+    """``ligands`` with the reactions of ``conditions.references`` in place of the
+    library's (``SpecError`` for the problems of ``reference_problems``)."""
+    elements = {el for c in compounds for el in (*c.cations, c.anion)}
+    problems = reference_problems(study, set(ligands), elements)
+    if problems:
+        raise SpecError(problems)
+    out = dict(ligands)
+    for species, reaction in study.conditions.references.items():
+        out[species] = replace(ligands[species], reference=dict(reaction))
+    return out
+
+
+def reference_problems(study: Study, species: set[str], elements: set[str]
+                       ) -> list[Problem]:
+    """Problems of ``conditions.references``: a species that is not a ligand, additive or
+    growth species of the study (``species``), or a key that names no molecule of the
+    library, bulk crystal (``bulk:``) or element of the study's compounds (``mu:``)."""
+    allowed = [*molecule_names(), "bulk:<compound or element>",
+               *(f"mu:{el}" for el in sorted(elements))]
+    problems = []
+    for name, reaction in study.conditions.references.items():
+        where = f"conditions.references.{name}"
+        if name not in species:
+            problems.append(Problem(where, "not a ligand, additive or growth species of "
+                                    "this study", name, ", ".join(sorted(species))))
+        for key in reaction:
+            known = (key in molecule_names() or key.startswith("bulk:")
+                     or (key.startswith("mu:") and key[3:] in elements))
+            if not known:
+                problems.append(Problem(where, "unknown reference", key, ", ".join(allowed)))
+    return problems
 
 
 def facet_request(ctx: StudyContext, f: FacetSpec) -> SlabRequest:

@@ -62,8 +62,8 @@ def reference_keys(ctx: StudyContext) -> list[str]:
     if ctx.shell:
         keys.add(f"bulk:{ctx.shell.name}")
         keys |= {f"bulk:{c}" for c in ctx.shell.cations if c in element_names()}
-    for lig in ctx.ligands.values():
-        keys |= set(lig.reference)
+    for lig in ctx.ligands.values():  # mu:<element> is a limit of the study's compounds
+        keys |= {k for k in lig.reference if not k.startswith("mu:")}
     study = ctx.study
     if study.defects or study.conditions.limit == "anion-rich":
         # elemental references of every species (both limits; E_f of vacancies and

@@ -84,6 +84,7 @@ class PlanGraph:
     pre_of: dict[str, str] = field(default_factory=dict)  # id -> its pre-relaxation
     others_of: dict[str, list[str]] = field(default_factory=dict)  # id -> starts j >= 1
     candidates_of: dict[str, list[str]] = field(default_factory=dict)  # id -> DFT candidates
+    committee_of: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> model -> hash
     raw: int = 0  # calculations before deduplication
 
     def add(self, node: Calculation) -> str:
@@ -168,6 +169,27 @@ def _plan_structure(ctx: PlanContext, graph: PlanGraph, rec: BuiltStructure,
             graph.candidates_of[rec.id] = finals
     else:
         graph.final_of[rec.id] = first
+    _plan_committee(ctx, graph, built, graph.candidates_of.get(rec.id, [])[1:]
+                    if prerelaxed else others)
+
+
+def _plan_committee(ctx: PlanContext, graph: PlanGraph, built: _Built,
+                    alternatives: list[str]) -> None:
+    """One single point per committee model (``workflow.committee``) at the final
+    geometry of the structure (of its lowest start, ``alternatives`` being the others);
+    the final engine's own model is not repeated."""
+    rec = built.rec
+    own = (settings_for("mlip", structure_purpose(rec), ctx.settings).get("model")
+           if ctx.engine == "mlip" else None)
+    found = {}
+    for model in ctx.workflow.committee:
+        if model == own:
+            continue
+        start = Start(None, graph.final_of[rec.id], None, list(alternatives))
+        found[model] = graph.add(_node(ctx, graph, built, "mlip", "committee", start,
+                                       overrides={"model": model}))
+        graph.raw += 1
+    graph.committee_of[rec.id] = found
 
 
 @dataclass(frozen=True)
@@ -180,20 +202,24 @@ class _Built:
 
 
 def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: str,
-          start: Start) -> Calculation:
-    """The calculation of ``built`` on engine ``eng`` from ``start``, with its hash."""
+          start: Start, overrides: dict | None = None) -> Calculation:
+    """The calculation of ``built`` on engine ``eng`` from ``start``, with its hash
+    (``overrides``: settings of a committee model's single point)."""
     rec = built.rec
     purpose = structure_purpose(rec)
-    s = settings_for(eng, purpose, ctx.settings if eng == ctx.engine else (
-        ctx.prerelax_settings if eng == ctx.prerelax else None))
+    s = settings_for(eng, purpose, overrides if overrides is not None
+                     else ctx.settings if eng == ctx.engine
+                     else ctx.prerelax_settings if eng == ctx.prerelax else None)
     ident = get_engine(eng).identity(s).key
-    task = "single" if (stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
-                        and ctx.single_final) else "relax"
+    task = "single" if stage == "committee" or (
+        stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
+        and ctx.single_final) else "relax"
     perturb = _perturbation(ctx.workflow, built.sha, start.index) if start.index else None
     h = calc_hash(built.sha, eng, stage, task, purpose, s, ident,
                   _hashed_inputs(start, perturb))
     feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives) if i]
     key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
+        f"@{overrides['model']}" if stage == "committee" and overrides else "") + (
         f"#{start.index}" if start.index else "") + (f"~{start.rank}" if start.rank else "")
     return Calculation(
         hash=h, key=key, labels=[rec.id], engine=eng, stage=stage, task=task,
@@ -232,6 +258,7 @@ def _plan_records(ctx: PlanContext, graph: PlanGraph, records: list[BuiltStructu
         if rec.id in graph.candidates_of:  # DFT from each of the m lowest ML minima
             starts["starts"] = list(graph.candidates_of[rec.id])
         out[rec.id] = PlannedStructure(**dict(rec.record), calc=graph.final_of[rec.id],
+                                       committee=graph.committee_of.get(rec.id) or {},
                                        **starts)
     return out
 

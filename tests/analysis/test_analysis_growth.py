@@ -115,3 +115,41 @@ def test_slow_basal_faces_make_platelets_fast_ones_rods():
 def test_an_open_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"CdSe_wz \(6mm\).*closed shape"):
         kinetic_wulff(get_compound("CdSe_wz"), {(1, 0, -1, 0): 1.0, (0, 0, 0, 1): 1.0})
+
+
+def _paper_like(eb_se: float, with_f: bool) -> dict:
+    """The paper study's three facets at full acetate coverage except {111} (5/8), Se
+    bound with ``eb_se`` (eV) everywhere, F binding more strongly than acetate on {111}
+    only; with ``with_f`` one acetate of each cell is replaced by F."""
+    def facet(theta, eb_lig, eb_f):
+        return FacetGrowthInput(theta_opt=theta, footprint=1, eb_growth=eb_se,
+                                eb_ligand=eb_lig, n_ligands=8,
+                                eb_additive=eb_f if with_f else None)
+    return {"100": facet(1.0, -1.1, -0.9), "111": facet(0.625, -0.9, -2.0),
+            "110": facet(1.0, -0.6, -0.5)}
+
+
+def test_additive_changes_rates_when_the_growth_species_is_bound():
+    """Se bound more strongly than the ligand (a precursor reference, E_b = -1.2 eV) and
+    F bound more strongly than acetate on {111}: F blocks {111}, so its rate and the
+    anisotropy change. With Se unbound (the Zn-rich limit, E_b = +0.9 eV) every
+    displacement channel is closed and the additive changes nothing."""
+    bound = {w: relative_rates(_paper_like(-1.2, w), T) for w in (False, True)}
+    assert bound[True]["111"] < bound[False]["111"] - 0.05
+    assert anisotropy_index(bound[True]) != pytest.approx(anisotropy_index(bound[False]),
+                                                          rel=1e-3)
+    unbound = {w: relative_rates(_paper_like(0.9, w), T) for w in (False, True)}
+    for k in unbound[False]:
+        assert unbound[True][k] == pytest.approx(unbound[False][k], rel=1e-6)
+
+
+def test_growth_rate_of_samples_matches_one_value_at_a_time():
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    theta, eb_g = rng.uniform(0.3, 1.0, 50), rng.normal(-1.0, 0.4, 50)
+    eb_l, eb_a = rng.normal(-1.0, 0.3, 50), rng.normal(-1.5, 0.3, 50)
+    many = growth_rate(FacetGrowthInput(theta, 1, eb_g, eb_l, 6, eb_a), T)
+    for i in range(50):
+        one = growth_rate(FacetGrowthInput(theta[i], 1, eb_g[i], eb_l[i], 6, eb_a[i]), T)
+        assert many[i] == pytest.approx(one)

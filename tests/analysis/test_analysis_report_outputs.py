@@ -307,7 +307,8 @@ def test_growth_frame_ranks_and_case_values(summary):
 def test_comparison_frame_and_empty_frames(summary):
     cmp = comparison_frame(summary)
     assert len(cmp) == 2 and list(cmp.columns) == ["finding", "paper", "this_run", "verdict",
-                                                   "engine", "run"]
+                                                   "engine", "run", "probability",
+                                                   "robustness"]
     assert set(cmp.verdict) == {"agrees"}
     for frame in (gamma_frame, binding_frame, growth_frame, comparison_frame):
         empty = frame({})

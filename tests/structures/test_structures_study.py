@@ -139,6 +139,8 @@ def test_roles_and_variants_present(paper_records):
     assert 0.625 in thetas and 0.5 in thetas and 0.75 in thetas
     refs = {r.record.reference for r in paper_records if r.record.role == "reference"}
     assert {"bulk:InAs", "bulk:ZnSe", "bulk:Zn", "CH3COOH", "H2", "HF"} <= refs
+    # the growth species and F priced from the synthesis's precursors
+    assert {"Me3PSe", "Me3P", "ZnOAc2", "ZnF2"} <= refs
 
 
 def test_build_is_deterministic(paper_records):

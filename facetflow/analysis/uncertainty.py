@@ -1,0 +1,468 @@
+"""Error bars for every number of a summary, probabilities for rankings and findings.
+
+Monte Carlo over the structures' energies (eV), vectorised with numpy. Each structure's
+energy is sampled once per sample and that one array is used wherever the structure
+enters, so correlations are kept: a vacancy slab shared by several E_b shifts all of
+them together, a bulk reference shifts every mu and gamma that uses it. Per sample s:
+
+    E_s(i) = E(i) + sum_m z_sm [E_m(i) - E(i)] / sqrt(M)        (model: committee)
+                  - B_si X_si                                  (configurations)
+                  + sigma_i g_si                               (given Gaussian noise)
+
+* Model: M committee potentials evaluated as single points at the final geometry of
+  every structure (``workflow.committee``); z_sm ~ N(0, 1) is shared by all structures
+  of sample s, so each quantity q (a balanced reaction of energies: per-element offsets
+  between models cancel) is sampled with variance mean_m (q_m - q)^2.
+* Configurations: with k starts per structure, the lowest minimum is missed with
+  probability p^k, p = (n_j>0 + 1) / (n + 2) the fraction of structures whose lowest
+  start was not start 0 (Laplace's rule); a miss lowers the energy by X ~ Exp(mean gap),
+  the gap the mean E(start 0) - E(lowest) where start 0 was not lowest. B ~ Bernoulli.
+* Calibration: where DFT runs of the same binding energies exist, E_b of each species
+  family (ligand, additive, growth) gets an independent N(0, sigma_family) with sigma the
+  RMS ML - DFT residual.
+
+The samples go through the summary's own functions: mu and eps (``potentials``),
+gamma_bare, gamma(theta) and E_b (``surfaces``, paper eqs. 3 and 4), theta* by the same
+parabola rule as ``energetics.optimal_coverage``, growth rates by
+``growth.growth_rate``, the anisotropy index, the kinetic Wulff aspect ratio (on the
+first ``SHAPE_SAMPLES`` samples, built as half-space intersections) and the paper
+checks (``paper.compare`` per sample).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import facetflow.analysis.growth as gr
+from facetflow.analysis.inputs import SummaryInputs
+from facetflow.analysis.paper import AGREES, DISAGREES, compare
+from facetflow.analysis.potentials import (
+    chemical_potentials,
+    passivation_energies,
+    references,
+)
+from facetflow.analysis.surfaces import _eb, gamma_bare, interfacial
+
+log = logging.getLogger(__name__)
+
+SAMPLES = 1000
+SEED = 20
+INTERVAL = 0.90
+ROBUST = 0.90
+SHAPE_SAMPLES = 200
+FINDING_SAMPLES = 500
+
+
+@dataclass
+class NoiseModel:
+    """How structure energies are sampled (see the module docstring). ``committee``:
+    structure id -> deviations E_m - E (eV, one per committee model); ``miss``: id ->
+    (probability all its starts missed the lowest minimum, mean gap in eV); ``sigma``:
+    id -> independent Gaussian standard deviation (eV); ``calibration``: species family
+    -> standard deviation added to its E_b (eV)."""
+
+    committee: dict[str, np.ndarray] = field(default_factory=dict)
+    miss: dict[str, tuple[float, float]] = field(default_factory=dict)
+    sigma: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, float] = field(default_factory=dict)
+
+
+class EnergySampler:
+    """Samples of each structure's energy noise (eV), drawn once per structure and reused
+    wherever it enters (shared references move every quantity using them together)."""
+
+    def __init__(self, noise: NoiseModel, n: int, rng: np.random.Generator):
+        self.noise, self.n, self.rng = noise, n, rng
+        m = len(next(iter(noise.committee.values()), []))
+        self.z = rng.standard_normal((n, m)) / np.sqrt(max(m, 1))
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, sid: str) -> np.ndarray:
+        if sid not in self._cache:
+            out = np.zeros(self.n)
+            dev = self.noise.committee.get(sid)
+            if dev is not None and self.z.shape[1]:
+                out += self.z @ dev
+            if sid in self.noise.miss:
+                p, gap = self.noise.miss[sid]
+                hit = self.rng.random(self.n) < p
+                out -= hit * self.rng.exponential(gap, self.n)
+            if self.noise.sigma.get(sid):
+                out += self.noise.sigma[sid] * self.rng.standard_normal(self.n)
+            self._cache[sid] = out
+        return self._cache[sid]
+
+
+@dataclass
+class SampledInputs(SummaryInputs):
+    """``SummaryInputs`` whose energies are arrays of samples (eV)."""
+
+    sampler: Callable[[str], np.ndarray] | None = None
+
+    def energy(self, sid: str | None):
+        e = super().energy(sid)
+        return None if e is None or self.sampler is None else e + self.sampler(sid)
+
+
+def starts_noise(starts: dict | None) -> tuple[dict[str, tuple[float, float]], dict]:
+    """Per structure with several starts: (probability all its starts missed the lowest
+    minimum, mean gap in eV), and the source's description (``ConfigurationSource``)."""
+    rows = (starts or {}).get("by_structure") or {}
+    rows = {k: r for k, r in rows.items() if r["done"] >= 2}
+    if not rows or (starts or {}).get("stage") == "prerelax":
+        why = ("ML pre-relaxation starts: the final energies come from one calculation"
+               if rows else "one start per structure (workflow.starts: 1): not sampled")
+        return {}, {"used": False, "note": why}
+    n_not0 = sum(r["lowest_start"] != 0 for r in rows.values())
+    p = (n_not0 + 1) / (len(rows) + 2)
+    gaps = [r["gap_eV"] for r in rows.values() if r.get("gap_eV")]
+    spreads = [r["spread_eV"] for r in rows.values()]
+    gap = float(np.mean(gaps)) if gaps else float(np.median(spreads)) or 0.0
+    miss = {sid: (p ** r["done"], gap) for sid, r in rows.items()}
+    source = {"used": gap > 0, "structures": len(rows), "lowest_not_start_0": n_not0,
+              "p_start_misses": p, "gap_eV": gap, "spread_eV": float(np.median(spreads)),
+              "p_missed": {str(k): p ** k for k in sorted({r["done"] for r in rows.values()})},
+              "note": "each structure's energy is lowered by Exp(gap) with probability "
+                      "p_start_misses^k (k its computed starts)"}
+    return miss, source
+
+
+def committee_noise(inp: SummaryInputs) -> tuple[dict[str, np.ndarray], dict]:
+    """Per structure the deviations E_m - E (eV) of the committee models that were
+    evaluated on every structure with an energy, and the source's description."""
+    models = list(inp.study.workflow.committee)
+    engine_model = inp.wd.engine_model()
+    if not models:
+        return {}, {"used": False, "engine_model": engine_model,
+                    "note": "no committee (workflow.committee is empty)"}
+    done = [sid for sid in inp.records if inp.wd.energy(sid) is not None]
+    table = {sid: inp.wd.committee_energies(sid) for sid in done}
+    complete = [m for m in models if all(m in table[sid] for sid in done)]
+    if not complete:
+        return {}, {"used": False, "engine_model": engine_model, "committee": models,
+                    "note": "committee energies missing for some structures: not used"}
+    dev = {sid: np.array([table[sid][m] - inp.wd.energy(sid) for m in complete])
+           for sid in done}
+    return dev, {"used": True, "engine_model": engine_model, "committee": complete,
+                 "structures": len(done),
+                 "note": "single points at the final geometries; each quantity sampled "
+                         "with variance mean_m (q_m - q)^2 (shared z per sample)"}
+
+
+def calibration_noise(summary: dict, others: list[dict]) -> tuple[dict[str, float], dict]:
+    """sigma per species family from the ML - DFT residuals of the binding energies that
+    this run (an ML engine) shares with DFT runs of the same study (``others``)."""
+    if summary["engine"].get("name") != "mlip":
+        return {}, {"used": False, "note": "the final engine is not an ML potential"}
+    dft = [o for o in others if (o.get("engine") or {}).get("name") not in (None, "mlip")]
+    residuals: dict[str, list[float]] = {}
+    for other in dft:
+        for label, fac in summary["facets"].items():
+            theirs = {(b["species"], b.get("ligand")): b["value"]
+                      for b in ((other.get("facets") or {}).get(label) or {}).get("binding")
+                      or []}
+            for b in fac["binding"]:
+                ref = theirs.get((b["species"], b.get("ligand")))
+                if b["value"] is not None and ref is not None:
+                    residuals.setdefault(b["role"], []).append(b["value"] - ref)
+    if not residuals:
+        return {}, {"used": False, "note": "no DFT rows of the same binding energies "
+                    "(facetflow report WORKDIR --also DFT_WORKDIR)"}
+    fams = {k: {"sigma_eV": float(np.sqrt(np.mean(np.square(v)))),
+                "mean_eV": float(np.mean(v)), "n": len(v)} for k, v in residuals.items()}
+    against = [f"{o['study']} ({o['engine'].get('name')})" for o in dft]
+    return ({k: v["sigma_eV"] for k, v in fams.items()},
+            {"used": True, "against": against, "families": fams,
+             "note": "E_b of each family gets N(0, sigma) with sigma the RMS ML - DFT "
+                     "residual against " + ", ".join(against)})
+
+
+def propagate(inp: SummaryInputs, summary: dict, noise: NoiseModel, sources: dict,
+              n: int = SAMPLES, seed: int = SEED, shape_samples: int = SHAPE_SAMPLES
+              ) -> dict:
+    """``summary.json: uncertainty`` (``records.uncertainty.UncertaintySummary``) of
+    ``summary`` (the nominal summary of ``inp``) under ``noise``; kinetic Wulff shapes
+    of the first ``shape_samples`` samples."""
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    sinp = SampledInputs(inp.wd, inp.ctx, sampler=EnergySampler(noise, n, rng))
+    values: dict[str, dict] = {}
+    mu = chemical_potentials(sinp, references(sinp))
+    for k, m in mu.items():
+        _put(values, f"chemical_potentials.{k}",
+             (summary["chemical_potentials"].get(k) or {}).get("value"), m["value"])
+    eps = passivation_energies(sinp, mu)
+    for host, v in eps.items():
+        _put(values, f"passivation.{host}",
+             (summary.get("passivation", {}).get(host) or {}).get("value"), v)
+    facets = {label: facet_samples(sinp, label, fac, mu, eps, noise.calibration, rng,
+                                   values)
+              for label, fac in summary["facets"].items()}
+    growth = growth_samples(inp, summary, facets, values, shape_samples)
+    ranking = {case: _ranking(g) for case, g in growth.items()}
+    findings = finding_probabilities(summary, facets, growth, inp.ctx.compare_with,
+                                     min(n, FINDING_SAMPLES))
+    return {"method": f"Monte Carlo over the structures' energies, {n} samples "
+                      "(facetflow.analysis.uncertainty)",
+            "samples": n, "seed": seed, "interval": INTERVAL, "robust_threshold": ROBUST,
+            "sources": {**sources, "energies": dict(noise.sigma)},
+            "values": values, "ranking": ranking, "findings": findings,
+            "shape_samples": min(n, shape_samples) if growth else 0,
+            "seconds": time.perf_counter() - t0}
+
+
+def _put(values: dict, path: str, nominal, samples) -> None:
+    """The interval entry of ``samples`` (skipped when not an array of finite values)."""
+    if samples is None or np.ndim(samples) == 0:
+        return
+    x = np.asarray(samples, float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return
+    q = (1 - INTERVAL) / 2
+    lo, hi = np.quantile(x, [q, 1 - q])
+    values[path] = {"nominal": None if nominal is None else float(nominal),
+                    "mean": float(x.mean()), "std": float(x.std()), "low": float(lo),
+                    "high": float(hi), "samples": int(len(x))}
+
+
+def facet_samples(sinp: SampledInputs, label: str, fac: dict, mu: dict, eps: dict,
+                  calibration: dict[str, float], rng: np.random.Generator,
+                  values: dict) -> dict:
+    """Samples of one facet: gamma_bare, gamma of every point, theta* and gamma* per
+    ligand (+variant), E_b of every binding entry (entered into ``values``); returns the
+    theta* and binding samples the growth model and the findings need."""
+    gb = gamma_bare(sinp, label, mu, eps)["value"]
+    _put(values, f"facets.{label}.gamma_bare", fac["gamma_bare"]["value"], gb)
+    bare = fac["gamma_bare"]["structure"]
+    if fac.get("gamma_shell"):
+        g = interfacial(sinp, fac["gamma_shell"]["structure"], bare, gb, mu)
+        _put(values, f"facets.{label}.gamma_shell", fac["gamma_shell"]["value"], g["value"])
+    deltas = {}
+    for p in fac["gamma"]:
+        g = interfacial(sinp, p["structure"], bare, gb, mu)
+        if g["delta"] is not None:
+            deltas[p["structure"]] = np.asarray(g["delta"], float)
+            _put(values, f"facets.{label}.gamma.{p['structure']}", p["value"], g["value"])
+    optima = {}
+    for name, opt in fac["optimum"].items():
+        series = [p for p in fac["gamma"] if p["structure"] in deltas
+                  and p["ligand"] + (f"+{p['variant']}" if p["variant"] else "") == name]
+        if not opt or opt.get("delta") is None or not series:
+            continue
+        thetas = sorted({p["theta"] for p in series})
+        lowest = np.stack([np.min([deltas[p["structure"]] for p in series
+                                   if p["theta"] == t], axis=0) for t in thetas], axis=1)
+        theta, delta = optimal_coverage_samples(np.array(thetas), lowest)
+        optima[name] = theta
+        _put(values, f"facets.{label}.optimum.{name}.theta", opt["theta"], theta)
+        _put(values, f"facets.{label}.optimum.{name}.value", opt["value"],
+             None if gb is None else gb + delta)
+    binding = []
+    for b in fac["binding"]:
+        got = _eb(sinp, b["species"], b["role"], b["structure"], b["reference"],
+                  b["n_sites"], b["theta"], mu)["value"]
+        if got is None or np.ndim(got) == 0:
+            continue
+        if calibration.get(b["role"]):
+            got = got + calibration[b["role"]] * rng.standard_normal(len(got))
+        binding.append({**b, "value": got})
+        _put(values, f"facets.{label}.binding.{b.get('ligand')}.{b['species']}",
+             b["value"], got)
+    return {"optimum": optima, "binding": binding}
+
+
+def optimal_coverage_samples(thetas: np.ndarray, gammas: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """theta* and gamma(theta*) per row of ``gammas`` (samples x sorted thetas), by the
+    rule of ``energetics.optimal_coverage``: the lowest point, refined by the vertex of
+    the parabola through it and its neighbours when interior, convex and between them."""
+    rows = np.arange(len(gammas))
+    k = np.argmin(gammas, axis=1)
+    theta, gamma = thetas[k].astype(float), gammas[rows, k].astype(float)
+    if len(thetas) < 3:
+        return theta, gamma
+    kk = np.clip(k, 1, len(thetas) - 2)
+    t0, t1, t2 = thetas[kk - 1], thetas[kk], thetas[kk + 1]
+    g0, g1, g2 = gammas[rows, kk - 1], gammas[rows, kk], gammas[rows, kk + 1]
+    s01, s12 = (g1 - g0) / (t1 - t0), (g2 - g1) / (t2 - t1)
+    a = (s12 - s01) / (t2 - t0)
+    b = s01 - a * (t0 + t1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tv = -b / (2 * a)
+    ok = (k == kk) & (a > 0) & (tv >= t0) & (tv <= t2)
+    gv = g0 + s01 * (tv - t0) + a * (tv - t0) * (tv - t1)
+    return np.where(ok, tv, theta), np.where(ok, gv, gamma)
+
+
+def growth_samples(inp: SummaryInputs, summary: dict, facets: dict, values: dict,
+                   shape_samples: int = SHAPE_SAMPLES) -> dict[str, dict]:
+    """Per growth case: sampled rates (samples x facets, relative to the fastest), the
+    facet labels, the anisotropy index, and the aspect ratio of the kinetic Wulff shape
+    on the first ``shape_samples`` samples (entered into ``values``)."""
+    temperature = summary["growth"]["temperature_C"]
+    lig = inp.study.ligands[0].name if inp.study.ligands else None
+    millers = {f.label: f.miller for f in inp.study.facets}
+    out = {}
+    for case, data in summary["growth"]["cases"].items():
+        inputs = data.get("inputs") or {}
+        additive = None if case == "without additive" else case.removeprefix("with ")
+        raw = {label: gr.growth_rate(_sampled_input(facets[label], fi, lig, additive),
+                                     temperature) for label, fi in inputs.items()}
+        if len(raw) < 2:
+            continue
+        labels = list(raw)
+        rates = np.stack([np.broadcast_to(raw[k], (_n(facets),)) for k in labels], axis=1)
+        rates = rates / rates.max(axis=1, keepdims=True)
+        aniso = rates.max(axis=1) / rates.min(axis=1)
+        for j, label in enumerate(labels):
+            _put(values, f"growth.cases.{case}.rates.{label}", data["rates"].get(label),
+                 rates[:, j])
+        _put(values, f"growth.cases.{case}.anisotropy_index", data["anisotropy_index"], aniso)
+        aspect = _aspect_ratios(inp.ctx.core.a, [millers[k] for k in labels],
+                                rates[:shape_samples])
+        _put(values, f"growth.cases.{case}.shape.aspect_ratio",
+             (data.get("shape") or {}).get("aspect_ratio"), aspect)
+        out[case] = {"labels": labels, "rates": rates, "anisotropy_index": aniso}
+    return out
+
+
+def _n(facets: dict) -> int:
+    """The number of samples (from any sampled binding energy)."""
+    for fs in facets.values():
+        for b in fs["binding"]:
+            return len(b["value"])
+    return 1
+
+
+def _sampled_input(fs: dict, nominal: dict, lig: str | None, additive: str | None
+                   ) -> gr.FacetGrowthInput:
+    """The growth model's input of one facet with sampled theta* and E_b (the nominal
+    value where a quantity has no samples), chosen as ``summary._growth_inputs`` does."""
+    eb = {b["species"]: b["value"] for b in fs["binding"]}
+    grow = [b["value"] for b in fs["binding"] if b["role"] == "growth"]
+    return gr.FacetGrowthInput(
+        theta_opt=fs["optimum"].get(lig, nominal["theta_opt"]),
+        footprint=nominal["footprint"],
+        eb_growth=grow[0] if grow else nominal["eb_growth"],
+        eb_ligand=eb.get(lig, nominal["eb_ligand"]), n_ligands=nominal["n_ligands"],
+        eb_additive=None if additive is None else eb.get(additive, nominal["eb_additive"]))
+
+
+def _aspect_ratios(a: float, millers: list, rates: np.ndarray) -> np.ndarray | None:
+    """Aspect ratio of the kinetic Wulff shape of each row of ``rates`` (NaN where a
+    shape cannot be built); None when the facets share Miller indices or no rows. The
+    shape is the one of ``growth.kinetic_wulff`` (every facet of a cubic family at its
+    rate, m-3m), built directly as an intersection of half-spaces (~1 ms instead of
+    pymatgen's ~10 ms), once per distinct rate vector (rates equal to 1e-4)."""
+    if len(set(millers)) < len(millers) or len(rates) == 0:
+        return None
+    normals = [cubic_family(m) for m in millers]
+    made: dict[tuple, float] = {}
+    out = []
+    for r in rates:
+        key = tuple(np.round(r, 4))
+        if key not in made:
+            made[key] = wulff_aspect_ratio(normals, r)
+        out.append(made[key])
+    return np.array(out)
+
+
+def cubic_family(miller) -> np.ndarray:
+    """Unit normals of the facets of a cubic (m-3m) family {hkl}: every permutation and
+    sign change of (h, k, l), each once."""
+    from itertools import permutations, product
+
+    found = {tuple(s * v for s, v in zip(signs, perm, strict=True))
+             for perm in permutations(miller) for signs in product((1, -1), repeat=3)}
+    n = np.array(sorted(found), float)
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
+def wulff_aspect_ratio(normals: list[np.ndarray], rates) -> float:
+    """Largest over smallest caliper width of {x : n.x <= rate_f for every normal n of
+    family f} (``growth.calipers``); NaN when the shape is degenerate."""
+    from scipy.spatial import HalfspaceIntersection
+
+    planes = np.vstack([np.hstack([n, -float(r) * np.ones((len(n), 1))])
+                        for n, r in zip(normals, rates, strict=True)])
+    try:
+        pts = HalfspaceIntersection(planes, np.zeros(3)).intersections
+        big, small = gr.calipers(pts, n=300)
+    except Exception:  # noqa: BLE001 - a degenerate shape is a missing sample
+        return float("nan")
+    return big / small
+
+
+def _ranking(g: dict) -> dict:
+    """How often each facet is fastest, and each full order, over the samples."""
+    labels, rates = g["labels"], g["rates"]
+    order = np.argsort(-rates, axis=1, kind="stable")
+    n = len(rates)
+    fastest = np.bincount(order[:, 0], minlength=len(labels)) / n
+    keys, counts = np.unique(order, axis=0, return_counts=True)
+    orders = {" > ".join(labels[i] for i in key): float(c / n)
+              for key, c in sorted(zip(keys.tolist(), counts, strict=True),
+                                   key=lambda kc: -kc[1])}
+    return {"fastest": {k: float(p) for k, p in zip(labels, fastest, strict=True)},
+            "orders": orders, "samples": n}
+
+
+def finding_probabilities(summary: dict, facets: dict, growth: dict,
+                          findings: dict | None, n: int) -> list[dict]:
+    """Per published finding the fraction of the first ``n`` samples in which all its
+    checks pass (``paper.compare`` on each sample's numbers), and its verdict."""
+    if not findings:
+        return []
+    agree: dict[str, list[bool]] = {}
+    for s in range(n):
+        for row in compare(_sample_summary(summary, facets, growth, s), findings, ""):
+            if row["verdict"] in (AGREES, DISAGREES):
+                agree.setdefault(row["id"], []).append(row["verdict"] == AGREES)
+    out = []
+    for f in findings["findings"]:
+        got = agree.get(f["id"])
+        p = float(np.mean(got)) if got else None
+        verdict = ("not computed" if p is None else "robust agreement" if p >= ROBUST
+                   else "robust disagreement" if p <= 1 - ROBUST else "not robust")
+        out.append({"id": f["id"], "probability": p, "verdict": verdict})
+    return out
+
+
+def _sample_summary(summary: dict, facets: dict, growth: dict, s: int) -> dict:
+    """The numbers the paper checks read, at sample ``s``."""
+    out: dict = {"facets": {}, "growth": {"cases": {}}}
+    for label, fac in summary["facets"].items():
+        fs = facets[label]
+        optimum = {k: (dict(v, theta=float(fs["optimum"][k][s])) if k in fs["optimum"]
+                       else v) for k, v in fac["optimum"].items()}
+        binding = [dict(b, value=float(b["value"][s])) for b in fs["binding"]]
+        out["facets"][label] = {"gamma": fac["gamma"], "optimum": optimum,
+                                "binding": binding}
+    for case, g in growth.items():
+        r = g["rates"][s]
+        out["growth"]["cases"][case] = {
+            "ranking": [g["labels"][i] for i in np.argsort(-r, kind="stable")],
+            "anisotropy_index": float(g["anisotropy_index"][s])}
+    return out
+
+
+def uncertainty_section(inp: SummaryInputs, summary: dict, others: list[dict] | None = None,
+                        sigma: dict[str, float] | None = None, n: int = SAMPLES) -> dict:
+    """The ``uncertainty`` section of ``summary``: its sources (configurations from the
+    starts, model from the committee, calibration from the DFT runs ``others``) and
+    their propagation; ``sigma``: extra independent noise per structure id (eV)."""
+    miss, conf = starts_noise(summary.get("starts"))
+    committee, model = committee_noise(inp)
+    calibration, cal = calibration_noise(summary, others or [])
+    noise = NoiseModel(committee=committee, miss=miss, sigma=dict(sigma or {}),
+                       calibration=calibration)
+    sources = {"configurations": conf, "model": model, "calibration": cal}
+    got = propagate(inp, summary, noise, sources, n=n)
+    log.info("uncertainty: %d samples in %.2f s", n, got["seconds"])
+    return got
