@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from facetflow.engines.settings import settings_problems
 from facetflow.errors import Problem, SpecError
 from facetflow.findings import load_findings
+from facetflow.records.electronic import ELECTRONIC_ENGINES
 from facetflow.records.study import ENGINES, FacetSpec, Study
 from facetflow.structures.ligands import MODES, Ligand, get_ligand
 from facetflow.structures.materials import Compound, compound_names, get_compound
@@ -86,7 +87,7 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
                                 "ligands"))
     problems += _placement_problems(study)
     problems += _defect_problems(study, ligands)
-    return problems
+    return problems + _electronic_problems(study)
 
 
 class _LigandNames:
@@ -263,3 +264,15 @@ def _asymmetric_defect_problems(study: Study) -> list[Problem]:
                     "other facets in defects.facets")
             for i, f in enumerate(study.facets)
             if (d.facets is None or f.label in d.facets) and not f.is_symmetric(tetra)]
+
+
+def _electronic_problems(study: Study) -> list[Problem]:
+    """``analysis.electronic`` needs an engine that stores an electronic structure."""
+    if study.analysis.electronic_spec is None or study.engine.name in ELECTRONIC_ENGINES:
+        return []
+    why = ("the ML potential has no electrons" if study.engine.name == "mlip"
+           else f"the {study.engine.name} engine does not store one yet")
+    return [Problem("analysis.electronic", f"an electronic analysis needs a DFT engine "
+                    f"that stores eigenvalues, projections and the potential ({why}); "
+                    f"engine.name is {study.engine.name}", study.analysis.electronic,
+                    ", ".join(ELECTRONIC_ENGINES))]

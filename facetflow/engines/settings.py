@@ -168,6 +168,7 @@ class GpawSettings(_DftSettings):
     mixer_beta: float | None = Fraction
     maxiter: int | None = Count
     optimizer: Literal["BFGS", "LBFGS", "FIRE"] | None = None
+    electronic: bool | None = None  # also store eigenvalues, projections, potential
 
 
 SETTINGS_MODELS: dict[str, type[_Settings]] = {

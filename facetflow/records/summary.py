@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facetflow.records.electronic import ElectronicSummary
 from facetflow.records.study import ConditionsSpec
 
 SUMMARY_SCHEMA = "facetflow.summary/1"
@@ -312,6 +313,8 @@ class Summary(_Doc):
                                                            "structure")
     paper_comparison: list[ComparisonRow] = Field(
         default_factory=list, description="only with ``analysis.compare_with``")
+    electronic: ElectronicSummary | None = Field(None, description="only with "
+                                                 "``analysis.electronic`` (DFT engines)")
 
 
 class SummaryError(ValueError):

@@ -56,6 +56,9 @@ class PlanContext:
     prerelax: str | None  # the pre-relaxing engine (None: no pre-relaxation)
     single_final: bool  # final calculations after a pre-relaxation are single points
     core_ref: BuiltStructure | None  # the core bulk reference: its lattice feeds slabs
+    electronic: frozenset[str] = frozenset()  # roles whose final calculation stores the
+    # electronic structure (settings ``electronic: true``; absent otherwise, so the
+    # hashes of plans without it are unchanged)
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def build_plan(study: Study, records: list[BuiltStructure], engine: str | None =
         prerelax=study.engine.prerelax if engine != "mlip" else None,
         single_final=study.engine.final_task == "single",
         core_ref=next((r for r in records
-                       if r.record.reference == f"bulk:{study.core.material}"), None))
+                       if r.record.reference == f"bulk:{study.core.material}"), None),
+        electronic=_electronic_roles(study, engine))
     by_id = {r.id: r for r in records}
     graph = PlanGraph()
     for rec in sorted(records, key=lambda r: (_stage_rank(r, ctx.core_ref),
@@ -170,6 +174,8 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
     rec = built.rec
     purpose = structure_purpose(rec)
     s = settings_for(eng, purpose, ctx.settings if eng == ctx.engine else None)
+    if stage == "final" and eng == ctx.engine and rec.record.role in ctx.electronic:
+        s = {**s, "electronic": True}
     ident = get_engine(eng).identity(s).key
     task = "single" if (stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
                         and ctx.single_final) else "relax"
@@ -187,6 +193,13 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         start_from=start.start_from, start_map=start.start_map,
         start_alternatives=list(start.alternatives), perturb=perturb,
         depth=1 + max([graph.nodes[i].depth for i in feeds] or [-1]))
+
+
+def _electronic_roles(study: Study, engine: str) -> frozenset[str]:
+    """The roles whose final calculations store an electronic structure (none unless the
+    study asks for it and the final engine is a DFT engine)."""
+    spec = study.analysis.electronic_spec
+    return frozenset(spec.roles) if spec and engine != "mlip" else frozenset()
 
 
 def _hashed_inputs(start: Start, perturb: dict | None) -> dict:
