@@ -11,11 +11,16 @@ one). Physics and thresholds: ``facetflow.analysis.electronic``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from facetflow.analysis import electronic as el
 from facetflow.analysis.inputs import SummaryInputs
 from facetflow.records.calc import dict_to_atoms
 from facetflow.records.electronic import BandEdges, ElectronicSpec
 from facetflow.records.structure import Role
+
+DOS_MARGIN = 3.0  # eV below the VBM and above the CBM
+DOS_STEP = 0.05  # eV
 
 APPROXIMATIONS = [
     "Kohn-Sham eigenvalues of a semilocal functional (PBE): band gaps are underestimated "
@@ -48,7 +53,22 @@ def electronic_section(inp: SummaryInputs) -> dict | None:
         "trap_states": _traps(inp, edges),
         "ligand_shifts": _shifts(inp, edges),
         "electrochemical_window": _window(inp, edges, spec),
+        "dos": {sid: _dos(inp, sid, e) for sid, e in edges.items()},
     }
+
+
+def _dos(inp: SummaryInputs, sid: str, edges: BandEdges) -> dict:
+    """The DOS of one structure from VBM - DOS_MARGIN to CBM + DOS_MARGIN (eV), on the
+    scale of its band edges, rounded to 1e-3 states/eV."""
+    res = inp.wd.result(sid)
+    shift = edges.vacuum_level if edges.absolute else 0.0
+    e0 = round(edges.vbm - DOS_MARGIN, 2)
+    grid = np.arange(e0, edges.cbm + DOS_MARGIN, DOS_STEP)
+    curves = el.projected_dos(res.electronic, shift, grid)
+    total = curves.pop("total")
+    return {"e0": e0, "step": DOS_STEP, "width": el.DOS_WIDTH,
+            "total": np.round(total, 3).tolist(),
+            "regions": {k: np.round(v, 3).tolist() for k, v in curves.items()}}
 
 
 def _outer_material(inp: SummaryInputs) -> str:

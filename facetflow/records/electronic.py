@@ -178,6 +178,8 @@ class TrapCount(BaseModel):
 
 
 class TrapSummary(BaseModel):
+    """Trap states of the defect structures: every state, and a count per structure."""
+
     model_config = ConfigDict(extra="forbid")
 
     states: list[TrapState] = Field(description="every trap state")
@@ -208,6 +210,19 @@ class WindowRow(ReductionLevel):
     absolute: bool = Field(description="band edges on the vacuum scale")
 
 
+class DosCurve(BaseModel):
+    """Total and region-projected DOS of one structure on a uniform energy grid (states
+    per eV per cell, spin degeneracy included, Gaussian broadening ``width``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    e0: float = Field(description="first grid energy, eV (scale of the band edges)")
+    step: float = Field(description="grid spacing, eV")
+    width: float = Field(description="Gaussian broadening (standard deviation), eV")
+    total: list[float] = Field(description="total DOS, states/eV")
+    regions: dict[str, list[float]] = Field(description="DOS projected on each region")
+
+
 class ElectronicSummary(BaseModel):
     """``summary.json: electronic`` (``facetflow.analysis.electronic_summary``)."""
 
@@ -220,3 +235,5 @@ class ElectronicSummary(BaseModel):
     trap_states: TrapSummary
     ligand_shifts: list[LigandShift]
     electrochemical_window: list[WindowRow]
+    dos: dict[str, DosCurve] = Field(default_factory=dict, description="by structure id: "
+                                     "from VBM - 3 eV to CBM + 3 eV")
