@@ -127,3 +127,88 @@ def test_ligand_tables_carry_the_metal_carboxylates():
         assert metal in get_ligand(name).symbols
         assert get_element(metal).structure == "hcp"
     assert el.experimental_gap("ZnS")[0] == pytest.approx(3.68)
+
+
+def _fake_inputs():
+    """A stand-in for a work directory's SummaryInputs: a bare slab, a defect, a defect
+    with a ligand and its reference, and a Cd-carboxylate-covered slab, each with a made-up
+    spectrum (vacuum level 2 eV above the engine zero)."""
+    from types import SimpleNamespace as NS
+
+    from facetflow.records.calc import CalcResult, atoms_to_dict
+    from facetflow.records.context import LigandInfo
+    from facetflow.records.electronic import ElectronicSpec
+    from facetflow.records.structure import Role
+
+    z = np.arange(0.1, 20, 0.2)
+    prof = PotentialProfile(z=z.tolist(), potential=np.where((z > 4) & (z < 9), -8, 2.0)
+                            .tolist())
+    slab = Atoms("Zn2S2", positions=[[0, 0, 5], [2, 0, 6], [0, 2, 7], [2, 2, 8]],
+                 cell=[4, 4, 20], pbc=True)
+    vac = slab[[0, 1, 3]]
+    spectra = {  # energies (engine zero), occupations, atoms
+        "bare": ([-4.0, -3.0, 0.0, 1.0], [1, 1, 0, 0], slab),
+        "vs": ([-4.0, -3.0, -2.0, 1.0], [1, 1, 1, 0], vac),
+        "vs_lig_ref": ([-4.0, -3.2, 0.2, 1.0], [1, 1, 0, 0], slab),
+        "vs_lig": ([-4.0, -3.2, 0.2, 1.0], [1, 1, 0, 0], vac),
+        "cd": ([-4.0, -3.0, -0.4, 1.0], [1, 1, 0, 0], slab),
+    }
+    results, structures = {}, {}
+    for sid, (eps, occ, atoms) in spectra.items():
+        n = len(eps)
+        e = ElectronicResult(
+            code="test", fermi_level=-1.0, energies=eps, occupations=occ, kweights=[1.0] * n,
+            kpoints=[0] * n, spins=[0] * n, regions={"core": [1.0] * n}, ipr=[0.6] * n,
+            window=10.0, window_states=list(range(n)),
+            atom_weights=[[1 / len(atoms)] * len(atoms)] * n, potential=prof)
+        results[sid] = CalcResult(engine="gpaw", task="single", converged=True, energy=0.0,
+                                  forces=[[0, 0, 0]] * len(atoms),
+                                  structure=atoms_to_dict(atoms), electronic=e)
+        structures[sid] = atoms_to_dict(atoms)
+    facet = NS(label="110")
+
+    def rec(role, parent=None, defect=None, ligand=None, theta=None):
+        return NS(role=role, parent=parent, defect=defect, ligand=ligand, theta=theta,
+                  facet_label="110")
+    records = {"bare": rec(Role.BARE), "vs": rec(Role.DEFECT, "bare", "V_S"),
+               "vs_lig_ref": rec(Role.DEFECT_REFERENCE, "bare", None, "cd_acetate"),
+               "vs_lig": rec(Role.DEFECT_LIGAND, "vs_lig_ref", "V_S", "cd_acetate"),
+               "cd": rec(Role.LIGANDS, "bare", None, "cd_acetate", 0.5)}
+    lig = LigandInfo(symbols=["O", "Cd"], kind="Z", footprint=2,
+                     reference={}, charge=0)
+    study = NS(analysis=NS(electronic_spec=ElectronicSpec()), facets=[facet],
+               ligands=[NS(name="cd_acetate")])
+    return NS(study=study, records=records, wd=NS(result=results.get),
+              structure=structures.get,
+              of_role=lambda role, label=None: [s for s, r in records.items()
+                                                if r.role == role],
+              slab=lambda label, role: "bare" if role == Role.BARE else None,
+              ctx=NS(shell=None, core=NS(name="ZnS"), ligands={"cd_acetate": lig}))
+
+
+def test_electronic_section_tables_figures_and_html(tmp_path):
+    from facetflow.analysis import electronic_tables as et
+    from facetflow.analysis.electronic_plots import electronic_figures
+    from facetflow.analysis.electronic_summary import electronic_section
+    from facetflow.analysis.html_electronic import electronic_html
+    from facetflow.records.electronic import ElectronicSummary
+
+    sec = ElectronicSummary.model_validate(electronic_section(_fake_inputs()))
+    summary = {"electronic": sec.model_dump()}
+    edges = et.band_edges_frame(summary).set_index("structure")
+    assert edges.loc["bare", "vbm"] == pytest.approx(-5.0)  # -3 eV - vacuum level 2 eV
+    assert edges.loc["bare", "gap"] == pytest.approx(3.0)
+    counts = et.trap_counts_frame(summary).set_index("structure")
+    assert counts.loc["vs", "n_trap"] == 1 and counts.loc["vs", "levels_above_vbm"] == "1.00"
+    assert counts.loc["vs_lig", "n_trap"] == 0  # the ligand removes the vacancy level
+    window = et.window_frame(summary).iloc[0]
+    # Cd2+/Cd at -4.04 eV vs the covered slab's CBM at -2.4 eV: in the gap, active
+    assert window["structure"] == "cd" and window["active"]
+    assert window["cbm_scissor"] == pytest.approx(-5.0 + 3.68)
+    shifts = et.ligand_shift_frame(summary).set_index("structure")
+    assert shifts.loc["cd", "d_cbm"] == pytest.approx(-0.4)
+    assert len(et.write_electronic_tables(summary, tmp_path)) == 5
+    figs = electronic_figures(summary, tmp_path)
+    assert {p.name for p in figs} >= {"dos_vs.png", "alignment_110.svg"}
+    html = "\n".join(electronic_html(summary))
+    assert 'id="electronic"' in html and "Cd2+/Cd" in html
