@@ -135,13 +135,15 @@ def trap_states(structure: str, e: ElectronicResult, atoms: Atoms, edges: BandEd
             continue
         w = weights.get(n)
         dw = float(np.sum(np.asarray(w)[near])) if (w is not None and near) else None
-        ratio = e.ipr[n] * n_atoms
+        ipr = e.ipr[n] if e.ipr else None
+        ratio = ipr * n_atoms if ipr is not None else None
         out.append(TrapState(
             structure=structure, reference=reference, defect=defect, ligand=ligand,
             energy=round(en, 4), above_vbm=round(en - ref_edges.vbm, 4),
-            occupation=e.occupations[n], kweight=e.kweights[n], ipr=e.ipr[n],
-            ipr_ratio=round(ratio, 3), defect_weight=None if dw is None else round(dw, 4),
-            localised=ratio >= LOCALISED_IPR_RATIO))
+            occupation=e.occupations[n], kweight=e.kweights[n], ipr=ipr,
+            ipr_ratio=None if ratio is None else round(ratio, 3),
+            defect_weight=None if dw is None else round(dw, 4),
+            localised=ratio is not None and ratio >= LOCALISED_IPR_RATIO))
     return out
 
 

@@ -121,6 +121,7 @@ class VaspSettings(_DftSettings):
     walltime: float | None = NonPhysical(gt=0)
     incar: dict[str, Any] | None = None
     allow_potcar_spec: bool | None = None
+    electronic: bool | None = None  # LORBIT = 11, LVHAR: projections and LOCPOT stored
 
 
 class QeSettings(_DftSettings):

@@ -51,10 +51,12 @@ class ElectronicResult(BaseModel):
                                   "the k-points of one band and spin = 1)")
     kpoints: list[int] = Field(description="index of each state's irreducible k-point")
     spins: list[int] = Field(description="spin channel of each state (0 or 1)")
-    regions: dict[str, list[float]] = Field(description="region name -> fraction of each "
-                                            "state's atom weight on that region (0..1)")
-    ipr: list[float] = Field(description="inverse participation ratio over atoms of each "
-                             "state (1/N_atoms .. 1)")
+    regions: dict[str, list[float]] = Field(default_factory=dict, description="region name "
+                                            "-> fraction of each state's atom weight on "
+                                            "that region (0..1); empty: no projections")
+    ipr: list[float] = Field(default_factory=list, description="inverse participation "
+                             "ratio over atoms of each state (1/N_atoms .. 1); empty: no "
+                             "projections")
     window: float = Field(description="atom weights are kept for the states with "
                           "|E - E_F| <= window, eV")
     window_states: list[int] = Field(description="indices of those states")
@@ -89,7 +91,7 @@ class ElectronicSpec(BaseModel):
     scissor: bool = Field(True, description="also report scissor-corrected band edges")
 
 
-ELECTRONIC_ENGINES = ("gpaw",)
+ELECTRONIC_ENGINES = ("gpaw", "vasp")
 """Engines that store an electronic structure (``analysis.electronic``)."""
 
 
@@ -131,9 +133,10 @@ class TrapState(BaseModel):
     above_vbm: float = Field(description="energy above the reference VBM, eV")
     occupation: float = Field(description="occupation 0..1")
     kweight: float = Field(description="weight of its k-point")
-    ipr: float = Field(description="inverse participation ratio over atoms")
-    ipr_ratio: float = Field(description="IPR x N_atoms (1: spread evenly; larger: "
-                             "localised)")
+    ipr: float | None = Field(None, description="inverse participation ratio over atoms "
+                              "(None: no projections)")
+    ipr_ratio: float | None = Field(None, description="IPR x N_atoms (1: spread evenly; "
+                                    "larger: localised)")
     defect_weight: float | None = Field(None, description="fraction of its weight on the "
                                         "atoms within DEFECT_RADIUS of a defect")
     localised: bool = Field(description="ipr_ratio >= LOCALISED_IPR_RATIO")
