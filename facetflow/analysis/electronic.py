@@ -13,7 +13,8 @@ Conventions (docs/electronic.md):
   on the vacuum scale, VBM_ref + TRAP_TOLERANCE < E < CBM_ref - TRAP_TOLERANCE. Each
   carries its energy above VBM_ref, occupation, IPR and weight on the atoms within
   ``DEFECT_RADIUS`` of a defect; it is localised when IPR x N_atoms >=
-  ``LOCALISED_IPR_RATIO``.
+  ``LOCALISED_IPR_RATIO``, and on the defect when that weight is at least
+  ``ON_DEFECT_WEIGHT``.
 * Reduction level of a metal ion M(n+)/M on the vacuum scale: E = -4.44 eV - e E0 (E0 in
   V vs SHE, aqueous). Electrochemically active when VBM < E < CBM + margin.
 """
@@ -37,6 +38,7 @@ from facetflow.records.electronic import (
 TRAP_TOLERANCE = 0.1  # eV: a trap state lies at least this far inside the reference gap
 DEFECT_RADIUS = 3.0  # Å: atoms this close to a defect centre are "around the defect"
 LOCALISED_IPR_RATIO = 2.0  # IPR x N_atoms: twice as concentrated as an even spread
+ON_DEFECT_WEIGHT = 0.5  # a trap is on the defect with at least this weight around it
 OCCUPIED = 0.5  # occupation separating valence from conduction states
 DOS_WIDTH = 0.1  # eV: Gaussian broadening of the DOS
 
@@ -143,7 +145,8 @@ def trap_states(structure: str, e: ElectronicResult, atoms: Atoms, edges: BandEd
             occupation=e.occupations[n], kweight=e.kweights[n], ipr=ipr,
             ipr_ratio=None if ratio is None else round(ratio, 3),
             defect_weight=None if dw is None else round(dw, 4),
-            localised=ratio is not None and ratio >= LOCALISED_IPR_RATIO))
+            localised=ratio is not None and ratio >= LOCALISED_IPR_RATIO,
+            on_defect=None if dw is None else dw >= ON_DEFECT_WEIGHT))
     return out
 
 

@@ -48,6 +48,7 @@ def electronic_section(inp: SummaryInputs) -> dict | None:
         "thresholds": {"trap_tolerance_eV": el.TRAP_TOLERANCE,
                        "defect_radius_A": el.DEFECT_RADIUS,
                        "localised_ipr_ratio": el.LOCALISED_IPR_RATIO,
+                       "on_defect_weight": el.ON_DEFECT_WEIGHT,
                        "active_margin_eV": spec.margin},
         "band_edges": {sid: e.model_dump() for sid, e in edges.items()},
         "trap_states": _traps(inp, edges),
@@ -109,6 +110,7 @@ def _traps(inp: SummaryInputs, edges: dict[str, BandEdges]) -> dict:
                        "ligand": rec.ligand if rec.role == Role.DEFECT_LIGAND else None,
                        "reference": ref, "n_trap": len(found),
                        "n_localised": sum(t.localised for t in found),
+                       "n_on_defect": sum(bool(t.on_defect) for t in found),
                        "levels_above_vbm": sorted({round(t.above_vbm, 2) for t in found}),
                        "near_atoms": len(near), "n_atoms": len(atoms)})
     return {"states": states, "counts": counts}

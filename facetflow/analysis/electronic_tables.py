@@ -22,9 +22,10 @@ EDGE_COLUMNS = ["structure", "absolute", "vbm", "cbm", "gap", "fermi_level",
                 "ionisation_potential", "electron_affinity", "work_function",
                 "vacuum_flatness", "cbm_scissor"]
 TRAP_COLUMNS = ["structure", "defect", "ligand", "reference", "energy", "above_vbm",
-                "occupation", "kweight", "ipr", "ipr_ratio", "defect_weight", "localised"]
+                "occupation", "kweight", "ipr", "ipr_ratio", "defect_weight", "localised",
+                "on_defect"]
 COUNT_COLUMNS = ["structure", "defect", "ligand", "reference", "n_trap", "n_localised",
-                 "levels_above_vbm", "near_atoms", "n_atoms"]
+                 "n_on_defect", "levels_above_vbm", "near_atoms", "n_atoms"]
 SHIFT_COLUMNS = ["facet", "structure", "ligand", "theta", "reference", "d_vbm", "d_cbm",
                  "d_work_function"]
 WINDOW_COLUMNS = ["facet", "ligand", "couple", "e0_V_she", "level", "vbm", "cbm",

@@ -42,11 +42,13 @@ def electronic_html(summary: Mapping[str, Any]) -> list[str]:
     out += ["<h3>Band edges (eV, vacuum scale)</h3>",
             _table(band_edges_frame(summary), cols, set(range(1, 9)))]
     cols = ["structure", "defect", "ligand", "reference", "n_trap", "n_localised",
-            "levels_above_vbm"]
+            "n_on_defect", "levels_above_vbm"]
     out += ["<h3>Trap states</h3>",
             f"<p>States inside the gap of the pristine reference (at least "
             f"{th.get('trap_tolerance_eV', '')} eV inside it); localised when IPR × N_atoms "
-            f"≥ {th.get('localised_ipr_ratio', '')}; levels in eV above the reference "
+            f"≥ {th.get('localised_ipr_ratio', '')}, on the defect when at least "
+            f"{th.get('on_defect_weight', '')} of it lies on the atoms within "
+            f"{th.get('defect_radius_A', '')} Å of a defect; levels in eV above the reference "
             "VBM. A ligand removes a defect's traps where its row has none.</p>",
             _table(trap_counts_frame(summary), cols, set())]
     shifts = ligand_shift_frame(summary)

@@ -140,6 +140,8 @@ class TrapState(BaseModel):
     defect_weight: float | None = Field(None, description="fraction of its weight on the "
                                         "atoms within DEFECT_RADIUS of a defect")
     localised: bool = Field(description="ipr_ratio >= LOCALISED_IPR_RATIO")
+    on_defect: bool | None = Field(None, description="defect_weight >= ON_DEFECT_WEIGHT "
+                                   "(None: no defect atoms known)")
 
 
 class ReductionLevel(BaseModel):
@@ -174,6 +176,8 @@ class TrapCount(BaseModel):
     reference: str = Field(description="pristine reference structure")
     n_trap: int = Field(description="states (k-point resolved) inside the reference gap")
     n_localised: int = Field(description="of these, localised (IPR ratio)")
+    n_on_defect: int = Field(0, description="of these, with most of their weight on the "
+                             "atoms around the defect")
     levels_above_vbm: list[float] = Field(description="distinct trap energies above the "
                                           "reference VBM, eV (0.01 eV)")
     near_atoms: int = Field(description="atoms within DEFECT_RADIUS of a defect")

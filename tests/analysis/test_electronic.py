@@ -90,6 +90,7 @@ def test_trap_states_lie_inside_the_reference_gap():
     assert traps[0].above_vbm == pytest.approx(0.5) and traps[0].occupation == 1
     assert traps[0].defect_weight == pytest.approx(0.85)
     assert traps[0].localised and not traps[1].localised  # IPR x N: 2.92 and 1.12
+    assert traps[0].on_defect and not traps[1].on_defect  # weight near: 0.85 and 0.4
     assert el.trap_states("ref", ref, atoms, r_edges, "ref", r_edges) == []
 
 
