@@ -121,14 +121,16 @@ def _facet_reference(inp: SummaryInputs, label: str) -> str | None:
 
 
 def _shifts(inp: SummaryInputs, edges: dict[str, BandEdges]) -> list[dict]:
-    """Band-edge shifts of each ligand-covered slab against its facet's outer slab, eV."""
+    """Band-edge shifts of each ligand-covered slab (a sweep's arrangement, or the
+    pristine slab with a defect's ligand) against its facet's outer slab, eV."""
     rows = []
     for f in inp.study.facets:
         ref = _facet_reference(inp, f.label)
         if ref not in edges:
             continue
         r = edges[ref]
-        for sid in inp.of_role(Role.LIGANDS, f.label) + inp.of_role(Role.SHELL, f.label):
+        for sid in (inp.of_role(Role.LIGANDS, f.label) + inp.of_role(Role.SHELL, f.label)
+                    + inp.of_role(Role.DEFECT_REFERENCE, f.label)):
             if sid not in edges or sid == ref:
                 continue
             e = edges[sid]
@@ -143,27 +145,40 @@ def _shifts(inp: SummaryInputs, edges: dict[str, BandEdges]) -> list[dict]:
 
 def _window(inp: SummaryInputs, edges: dict[str, BandEdges], spec: ElectronicSpec
             ) -> list[dict]:
-    """Per facet and ligand: its metal ion's reduction level against the band edges of
-    the slab with that ligand at its highest computed coverage (else the facet's outer
-    slab)."""
+    """Per facet and ligand (swept, or bound next to defects): its metal ion's reduction
+    level against the band edges of the slab with that ligand at its highest computed
+    coverage (else a pristine slab carrying it next to a defect site, else the facet's
+    outer slab)."""
     rows = []
+    names = [ls.name for ls in inp.study.ligands]
+    if inp.study.defects:
+        names += [n for n in inp.study.defects.ligands if n not in names]
     for f in inp.study.facets:
-        ref = _facet_reference(inp, f.label)
-        for ls in inp.study.ligands:
-            covered = sorted((inp.records[s].theta or 0, s)
-                             for s in inp.of_role(Role.LIGANDS, f.label)
-                             if inp.records[s].ligand == ls.name and s in edges)
-            sid = covered[-1][1] if covered else ref
-            if sid not in edges or ls.name not in inp.ctx.ligands:
+        for name in names:
+            sid = _carrier(inp, edges, f.label, name)
+            if sid not in edges or name not in inp.ctx.ligands:
                 continue
             e = edges[sid]
-            lvl = el.reduction_level(ls.name, inp.ctx.ligands[ls.name].symbols, e.vbm,
-                                     e.cbm, spec.margin)
+            symbols = inp.ctx.ligands[name].symbols
+            lvl = el.reduction_level(name, symbols, e.vbm, e.cbm, spec.margin)
             if spec.scissor and e.cbm_scissor is not None:
-                sc = el.reduction_level(ls.name, inp.ctx.ligands[ls.name].symbols, e.vbm,
-                                        e.cbm_scissor, spec.margin)
+                sc = el.reduction_level(name, symbols, e.vbm, e.cbm_scissor, spec.margin)
                 lvl = lvl.model_copy(update={"cbm_scissor": e.cbm_scissor,
                                              "active_scissor": sc.active})
             rows.append({"facet": f.label, "structure": sid, "absolute": e.absolute,
                          **lvl.model_dump()})
     return rows
+
+
+def _carrier(inp: SummaryInputs, edges: dict[str, BandEdges], label: str, name: str
+             ) -> str | None:
+    """The slab whose band edges judge ligand ``name`` on facet ``label``: its sweep's
+    arrangement of highest coverage, else a pristine slab with it next to a defect site,
+    else the facet's outer slab."""
+    covered = sorted((inp.records[s].theta or 0, s) for s in inp.of_role(Role.LIGANDS, label)
+                     if inp.records[s].ligand == name and s in edges)
+    if covered:
+        return covered[-1][1]
+    refs = [s for s in inp.of_role(Role.DEFECT_REFERENCE, label)
+            if inp.records[s].ligand == name and s in edges]
+    return refs[0] if refs else _facet_reference(inp, label)

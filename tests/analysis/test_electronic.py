@@ -178,7 +178,7 @@ def _fake_inputs():
     lig = LigandInfo(symbols=["O", "Cd"], kind="Z", footprint=2,
                      reference={}, charge=0)
     study = NS(analysis=NS(electronic_spec=ElectronicSpec()), facets=[facet],
-               ligands=[NS(name="cd_acetate")])
+               ligands=[NS(name="cd_acetate")], defects=NS(ligands=["cd_acetate"]))
     return NS(study=study, records=records, wd=NS(result=results.get),
               structure=structures.get,
               of_role=lambda role, label=None: [s for s, r in records.items()
