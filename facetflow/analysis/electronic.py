@@ -151,9 +151,12 @@ def trap_states(structure: str, e: ElectronicResult, atoms: Atoms, edges: BandEd
 
 
 def projected_dos(e: ElectronicResult, shift: float, grid: np.ndarray,
-                  width: float = DOS_WIDTH) -> dict[str, np.ndarray]:
+                  groups: dict[str, list[int]] | None = None, width: float = DOS_WIDTH
+                  ) -> dict[str, np.ndarray]:
     """Total DOS and DOS projected on each region (states/eV per cell, spin degeneracy
-    included) on ``grid`` (eV, same scale as energies - ``shift``), Gaussian broadened."""
+    included) on ``grid`` (eV, same scale as energies - ``shift``), Gaussian broadened;
+    ``groups``: name -> atom indices projected on as well (from the states with stored
+    atom weights only)."""
     eps = np.asarray(e.energies) - shift
     g = np.exp(-0.5 * ((grid[:, None] - eps[None, :]) / width) ** 2) / (
         width * np.sqrt(2 * np.pi))
@@ -161,6 +164,11 @@ def projected_dos(e: ElectronicResult, shift: float, grid: np.ndarray,
     out = {"total": g @ k}
     for name, frac in e.regions.items():
         out[name] = g @ (k * np.asarray(frac))
+    for name, atoms in (groups or {}).items():
+        frac = np.zeros(len(eps))
+        if e.window_states:
+            frac[e.window_states] = np.asarray(e.atom_weights)[:, atoms].sum(axis=1)
+        out[name] = g @ (k * frac)
     return out
 
 

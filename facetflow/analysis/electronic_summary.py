@@ -60,16 +60,30 @@ def electronic_section(inp: SummaryInputs) -> dict | None:
 
 def _dos(inp: SummaryInputs, sid: str, edges: BandEdges) -> dict:
     """The DOS of one structure from VBM - DOS_MARGIN to CBM + DOS_MARGIN (eV), on the
-    scale of its band edges, rounded to 1e-3 states/eV."""
+    scale of its band edges, rounded to 1e-3 states/eV; of a defect structure also the
+    DOS on the atoms around the defect (``defect``, from the states within the stored
+    window of the Fermi level)."""
     res = inp.wd.result(sid)
     shift = edges.vacuum_level if edges.absolute else 0.0
     e0 = round(edges.vbm - DOS_MARGIN, 2)
     grid = np.arange(e0, edges.cbm + DOS_MARGIN, DOS_STEP)
-    curves = el.projected_dos(res.electronic, shift, grid)
+    rec = inp.records[sid]
+    near = (_near_defect(inp, sid, rec.parent)
+            if rec.role in (Role.DEFECT, Role.DEFECT_LIGAND) else [])
+    curves = el.projected_dos(res.electronic, shift, grid,
+                              {"defect": near} if near else None)
     total = curves.pop("total")
     return {"e0": e0, "step": DOS_STEP, "width": el.DOS_WIDTH,
             "total": np.round(total, 3).tolist(),
             "regions": {k: np.round(v, 3).tolist() for k, v in curves.items()}}
+
+
+def _near_defect(inp: SummaryInputs, sid: str, ref: str | None) -> list[int]:
+    """Indices of the atoms of ``sid`` around its defects (found against ``ref``)."""
+    if ref is None or ref not in inp.records:
+        return []
+    atoms = dict_to_atoms(inp.structure(sid))
+    return el.atoms_near(atoms, el.defect_centres(atoms, dict_to_atoms(inp.structure(ref))))
 
 
 def _outer_material(inp: SummaryInputs) -> str:
@@ -99,8 +113,7 @@ def _traps(inp: SummaryInputs, edges: dict[str, BandEdges]) -> dict:
         if ref not in edges:
             continue
         atoms = dict_to_atoms(inp.structure(sid))
-        centres = el.defect_centres(atoms, dict_to_atoms(inp.structure(ref)))
-        near = el.atoms_near(atoms, centres)
+        near = _near_defect(inp, sid, ref)
         res = inp.wd.result(sid)
         found = el.trap_states(sid, res.electronic, res.atoms(), edges[sid], ref,
                                edges[ref], rec.defect, rec.ligand if rec.role ==

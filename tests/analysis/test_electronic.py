@@ -208,6 +208,10 @@ def test_electronic_section_tables_figures_and_html(tmp_path):
     assert window["cbm_scissor"] == pytest.approx(-5.0 + 3.68)
     shifts = et.ligand_shift_frame(summary).set_index("structure")
     assert shifts.loc["cd", "d_cbm"] == pytest.approx(-0.4)
+    dos = sec.dos["vs"]
+    assert set(dos.regions) == {"core", "defect"} and "defect" not in sec.dos["bare"].regions
+    # the total DOS integrates to 2 electrons per state (4 states, spin-paired)
+    assert sum(dos.total) * dos.step == pytest.approx(8.0, rel=0.05)
     assert len(et.write_electronic_tables(summary, tmp_path)) == 5
     figs = electronic_figures(summary, tmp_path)
     assert {p.name for p in figs} >= {"dos_vs.png", "alignment_110.svg"}
