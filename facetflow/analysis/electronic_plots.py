@@ -5,9 +5,10 @@
   VBM and CBM as dashed lines, the pristine reference's gap shaded, and its trap states as
   red ticks (taller when localised), after the band diagrams of ZnS(110) defects.
 * ``alignment_<facet>.png/.svg``: band alignment of a facet: VBM and CBM bars of the
-  outer slab and of each ligand-covered slab (scissor-corrected CBM dotted), and the
-  reduction level of each ligand's metal ion (vacuum scale, eV), green when inert, red
-  when electrochemically active.
+  outer slab and of each ligand-covered slab (the ligand-induced shifts; scissor-corrected
+  CBM dotted), and the reduction level of each ligand's metal ion (vacuum scale, eV),
+  red when electrochemically active against the outer slab, orange when active only
+  against its scissor-corrected CBM, green when inert.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ def alignment_figure(summary: Mapping[str, Any], facet: str) -> Figure:
     sec = _section(summary)
     rows = [r for r in sec.get("electrochemical_window", []) if r["facet"] == facet]
     columns: dict[str, Mapping[str, Any]] = {}
-    for r in rows:
-        columns.setdefault(r["structure"], sec["band_edges"][r["structure"]])
+    shifted = [r["structure"] for r in sec.get("ligand_shifts", []) if r["facet"] == facet]
+    for sid in [r["structure"] for r in rows] + shifted:
+        columns.setdefault(sid, sec["band_edges"][sid])
     fig = new_figure(1.6 + 1.3 * max(len(columns), 1) + 0.9 * len(rows), 4.5)
     ax = fig.add_subplot(1, 1, 1)
     names = list(columns)
@@ -79,14 +81,17 @@ def alignment_figure(summary: Mapping[str, Any], facet: str) -> Figure:
         if r.get("level") is None:
             continue
         x = len(names) + 0.2 + 0.9 * j
-        color = "#d62728" if r["active"] else "#2ca02c"
+        color = ("#d62728" if r["active"] else
+                 "#ff7f0e" if r.get("active_scissor") else "#2ca02c")
         ax.hlines(r["level"], x - 0.3, x + 0.3, colors=color, lw=3)
+        ax.axhline(r["level"], color=color, lw=0.6, ls="--", alpha=0.6)
         ax.annotate(f"{r['couple']}\n{r['ligand']}", (x, r["level"]), fontsize=7,
                     ha="center", va="bottom")
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=7)
     ax.set_ylabel("energy vs vacuum (eV)")
-    ax.set_title(f"Band alignment {{{facet}}}: VBM (blue), CBM (orange), reduction "
-                 "levels (red active, green inert)", fontsize=9)
+    ax.set_title(f"Band alignment {{{facet}}}: VBM (blue), CBM (orange; scissor dotted); "
+                 "reduction levels: red active, orange active with the scissor CBM only, "
+                 "green inert", fontsize=9)
     return fig
 
 

@@ -159,19 +159,21 @@ def _shifts(inp: SummaryInputs, edges: dict[str, BandEdges]) -> list[dict]:
 def _window(inp: SummaryInputs, edges: dict[str, BandEdges], spec: ElectronicSpec
             ) -> list[dict]:
     """Per facet and ligand (swept, or bound next to defects): its metal ion's reduction
-    level against the band edges of the slab with that ligand at its highest computed
-    coverage (else a pristine slab carrying it next to a defect site, else the facet's
-    outer slab)."""
+    level against the band edges of the facet's outer slab without ligands (shell-
+    capped, else bare), as experiments compare the levels with the semiconductor's band
+    edges; the ligand's own shift of the edges is in ``ligand_shifts``."""
     rows = []
     names = [ls.name for ls in inp.study.ligands]
     if inp.study.defects:
         names += [n for n in inp.study.defects.ligands if n not in names]
     for f in inp.study.facets:
+        sid = _facet_reference(inp, f.label)
+        if sid not in edges:
+            continue
+        e = edges[sid]
         for name in names:
-            sid = _carrier(inp, edges, f.label, name)
-            if sid not in edges or name not in inp.ctx.ligands:
+            if name not in inp.ctx.ligands:
                 continue
-            e = edges[sid]
             symbols = inp.ctx.ligands[name].symbols
             lvl = el.reduction_level(name, symbols, e.vbm, e.cbm, spec.margin)
             if spec.scissor and e.cbm_scissor is not None:
@@ -181,17 +183,3 @@ def _window(inp: SummaryInputs, edges: dict[str, BandEdges], spec: ElectronicSpe
             rows.append({"facet": f.label, "structure": sid, "absolute": e.absolute,
                          **lvl.model_dump()})
     return rows
-
-
-def _carrier(inp: SummaryInputs, edges: dict[str, BandEdges], label: str, name: str
-             ) -> str | None:
-    """The slab whose band edges judge ligand ``name`` on facet ``label``: its sweep's
-    arrangement of highest coverage, else a pristine slab with it next to a defect site,
-    else the facet's outer slab."""
-    covered = sorted((inp.records[s].theta or 0, s) for s in inp.of_role(Role.LIGANDS, label)
-                     if inp.records[s].ligand == name and s in edges)
-    if covered:
-        return covered[-1][1]
-    refs = [s for s in inp.of_role(Role.DEFECT_REFERENCE, label)
-            if inp.records[s].ligand == name and s in edges]
-    return refs[0] if refs else _facet_reference(inp, label)

@@ -203,8 +203,8 @@ def test_electronic_section_tables_figures_and_html(tmp_path):
     assert counts.loc["vs", "n_trap"] == 1 and counts.loc["vs", "levels_above_vbm"] == "1.00"
     assert counts.loc["vs_lig", "n_trap"] == 0  # the ligand removes the vacancy level
     window = et.window_frame(summary).iloc[0]
-    # Cd2+/Cd at -4.04 eV vs the covered slab's CBM at -2.4 eV: in the gap, active
-    assert window["structure"] == "cd" and window["active"]
+    # Cd2+/Cd at -4.04 eV vs the bare slab's edges (-5, -2 eV): in the gap, active
+    assert window["structure"] == "bare" and window["active"]
     assert window["cbm_scissor"] == pytest.approx(-5.0 + 3.68)
     shifts = et.ligand_shift_frame(summary).set_index("structure")
     assert shifts.loc["cd", "d_cbm"] == pytest.approx(-0.4)
