@@ -16,7 +16,10 @@ Conventions (docs/electronic.md):
   ``LOCALISED_IPR_RATIO``, and on the defect when that weight is at least
   ``ON_DEFECT_WEIGHT``.
 * Reduction level of a metal ion M(n+)/M on the vacuum scale: E = -4.44 eV - e E0 (E0 in
-  V vs SHE, aqueous). Electrochemically active when VBM < E < CBM + margin.
+  V vs SHE, aqueous). Electrochemically active when VBM < E < CBM + margin. Computed
+  counterpart on the slab carrying the ligand: its lowest empty ligand-localised state
+  (ligand weight >= ``LIGAND_STATE_WEIGHT``) against the slab's lowest empty state;
+  active when less than the margin above it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ TRAP_TOLERANCE = 0.1  # eV: a trap state lies at least this far inside the refer
 DEFECT_RADIUS = 3.0  # Å: atoms this close to a defect centre are "around the defect"
 LOCALISED_IPR_RATIO = 2.0  # IPR x N_atoms: twice as concentrated as an even spread
 ON_DEFECT_WEIGHT = 0.5  # a trap is on the defect with at least this weight around it
+LIGAND_STATE_WEIGHT = 0.5  # a state is the ligand's with at least this weight on it
 OCCUPIED = 0.5  # occupation separating valence from conduction states
 DOS_WIDTH = 0.1  # eV: Gaussian broadening of the DOS
 
@@ -170,6 +174,21 @@ def projected_dos(e: ElectronicResult, shift: float, grid: np.ndarray,
             frac[e.window_states] = np.asarray(e.atom_weights)[:, atoms].sum(axis=1)
         out[name] = g @ (k * frac)
     return out
+
+
+def ligand_state_above_cbm(e: ElectronicResult) -> float | None:
+    """On a ligand-covered slab: the lowest empty state with ligand weight >=
+    ``LIGAND_STATE_WEIGHT`` minus the lowest empty state with less (the slab's CBM), eV;
+    None without ligand projections or without either kind of empty state."""
+    lig = e.regions.get("ligand")
+    if not lig:
+        return None
+    eps, occ, w = (np.asarray(x) for x in (e.energies, e.occupations, lig))
+    empty = occ < OCCUPIED
+    own, slab = empty & (w >= LIGAND_STATE_WEIGHT), empty & (w < LIGAND_STATE_WEIGHT)
+    if not own.any() or not slab.any():
+        return None
+    return float(eps[own].min() - eps[slab].min())
 
 
 @cache

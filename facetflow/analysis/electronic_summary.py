@@ -49,6 +49,7 @@ def electronic_section(inp: SummaryInputs) -> dict | None:
                        "defect_radius_A": el.DEFECT_RADIUS,
                        "localised_ipr_ratio": el.LOCALISED_IPR_RATIO,
                        "on_defect_weight": el.ON_DEFECT_WEIGHT,
+                       "ligand_state_weight": el.LIGAND_STATE_WEIGHT,
                        "active_margin_eV": spec.margin},
         "band_edges": {sid: e.model_dump() for sid, e in edges.items()},
         "trap_states": _traps(inp, edges),
@@ -181,5 +182,24 @@ def _window(inp: SummaryInputs, edges: dict[str, BandEdges], spec: ElectronicSpe
                 lvl = lvl.model_copy(update={"cbm_scissor": e.cbm_scissor,
                                              "active_scissor": sc.active})
             rows.append({"facet": f.label, "structure": sid, "absolute": e.absolute,
-                         **lvl.model_dump()})
+                         **lvl.model_dump(), **_computed(inp, edges, f.label, name, spec)})
     return rows
+
+
+def _computed(inp: SummaryInputs, edges: dict[str, BandEdges], label: str, name: str,
+              spec: ElectronicSpec) -> dict:
+    """The computed verdict on the slab carrying ligand ``name`` (its sweep's arrangement
+    of highest coverage, else a pristine slab with it next to a defect site)."""
+    covered = sorted((inp.records[s].theta or 0, s) for s in inp.of_role(Role.LIGANDS, label)
+                     if inp.records[s].ligand == name and s in edges)
+    refs = [s for s in inp.of_role(Role.DEFECT_REFERENCE, label)
+            if inp.records[s].ligand == name and s in edges]
+    sid = covered[-1][1] if covered else (refs[0] if refs else None)
+    if sid is None:
+        return {}
+    e = inp.wd.result(sid).electronic
+    gap = el.ligand_state_above_cbm(e)
+    if gap is None:  # with ligand projections: no empty level of its own among the states
+        return {"covered": sid, "active_computed": False if e.regions.get("ligand") else None}
+    return {"covered": sid, "ligand_state_above_cbm": gap,
+            "active_computed": gap < spec.margin}

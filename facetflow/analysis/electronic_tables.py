@@ -30,7 +30,8 @@ SHIFT_COLUMNS = ["facet", "structure", "ligand", "theta", "reference", "d_vbm", 
                  "d_work_function"]
 WINDOW_COLUMNS = ["facet", "ligand", "couple", "e0_V_she", "level", "vbm", "cbm",
                   "above_cbm", "active", "cbm_scissor", "active_scissor", "structure",
-                  "absolute", "source"]
+                  "covered", "ligand_state_above_cbm", "active_computed", "absolute",
+                  "source"]
 
 
 def _section(summary: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -58,10 +58,13 @@ def electronic_html(summary: Mapping[str, Any]) -> list[str]:
         out += ["<h3>Ligand-induced band-edge shifts (eV)</h3>",
                 _table(shifts, cols, {3, 4, 5, 6})]
     cols = ["facet", "ligand", "couple", "e0_V_she", "level", "vbm", "cbm", "above_cbm",
-            "active", "active_scissor"]
+            "active", "active_scissor", "ligand_state_above_cbm", "active_computed"]
     out += ["<h3>Electrochemical window</h3>",
             f"<p>Reduction level E = −4.44 eV − e·E° (vacuum scale); active when it lies "
             f"in the gap or less than {th.get('active_margin_eV', '')} eV above the CBM "
-            "(an injected electron can reduce the ion).</p>",
-            _table(window_frame(summary), cols, {3, 4, 5, 6, 7})]
+            "(an injected electron can reduce the ion). Computed counterpart: on the slab "
+            "carrying the ligand, its lowest empty ligand-localised state minus the lowest "
+            "empty slab state (ligand_state_above_cbm); active_computed when below the same "
+            "margin.</p>",
+            _table(window_frame(summary), cols, {3, 4, 5, 6, 7, 10})]
     return out

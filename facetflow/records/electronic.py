@@ -210,11 +210,23 @@ class LigandShift(BaseModel):
 
 
 class WindowRow(ReductionLevel):
-    """A ligand's reduction level against the band edges of one facet's slab."""
+    """A ligand's reduction level against the band edges of one facet's slab, and the
+    computed counterpart on the slab carrying the ligand: where its lowest empty
+    ligand-localised state lies against the lowest empty slab state."""
 
     facet: str = Field(description="facet label")
     structure: str = Field(description="slab whose band edges are used")
     absolute: bool = Field(description="band edges on the vacuum scale")
+    covered: str | None = Field(None, description="slab carrying the ligand (None: none "
+                                "computed)")
+    ligand_state_above_cbm: float | None = Field(
+        None, description="on ``covered``: lowest empty state with ligand weight >= "
+        "LIGAND_STATE_WEIGHT minus the lowest empty state with less, eV (< 0: an empty "
+        "ligand level below the conduction band)")
+    active_computed: bool | None = Field(None, description="ligand_state_above_cbm < "
+                                         "margin: an injected electron can go to the "
+                                         "ligand (False also when no empty state of the "
+                                         "computed ones is the ligand's)")
 
 
 class DosCurve(BaseModel):

@@ -217,3 +217,16 @@ def test_electronic_section_tables_figures_and_html(tmp_path):
     assert {p.name for p in figs} >= {"dos_vs.png", "alignment_110.svg"}
     html = "\n".join(electronic_html(summary))
     assert 'id="electronic"' in html and "Cd2+/Cd" in html
+
+
+def test_an_empty_ligand_level_below_the_slab_cbm_is_found():
+    e = _spectrum([-2.0, -1.0, 0.6, 1.0, 2.5], [1, 1, 0, 0, 0])
+    # the empty state at 0.6 eV lies on the ligand, the slab's CBM is at 1.0 eV
+    active = e.model_copy(update={"regions": {"core": [1, 1, 0.1, 0.9, 0.2],
+                                              "ligand": [0, 0, 0.9, 0.1, 0.8]}})
+    assert el.ligand_state_above_cbm(active) == pytest.approx(-0.4)
+    # the ligand's lowest empty level 1.5 eV above the slab's CBM
+    inert = e.model_copy(update={"regions": {"core": [1, 1, 0.9, 0.9, 0.2],
+                                             "ligand": [0, 0, 0.1, 0.1, 0.8]}})
+    assert el.ligand_state_above_cbm(inert) == pytest.approx(1.9)
+    assert el.ligand_state_above_cbm(e) is None  # no ligand projections
