@@ -23,7 +23,8 @@ from facetflow.study import parse_study
 TINY = ROOT / "tests" / "data" / "zns_defects_tiny.yaml"
 SETTINGS = {"mode": "lcao", "basis": "sz(dzp)", "kpt_density": 0.0, "mixer_beta": 0.25,
             "electronic": True}
-MIN_GAP = 1.0  # eV: PBE bulk ZnS ~2.1 eV; an ideal (110) slab of 3 planes keeps > 1 eV
+MIN_GAP = 0.8  # eV: PBE bulk ZnS ~2.1 eV; this unrelaxed 3-plane slab in a single-zeta
+# basis keeps about 1.1 eV (its surface states narrow it; relaxed, about 1.9 eV)
 
 
 @pytest.fixture(scope="module")
