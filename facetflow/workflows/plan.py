@@ -36,6 +36,7 @@ import numpy as np
 from facetflow.engines import get_engine
 from facetflow.engines.presets import purpose_of, settings_for
 from facetflow.records.calc import atoms_to_dict, structure_hash
+from facetflow.records.electronic import ELECTRONIC_ENGINES
 from facetflow.records.plan import Calculation, Plan, PlannedStructure, calc_hash
 from facetflow.records.structure import Role
 from facetflow.records.study import Study, WorkflowSpec
@@ -197,9 +198,10 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
 
 def _electronic_roles(study: Study, engine: str) -> frozenset[str]:
     """The roles whose final calculations store an electronic structure (none unless the
-    study asks for it and the final engine is a DFT engine)."""
+    study asks for it and the final engine is one that can, ``ELECTRONIC_ENGINES``)."""
     spec = study.analysis.electronic_spec
-    return frozenset(spec.roles) if spec and engine != "mlip" else frozenset()
+    return (frozenset(spec.roles) if spec and engine in ELECTRONIC_ENGINES
+            else frozenset())
 
 
 def _hashed_inputs(start: Start, perturb: dict | None) -> dict:
