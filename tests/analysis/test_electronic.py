@@ -230,3 +230,13 @@ def test_an_empty_ligand_level_below_the_slab_cbm_is_found():
                                              "ligand": [0, 0, 0.1, 0.1, 0.8]}})
     assert el.ligand_state_above_cbm(inert) == pytest.approx(1.9)
     assert el.ligand_state_above_cbm(e) is None  # no ligand projections
+
+
+def test_a_gpaw_study_asks_its_final_slab_calculations_only():
+    path = ROOT / "tests" / "data" / "zns_electronic_tiny.yaml"
+    study = load_study(path)
+    plan = build_plan(study, build_catalog(study, path.parent))
+    flagged = {n.key for n in plan.nodes.values() if n.settings.get("electronic")}
+    assert flagged == {"110_bare", "110_V_S_0"}  # not the ML pre-relaxations, not S8
+    assert all(plan.nodes[h].engine == "gpaw" for h in
+               (plan.records["110_bare"].calc, plan.records["110_V_S_0"].calc))
