@@ -19,6 +19,7 @@ from facetflow.engines.presets import PURPOSES
 from facetflow.engines.settings import gpaw_problems, settings_problems
 from facetflow.errors import Problem, SpecError
 from facetflow.findings import load_findings
+from facetflow.records.electronic import ELECTRONIC_ENGINES
 from facetflow.records.study import ENGINES, FacetSpec, Study
 from facetflow.structures.context import reference_problems
 from facetflow.structures.growth_units import growth_species
@@ -176,7 +177,7 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
                                 "ligands"))
     problems += _placement_problems(study)
     problems += _defect_problems(study, ligands)
-    return problems
+    return problems + _electronic_problems(study)
 
 
 def _references_problems(study: Study) -> list[Problem]:
@@ -377,3 +378,15 @@ def _asymmetric_defect_problems(study: Study) -> list[Problem]:
                     "other facets in defects.facets")
             for i, f in enumerate(study.facets)
             if (d.facets is None or f.label in d.facets) and not f.is_symmetric(tetra)]
+
+
+def _electronic_problems(study: Study) -> list[Problem]:
+    """``analysis.electronic`` needs an engine that stores an electronic structure."""
+    if study.analysis.electronic_spec is None or study.engine.name in ELECTRONIC_ENGINES:
+        return []
+    why = ("the ML potential has no electrons" if study.engine.name == "mlip"
+           else f"the {study.engine.name} engine does not store one yet")
+    return [Problem("analysis.electronic", f"an electronic analysis needs a DFT engine "
+                    f"that stores eigenvalues, projections and the potential ({why}); "
+                    f"engine.name is {study.engine.name}", study.analysis.electronic,
+                    ", ".join(ELECTRONIC_ENGINES))]

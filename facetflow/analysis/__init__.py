@@ -12,6 +12,7 @@ plain data or a pandas DataFrame::
     analysis.binding_energies("work/quick")   # E_b at theta* per facet and species
     analysis.growth_rates("work/quick")       # rates, ranking, anisotropy per case
     analysis.study_summary("work/quick")      # everything, as report/summary.json holds it
+    analysis.electronic_frames("work/zns110_defects_electronic")["trap_counts"]
 
 (The names differ from the submodules ``summary``, ``growth``, ... on purpose.)
 """
@@ -49,3 +50,13 @@ def growth_rates(workdir: str | Path):
     from facetflow.analysis.tables import growth_frame
 
     return growth_frame(study_summary(workdir))
+
+
+def electronic_frames(workdir: str | Path) -> dict:
+    """The electronic tables of a study with ``analysis.electronic`` as DataFrames, by
+    name: band_edges, trap_states, trap_counts, ligand_shifts, electrochemical_window
+    (``facetflow.analysis.electronic_tables``; empty frames without the analysis)."""
+    from facetflow.analysis.electronic_tables import FRAMES
+
+    summary = study_summary(workdir)
+    return {name: frame(summary) for name, frame in FRAMES.items()}

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from facetflow.analysis.html_electronic import ELECTRONIC_STEMS, electronic_html
 from facetflow.analysis.html_format import (
     esc,
 )
@@ -119,6 +120,8 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
                  '<a href="#binding">binding energies</a>'
                  + ('<a href="#defects">point defects</a>' if summary.get("defects") else "")
                  + '<a href="#growth">growth</a>'
+                 + ('<a href="#electronic">electronic structure</a>'
+                    if summary.get("electronic") else "")
                  + ('<a href="#paper">paper comparison</a>'
                     if as_list(summary.get("paper_comparison")) else "")
                  + '<a href="#conditions">conditions and references</a>'
@@ -132,6 +135,8 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
     parts += _figure_blocks([p for p in figs if p.stem == "defects"])
     parts += growth_section(summary)
     parts += _figure_blocks([p for p in figs if p.stem == "shapes"])
+    parts += electronic_html(summary)
+    parts += _figure_blocks([p for p in figs if p.stem.startswith(ELECTRONIC_STEMS)])
     parts += comparison_section(summary)
     # 3. how the numbers were obtained
     parts += conditions_section(summary)
@@ -140,8 +145,8 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
     parts += starts_section(summary)
     parts += missing_section(summary)
     rest = [p for p in figs
-            if not (p.stem.startswith("gamma_") or p.stem in ("binding", "shapes",
-                                                              "defects"))]
+            if not (p.stem.startswith(("gamma_", *ELECTRONIC_STEMS))
+                    or p.stem in ("binding", "shapes", "defects"))]
     if rest:
         parts += ["<h2>Other figures</h2>"] + _figure_blocks(rest)
     # 4. provenance, last

@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from facetflow.analysis.data import WorkData, energies, load
+from facetflow.analysis.electronic_tables import write_electronic_tables
 from facetflow.analysis.html import write_html
 from facetflow.analysis.summary import summarise
 from facetflow.analysis.tables import write_tables
@@ -165,14 +166,17 @@ def write_report_files(summary: dict, out: str | Path, figures: bool = True) -> 
     for a work directory; the path of report.html. Needs no work directory or store."""
     out = Path(out)
     write_tables(summary, out)
+    write_electronic_tables(summary, out)
     made: list[Path] = []
     if figures:
         # matplotlib (~0.3 s to import) only when a report is drawn, not on every rerun
         import facetflow.analysis.figures as figs
+        from facetflow.analysis.electronic_plots import electronic_figures
 
         made += figs.gamma_figures(summary, out)
         made += figs.binding_figure(summary, out)
         made += figs.shape_figure(summary, out)
         made += figs.defects_figure(summary, out)
         made += figs.growth_mu_figures(summary, out)
+        made += electronic_figures(summary, out)
     return write_html(summary, out, made)

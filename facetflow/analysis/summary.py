@@ -32,6 +32,7 @@ import numpy as np
 import facetflow.analysis.growth as gr
 from facetflow.analysis.data import WorkData, load
 from facetflow.analysis.defects import summarise_defects
+from facetflow.analysis.electronic_summary import electronic_section
 from facetflow.analysis.inputs import SummaryInputs
 from facetflow.analysis.paper import compare
 from facetflow.analysis.potentials import (
@@ -117,6 +118,9 @@ def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = No
             inp.records, inp.energy, refs,
             {k: v["value"] for k, v in mu.items() if k in context.ligands},
             context.shell or context.core, list(study.defects.limits))
+    electronic = electronic_section(inp)
+    if electronic:
+        out["electronic"] = electronic
     starts = starts_section(inp)
     if starts:
         out["starts"] = starts

@@ -17,6 +17,10 @@ retried with half the mixer beta and twice the smearing, then reported as a Calc
 With ``settings.command`` (an MPI launcher and GPAW's interpreter, e.g.
 ``mpiexec -n 8 gpaw python``) the same calculation runs in a subprocess as
 ``<command> -m facetflow.engines.gpaw FOLDER``.
+
+With ``electronic: true`` (serial runs only) the result also carries the eigenvalues,
+occupations, projections on atoms and the planar-averaged electrostatic potential of the
+final structure (``engines.electronic_gpaw``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from facetflow.engines.base import (
     EngineUnavailable,
     max_force,
 )
+from facetflow.engines.electronic_gpaw import electronic_result
 from facetflow.engines.kpoints import kpoint_mesh
 from facetflow.engines.optimize import relax_with_calculator
 from facetflow.engines.runner import SerialEngine, wants_dipole_correction
@@ -133,7 +138,9 @@ def run_in_process(atoms: Atoms, task: str, s: GpawSettings, workdir: Path) -> d
                         f"{beta * 2:g}): raise maxiter, lower mixer_beta, increase smearing "
                         "or check the structure")
     text = txt.read_text(errors="replace") if txt.exists() else ""
-    return {"energy": float(work.get_potential_energy()),
+    electronic = (electronic_result(work, calc, str(s.mode)).model_dump()
+                  if s.electronic else None)
+    return {"electronic": electronic, "energy": float(work.get_potential_energy()),
             "forces": np.asarray(work.get_forces()).tolist(),
             "positions": work.positions.tolist(), "cell": work.cell[:].tolist(),
             "steps": int(info["steps"]), "converged": bool(info["converged"]),
@@ -163,6 +170,9 @@ class GpawEngine(SerialEngine):
         if not ok:
             raise EngineUnavailable(self.name, why)
         s = run_settings(self.name, atoms, settings)
+        if s.electronic and s.command:
+            raise CalcError("electronic: true needs a serial GPAW run (command: null): the "
+                            "projections are read in this process")
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="facetflow-gpaw-") as tmp:
             work = Path(s.workdir or tmp)
@@ -182,6 +192,7 @@ class GpawEngine(SerialEngine):
             forces=forces.tolist(), structure=atoms_to_dict(final), steps=out["steps"],
             scf_cycles=out["scf_cycles"], wall_time=wall, fmax=max_force(forces, atoms),
             warnings=out["warnings"], trajectory_energies=out["energies"],
+            electronic=out.get("electronic"),
             provenance={"engine": self.name, "code": "GPAW",
                         "version": metadata.version("gpaw"),
                         "setups": f"gpaw-data {metadata.version('gpaw-data')}",

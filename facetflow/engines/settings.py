@@ -137,6 +137,7 @@ class VaspSettings(_DftSettings):
     walltime: float | None = NonPhysical(gt=0)
     incar: dict[str, Any] | None = None
     allow_potcar_spec: bool | None = None
+    electronic: bool | None = None  # LORBIT = 11, LVHAR: projections and LOCPOT stored
 
 
 class QeSettings(_DftSettings):
@@ -184,6 +185,7 @@ class GpawSettings(_DftSettings):
     mixer_beta: float | None = Fraction
     maxiter: int | None = Count
     optimizer: Literal["BFGS", "LBFGS", "FIRE"] | None = None
+    electronic: bool | None = None  # also store eigenvalues, projections, potential
 
 
 SETTINGS_MODELS: dict[str, type[_Settings]] = {

@@ -18,7 +18,9 @@ Run
     WalltimeHandler; corrections are recorded in the result's warnings and provenance.
 Outputs
     ``vasprun.xml`` parsed with pymatgen's ``Vasprun`` (final energy, forces, structure,
-    ionic and electronic steps).
+    ionic and electronic steps). With ``electronic: true`` also ``LORBIT = 11`` and
+    ``LVHAR``: eigenvalues, projections and the planar-averaged ``LOCPOT``
+    (``engines.electronic_vasp``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from facetflow.engines.base import (
     EngineUnavailable,
     max_force,
 )
+from facetflow.engines.electronic_vasp import INCAR_TAGS, vasp_electronic
 from facetflow.engines.runner import SerialEngine, wants_dipole_correction
 from facetflow.engines.settings import VaspSettings, resolve_settings, run_settings
 from facetflow.records.calc import CalcResult, atoms_to_dict
@@ -113,6 +116,8 @@ def write_inputs(atoms: Atoms, s: VaspSettings, purpose: str, directory: Path,
         incar.pop("EDIFFG", None)
     if s.ispin == 1:
         incar.pop("MAGMOM", None)
+    if s.electronic:
+        incar.update(INCAR_TAGS)
     if purpose == "molecule" or s.gamma_only:
         kpts = Kpoints.gamma_automatic((1, 1, 1))
     potcar_map = dict(vs.CONFIG["POTCAR"])
@@ -205,6 +210,8 @@ class VaspEngine(SerialEngine):
             if not (work / "vasprun.xml").is_file():
                 raise CalcError("VASP finished without vasprun.xml")
             parsed = parse_vasprun(work / "vasprun.xml")
+            if s.electronic:
+                parsed["electronic"] = vasp_electronic(work, atoms, order)
         return self._result(atoms, task, parsed, order, run_log, time.perf_counter() - t0,
                             {"command": command, "potcar_symbols": blocks,
                              "settings": s.model_dump(exclude_none=True)})
@@ -230,6 +237,7 @@ class VaspEngine(SerialEngine):
             energy=parsed["energy"], forces=forces.tolist(), structure=atoms_to_dict(final),
             steps=parsed["ionic_steps"], scf_cycles=parsed["scf_cycles"], wall_time=wall,
             fmax=max_force(forces, atoms), warnings=notes,
+            electronic=parsed.get("electronic"),
             provenance={"engine": self.name, "code": "VASP", "version": parsed["version"],
                         "command": provenance["command"], "corrections": fixes,
                         "potcar_symbols": provenance["potcar_symbols"],

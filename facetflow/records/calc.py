@@ -2,8 +2,10 @@
 
 ``CalcResult`` is the record every engine returns and the results store keeps: plain,
 JSON-serialisable data (energies in eV, forces in eV/Å, lengths in Å, wall time in s).
-``EngineIdentity`` is what, besides the settings, decides an engine's numbers (code and
-model versions); its ``key`` enters every calculation hash.
+``electronic`` (``records.electronic``) holds the eigenvalues, projections and planar-
+averaged potential of a DFT calculation that was asked for them. ``EngineIdentity`` is
+what, besides the settings, decides an engine's numbers (code and model versions); its
+``key`` enters every calculation hash.
 
 Structures travel as the dictionaries of ``atoms_to_dict`` (symbols, Cartesian positions
 in Å, cell vectors in Å as rows, periodicity, facetflow's per-atom arrays and the indices
@@ -25,6 +27,8 @@ import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
 from pydantic import BaseModel, ConfigDict, Field
+
+from facetflow.records.electronic import ElectronicResult
 
 EngineName = Literal["mlip", "vasp", "qe", "cp2k", "gpaw"]
 ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
@@ -76,9 +80,15 @@ class CalcResult(BaseModel):
                                        "settings used, checksums of model weights")
     trajectory_energies: list[float] = Field(default_factory=list, description="total "
                                              "energy at each ionic step, eV")
+    electronic: ElectronicResult | None = Field(None, description="eigenvalues, occupations, "
+                                                "projections and planar-averaged potential "
+                                                "(only when the calculation's settings ask "
+                                                "for ``electronic``)")
 
     def to_dict(self) -> dict:
-        return self.model_dump()
+        """The record as plain data; without ``electronic`` when there is none, so a
+        result without electronic output is stored exactly as before the field existed."""
+        return self.model_dump(exclude={"electronic"} if self.electronic is None else None)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=float)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from facetflow.records.calc import ENGINE_NAMES
+from facetflow.records.electronic import ElectronicSpec
 from facetflow.records.structure import Facet, miller_label
 
 ENGINES = ENGINE_NAMES  # the one engine list (records.calc)
@@ -319,6 +320,16 @@ class AnalysisSpec(_Spec):
     """Published findings to set beside this run's (``summary.json: paper_comparison``):
     the name of a file in ``facetflow/data/papers/`` (without ``.yaml``) or a path to a
     YAML file of the same form (see ``facetflow.analysis.paper``)."""
+    electronic: bool | ElectronicSpec = False
+    """Electronic analysis (DFT engines only): ``true`` or an ``ElectronicSpec`` (roles,
+    margin, scissor); see ``facetflow.analysis.electronic``."""
+
+    @property
+    def electronic_spec(self) -> ElectronicSpec | None:
+        """The electronic analysis asked for (None: none)."""
+        if self.electronic is True:
+            return ElectronicSpec()
+        return self.electronic or None
 
     @model_validator(mode="after")
     def _ranges(self) -> AnalysisSpec:

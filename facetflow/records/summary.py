@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facetflow.records.electronic import ElectronicSummary
 from facetflow.records.study import ConditionsSpec
 from facetflow.records.uncertainty import UncertaintySummary
 
@@ -369,6 +370,8 @@ class Summary(_Doc):
     uncertainty: UncertaintySummary | None = Field(
         None, description="error bars of every number and probabilities of rankings and "
                           "findings (facetflow.analysis.uncertainty)")
+    electronic: ElectronicSummary | None = Field(None, description="only with "
+                                                 "``analysis.electronic`` (DFT engines)")
 
 
 class SummaryError(ValueError):

@@ -39,6 +39,7 @@ import numpy as np
 from facetflow.engines import get_engine
 from facetflow.engines.presets import purpose_of, settings_for
 from facetflow.records.calc import atoms_to_dict, structure_hash
+from facetflow.records.electronic import ELECTRONIC_ENGINES
 from facetflow.records.plan import Calculation, Plan, PlannedStructure, calc_hash
 from facetflow.records.structure import Role
 from facetflow.records.study import Study, WorkflowSpec
@@ -61,6 +62,9 @@ class PlanContext:
     single_final: bool  # final calculations after a pre-relaxation are single points
     candidates: int  # final calculations from the m lowest ML minima (engine.dft_candidates)
     core_ref: BuiltStructure | None  # the core bulk reference: its lattice feeds slabs
+    electronic: frozenset[str] = frozenset()  # roles whose final calculation stores the
+    # electronic structure (settings ``electronic: true``; absent otherwise, so the
+    # hashes of plans without it are unchanged)
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def build_plan(study: Study, records: list[BuiltStructure], engine: str | None =
         single_final=study.engine.final_task == "single",
         candidates=study.engine.dft_candidates,
         core_ref=next((r for r in records
-                       if r.record.reference == f"bulk:{study.core.material}"), None))
+                       if r.record.reference == f"bulk:{study.core.material}"), None),
+        electronic=_electronic_roles(study, engine))
     by_id = {r.id: r for r in records}
     graph = PlanGraph()
     for rec in sorted(records, key=lambda r: (_stage_rank(r, ctx.core_ref),
@@ -210,6 +215,8 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
     s = settings_for(eng, purpose, overrides if overrides is not None
                      else ctx.settings if eng == ctx.engine
                      else ctx.prerelax_settings if eng == ctx.prerelax else None)
+    if stage == "final" and eng == ctx.engine and rec.record.role in ctx.electronic:
+        s = {**s, "electronic": True}
     ident = get_engine(eng).identity(s).key
     task = "single" if stage == "committee" or (
         stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
@@ -229,6 +236,14 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         start_from=start.start_from, start_map=start.start_map,
         start_alternatives=list(start.alternatives), start_rank=start.rank, perturb=perturb,
         depth=1 + max([graph.nodes[i].depth for i in feeds] or [-1]))
+
+
+def _electronic_roles(study: Study, engine: str) -> frozenset[str]:
+    """The roles whose final calculations store an electronic structure (none unless the
+    study asks for it and the final engine is one that can, ``ELECTRONIC_ENGINES``)."""
+    spec = study.analysis.electronic_spec
+    return (frozenset(spec.roles) if spec and engine in ELECTRONIC_ENGINES
+            else frozenset())
 
 
 def _hashed_inputs(start: Start, perturb: dict | None) -> dict:
