@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+from functools import cache
 from pathlib import Path
 
 from facetflow.analysis.data import WorkData, energies, load
@@ -131,6 +132,16 @@ def _inputs(workdir: Path, data: WorkData, figures: bool) -> str | None:
         h.update(f"{key} {row.status} {row.checksum}\n".encode())
     h.update(json.dumps([data.store_problems, versions(), figures], sort_keys=True,
                         default=str).encode())
+    h.update(code_digest().encode())
+    return h.hexdigest()
+
+
+@cache
+def code_digest() -> str:
+    """sha256 of facetflow's code and data files as they were when this module was first
+    imported (below): the code a running process computes with, not what a later edit
+    left on disk."""
+    h = hashlib.sha256()
     package = Path(__file__).resolve().parent.parent
     for src in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
         h.update(src.read_bytes())
@@ -180,3 +191,6 @@ def write_report_files(summary: dict, out: str | Path, figures: bool = True) -> 
         made += figs.growth_mu_figures(summary, out)
         made += electronic_figures(summary, out)
     return write_html(summary, out, made)
+
+
+code_digest()  # fixed at import: see code_digest
