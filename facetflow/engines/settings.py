@@ -276,9 +276,14 @@ def gpaw_problems(engine: str, settings: dict, purposes: tuple[str, ...] = PURPO
     for purpose in purposes:
         merged = settings_for("gpaw", purpose, settings)
         shipped = gpaw_basis_sets()
-        if merged.get("mode") == "lcao" and shipped and merged.get("basis") not in shipped:
+        basis = str(merged.get("basis"))
+        reduced = re.fullmatch(r"(sz|szp|dz|dzp)\((.+)\)", basis)  # sz(dzp): part of dzp
+        if merged.get("mode") == "lcao" and shipped and \
+                (reduced.group(2) if reduced else basis) not in shipped:
+            names = ", ".join(sorted(shipped))
             out.append(Problem(f"{path}.basis", "LCAO basis set not in the installed "
-                               "gpaw-data", merged.get("basis"), ", ".join(sorted(shipped))))
+                               "gpaw-data", merged.get("basis"),
+                               f"{names}, or a reduction of one such as sz({names})"))
             break
         if merged.get("mode") == "lcao" and merged.get("relax_cell"):
             out.append(Problem(f"{path}.{purpose}.relax_cell", "GPAW's LCAO mode has no "

@@ -228,3 +228,30 @@ def test_settings_resolved_by_the_caller_are_not_guessed_again(tmp_path):
     assert run_settings("cp2k", indium, {}).periodic == "NONE"
     write_inputs(indium, s, _input_purpose(indium, s), tmp_path)
     assert Kpoints.from_file(tmp_path / "KPOINTS").kpts[0][0] > 1
+
+
+def test_gpaw_settings_that_cannot_run_are_refused_up_front(tmp_path):
+    """An LCAO basis gpaw-data does not ship (a reduction such as sz(dzp) is fine), and a
+    cell relaxation in LCAO mode (no stress tensor) for a purpose the study computes."""
+    from conftest import ROOT, variant_study
+
+    from facetflow.errors import SpecError
+    from facetflow.study import load_study
+
+    tiny = ROOT / "tests" / "data" / "gpaw_tiny.yaml"
+
+    def with_settings(**settings):
+        return variant_study(tmp_path, tiny, lambda d: d["engine"]["settings"].update(settings))
+
+    load_study(with_settings(basis="sz(dzp)"))
+    with pytest.raises(SpecError, match=r"engine.settings.basis: LCAO basis set not in the "
+                                        r"installed gpaw-data \(got 'szp'\)"):
+        load_study(with_settings(basis="szp"))
+
+    def with_bulk(d):
+        d["workflow"].update(bulk_references=True)
+        d["engine"]["settings"]["bulk"] = {"relax_cell": True}
+
+    with pytest.raises(SpecError, match="engine.settings.bulk.relax_cell: GPAW's LCAO mode "
+                                        "has no stress tensor"):
+        load_study(variant_study(tmp_path, tiny, with_bulk))
