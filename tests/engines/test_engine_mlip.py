@@ -221,7 +221,8 @@ def test_bulk_relaxes_cell(quick_records):
 
 
 def test_unknown_model_is_a_clear_error(slab_acetate):
-    with pytest.raises(SpecError, match="settings.model.*'chgnet'"):
+    with pytest.raises(SpecError, match="settings.model: unknown model 'nonexistent'; "
+                                        "allowed: chgnet, sevennet-0"):
         get_engine("mlip").run(slab_acetate, "single", {"model": "nonexistent"})
 
 

@@ -42,7 +42,10 @@ def test_mlip_models_are_the_engines_models():
     from facetflow.engines.settings import MlipSettings
 
     fields = MlipSettings.model_fields
-    assert set(fields["model"].annotation.__args__[0].__args__) == set(MODELS)
+    for name in MODELS:  # every registry model is a valid setting, any other name is not
+        assert MlipSettings.model_validate({"model": name}).model == name
+    with pytest.raises(ValueError, match="unknown model 'mace'"):
+        MlipSettings.model_validate({"model": "mace"})
     assert set(fields["optimizer"].annotation.__args__[0].__args__) == \
         set(OPTIMIZERS) | set(BATCHED)
 
