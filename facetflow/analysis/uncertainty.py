@@ -47,6 +47,8 @@ from facetflow.analysis.potentials import (
     references,
 )
 from facetflow.analysis.surfaces import _eb, gamma_bare, interfacial
+from facetflow.analysis.wulff import calipers, family_normals
+from facetflow.structures.materials import Compound
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +326,7 @@ def growth_samples(inp: SummaryInputs, summary: dict, facets: dict, values: dict
             _put(values, f"growth.cases.{case}.rates.{label}", data["rates"].get(label),
                  rates[:, j])
         _put(values, f"growth.cases.{case}.anisotropy_index", data["anisotropy_index"], aniso)
-        aspect = _aspect_ratios(inp.ctx.core.a, [millers[k] for k in labels],
+        aspect = _aspect_ratios(gr.study_core(inp.study), [millers[k] for k in labels],
                                 rates[:shape_samples])
         _put(values, f"growth.cases.{case}.shape.aspect_ratio",
              (data.get("shape") or {}).get("aspect_ratio"), aspect)
@@ -354,15 +356,17 @@ def _sampled_input(fs: dict, nominal: dict, lig: str | None, additive: str | Non
         eb_additive=None if additive is None else eb.get(additive, nominal["eb_additive"]))
 
 
-def _aspect_ratios(a: float, millers: list, rates: np.ndarray) -> np.ndarray | None:
+def _aspect_ratios(compound: Compound, millers: list, rates: np.ndarray
+                   ) -> np.ndarray | None:
     """Aspect ratio of the kinetic Wulff shape of each row of ``rates`` (NaN where a
     shape cannot be built); None when the facets share Miller indices or no rows. The
-    shape is the one of ``growth.kinetic_wulff`` (every facet of a cubic family at its
-    rate, m-3m), built directly as an intersection of half-spaces (~1 ms instead of
-    pymatgen's ~10 ms), once per distinct rate vector (rates equal to 1e-4)."""
+    shape is the one of ``growth.kinetic_wulff`` (every facet of a family, under the
+    crystal's point group, at the family's rate), built directly as an intersection of
+    half-spaces (~1 ms instead of ~10 ms), once per distinct rate vector (rates equal to
+    1e-4)."""
     if len(set(millers)) < len(millers) or len(rates) == 0:
         return None
-    normals = [cubic_family(m) for m in millers]
+    normals = [family_normals(compound, m) for m in millers]
     made: dict[tuple, float] = {}
     out = []
     for r in rates:
@@ -373,28 +377,17 @@ def _aspect_ratios(a: float, millers: list, rates: np.ndarray) -> np.ndarray | N
     return np.array(out)
 
 
-def cubic_family(miller) -> np.ndarray:
-    """Unit normals of the facets of a cubic (m-3m) family {hkl}: every permutation and
-    sign change of (h, k, l), each once."""
-    from itertools import permutations, product
-
-    found = {tuple(s * v for s, v in zip(signs, perm, strict=True))
-             for perm in permutations(miller) for signs in product((1, -1), repeat=3)}
-    n = np.array(sorted(found), float)
-    return n / np.linalg.norm(n, axis=1, keepdims=True)
-
-
 def wulff_aspect_ratio(normals: list[np.ndarray], rates) -> float:
     """Largest over smallest caliper width of {x : n.x <= rate_f for every normal n of
-    family f} (``growth.calipers``); NaN when the shape is degenerate."""
-    from scipy.spatial import HalfspaceIntersection
+    family f} (``wulff.calipers``); NaN when the facets do not close a shape."""
+    from scipy.spatial import HalfspaceIntersection, QhullError
 
     planes = np.vstack([np.hstack([n, -float(r) * np.ones((len(n), 1))])
                         for n, r in zip(normals, rates, strict=True)])
     try:
         pts = HalfspaceIntersection(planes, np.zeros(3)).intersections
-        big, small = gr.calipers(pts, n=300)
-    except Exception:  # noqa: BLE001 - a degenerate shape is a missing sample
+        big, small = calipers(pts, n=300)
+    except (QhullError, ValueError):  # an open or degenerate shape: a missing sample
         return float("nan")
     return big / small
 

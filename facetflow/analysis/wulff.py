@@ -92,6 +92,22 @@ def wulff_shape(compound: Compound, values: Mapping[tuple[int, ...], float]) -> 
                        faces=faces)
 
 
+def family_normals(compound: Compound, miller: tuple[int, ...]) -> np.ndarray:
+    """Unit normals (Cartesian, conventional-cell frame) of every facet of the family of
+    ``miller`` (Miller, or Miller-Bravais on hexagonal crystals) under the crystal's
+    point group: a plane h . x = d maps to (h R^-1) . x' = d under the fractional rotation
+    R, and its normal is sum_i h'_i b_i with b_i the reciprocal vectors. The same orbits as
+    ``wulff_shape`` uses, for constructions repeated many times (error-bar samples)."""
+    at = conventional_cell(compound)
+    ds = spglib.get_symmetry_dataset((at.cell[:], at.get_scaled_positions(), at.numbers),
+                                     symprec=SYMPREC)
+    m = tuple(miller)
+    hkl = np.array(m[:2] + m[3:] if len(m) == 4 else m, float)
+    images = {tuple(np.round(hkl @ np.linalg.inv(rot), 6)) for rot in ds.rotations}
+    normals = np.array(sorted(images)) @ np.linalg.inv(at.cell[:]).T
+    return normals / np.linalg.norm(normals, axis=1, keepdims=True)
+
+
 def _polygon(vertices: np.ndarray) -> np.ndarray:
     """A convex face's vertices in order around it (by angle about their centroid in the
     face's plane), duplicates dropped."""

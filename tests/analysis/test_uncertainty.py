@@ -240,18 +240,31 @@ def test_precursor_priced_growth_species_keeps_the_element_at_its_limit(truth):
 
 
 def test_fast_wulff_aspect_ratio_matches_the_kinetic_wulff_shape():
+    """The samples' aspect ratio (half-space intersection over the point group's family
+    normals) is the kinetic Wulff shape's, on zincblende (-43m: {111} A and {-1-1-1} B
+    apart) and on wurtzite (6mm)."""
     from facetflow.analysis.growth import kinetic_wulff
-    from facetflow.analysis.uncertainty import cubic_family, wulff_aspect_ratio
+    from facetflow.analysis.uncertainty import wulff_aspect_ratio
+    from facetflow.analysis.wulff import family_normals
+    from facetflow.structures.materials import get_compound
 
-    millers = [(1, 0, 0), (1, 1, 0), (1, 1, 1)]
-    assert [len(cubic_family(m)) for m in millers] == [6, 12, 8]
+    zb, wz = get_compound("ZnSe"), get_compound("CdSe_wz")
+    assert [len(family_normals(zb, m)) for m in [(1, 0, 0), (1, 1, 0), (1, 1, 1)]] == \
+        [6, 12, 4]
+    assert len(family_normals(wz, (1, 0, -1, 0))) == 6
+    assert len(family_normals(wz, (0, 0, 0, 1))) == 1
     rng = np.random.default_rng(4)
-    for _ in range(15):
-        rates = rng.uniform(0.4, 1.0, 3)
-        slow = kinetic_wulff(6.0, dict(zip(millers, rates, strict=True))).aspect_ratio
-        fast = wulff_aspect_ratio([cubic_family(m) for m in millers], rates)
-        assert fast == pytest.approx(slow, rel=0.01)
-    cube = wulff_aspect_ratio([cubic_family(m) for m in millers], [1.0, 5.0, 5.0])
+    for compound, millers in [(zb, [(1, 0, 0), (1, 1, 0), (1, 1, 1), (-1, -1, -1)]),
+                              (wz, [(1, 0, -1, 0), (1, 1, -2, 0), (0, 0, 0, 1),
+                                    (0, 0, 0, -1)])]:
+        normals = [family_normals(compound, m) for m in millers]
+        for _ in range(8):
+            rates = rng.uniform(0.4, 1.0, len(millers))
+            slow = kinetic_wulff(compound, dict(zip(millers, rates, strict=True)))
+            fast = wulff_aspect_ratio(normals, rates)
+            assert fast == pytest.approx(slow.aspect_ratio, rel=0.01)
+    cube = wulff_aspect_ratio([family_normals(zb, m) for m in [(1, 0, 0), (1, 1, 0)]],
+                              [1.0, 5.0])
     assert cube == pytest.approx(np.sqrt(3), rel=0.01)
 
 
