@@ -84,4 +84,7 @@ def test_store_and_workers_import_no_engine():
     assert {m for m in workers if m.startswith("facetflow.")} <= {"facetflow.engines.base",
                                                                    "facetflow.records.calc"}
     calc = _imports(PACKAGE / "records" / "calc.py")
-    assert not {m for m in calc if m.startswith("facetflow.")}
+    # the calculation record stands on plain records only (its optional electronic part)
+    assert {m for m in calc if m.startswith("facetflow.")} <= {"facetflow.records.electronic"}
+    assert not {m for m in _imports(PACKAGE / "records" / "electronic.py")
+                if m.startswith("facetflow.")}
