@@ -131,4 +131,3 @@ class UncertaintySummary(_Doc):
                                                description="with analysis.compare_with")
     shape_samples: int = Field(0, description="samples whose kinetic Wulff shape was "
                                               "built (aspect-ratio interval)")
-    seconds: float = Field(description="wall time of the propagation (s)")

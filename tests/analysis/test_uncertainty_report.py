@@ -25,7 +25,7 @@ def summary():
     eb_f = next(b for b in f111["binding"] if b["species"] == "F")
     s["uncertainty"] = {
         "method": "test", "samples": 1000, "seed": 1, "interval": 0.9,
-        "robust_threshold": 0.9, "shape_samples": 0, "seconds": 0.1,
+        "robust_threshold": 0.9, "shape_samples": 0,
         "sources": {"configurations": {"used": True, "note": "starts"},
                     "model": {"used": True, "committee": ["sevennet-0"], "note": "c"},
                     "calibration": {"used": False, "note": "no DFT rows"}},
