@@ -92,7 +92,7 @@ def dataset_reactions(wd: WorkData, workdir: Path) -> list[Reaction]:
     """The binding and exchange reactions of a work directory whose energies are all
     computed (module docstring), from the summary's own selection of structures."""
     ctx = read_context(workdir / "study.json")
-    summary = summarise(wd, ctx)
+    summary = summarise(wd, ctx, uncertainty=False)  # the nominal numbers only
     inp = SummaryInputs(wd, ctx)
     refs = references(inp)
     out: list[Reaction] = []
