@@ -601,7 +601,7 @@ def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories w
     from facetflow.engines.finetune import finetune as train
 
     dirs = _workdirs(workdirs)
-    frames = [f for w in dirs for f in dataset_frames(load(w), load(w).plan.study)]
+    frames = [f for wd in map(load, dirs) for f in dataset_frames(wd, wd.plan.study)]
     if len(frames) < 2:
         _fail(ValueError(f"{len(frames)} DFT calculations ({', '.join(DFT_ENGINES)}) in "
                          f"{', '.join(map(str, dirs))}; fine-tuning needs at least two"))

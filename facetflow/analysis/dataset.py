@@ -107,7 +107,7 @@ def dataset_reactions(wd: WorkData, workdir: Path) -> list[Reaction]:
                                 kind="binding", study=summary["study"], facet=label,
                                 species=entry["species"], coefficients=coeffs,
                                 energy_eV=entry["value"]))
-        out += _exchanges(summary["study"], label, facet, by_species, wd)
+        out += _exchanges(summary["study"], label, facet, by_species)
     return out
 
 
@@ -135,8 +135,7 @@ def _binding_coefficients(inp: SummaryInputs, ctx, refs: dict, entry: dict
     return {h: float(c) for h, c in terms.items() if abs(c) > 1e-12}
 
 
-def _exchanges(study: str, label: str, facet: dict, by_species: dict, wd: WorkData
-               ) -> list[Reaction]:
+def _exchanges(study: str, label: str, facet: dict, by_species: dict) -> list[Reaction]:
     """E_b(A) - E_b(ligand) for each additive or growth species and the ligand whose
     site it takes."""
     out = []
