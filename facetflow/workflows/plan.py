@@ -111,7 +111,8 @@ def build_plan(study: Study, records: list[BuiltStructure], engine: str | None =
     With ``workflow.starts`` k > 1, a structure with adsorbates gets k calculations
     (k pre-relaxations and one DFT relaxation with ``prerelax``): start 0 as with one
     start, start j its perturbed guess (key ``<id>#j``, the perturbation in its hash, so
-    raising k keeps the starts already computed). Its record lists them under
+    raising k keeps the starts already computed); a warm-started structure's start j
+    begins from the j-th lowest of its parent's starts instead. Its record lists them under
     ``starts``; analysis takes the lowest. With a pre-relaxation the k starts are ML
     pre-relaxations (record key ``prerelax_starts``) and one final calculation follows
     from the lowest of them.
@@ -155,10 +156,11 @@ def _plan_structure(ctx: PlanContext, graph: PlanGraph, rec: BuiltStructure,
     eng, stage = (ctx.prerelax, "prerelax") if prerelaxed else (ctx.engine, "final")
     source = (graph.pre_of if prerelaxed else graph.final_of).get(parent) if parent else None
     built = _Built(rec, atoms_to_dict(rec.atoms), structure_hash(rec.atoms))
+    alternatives = list(graph.others_of.get(parent) or []) if source else []
     first = graph.add(_node(ctx, graph, built, eng, stage, Start(
-        lattice, source, mapping if source else None,
-        list(graph.others_of.get(parent) or []) if source else [])))
-    others = [graph.add(_node(ctx, graph, built, eng, stage, Start(lattice, index=j)))
+        lattice, source, mapping if source else None, alternatives)))
+    others = [graph.add(_node(ctx, graph, built, eng, stage,
+                              _other_start(lattice, source, mapping, alternatives, j)))
               for j in range(1, n_starts)]
     graph.others_of[rec.id] = others
     graph.raw += n_starts + (1 if prerelaxed else 0)
@@ -176,6 +178,17 @@ def _plan_structure(ctx: PlanContext, graph: PlanGraph, rec: BuiltStructure,
         graph.final_of[rec.id] = first
     _plan_committee(ctx, graph, built, graph.candidates_of.get(rec.id, [])[1:]
                     if prerelaxed else others)
+
+
+def _other_start(lattice: str | None, source: str | None, mapping: list[int] | None,
+                 alternatives: list[str], j: int) -> Start:
+    """Start j >= 1 of a structure: warm-started from the j-th lowest of its parent's
+    starts where the parent has that many (a local minimum of the parent already, so a
+    variant's other starts keep the parent's configurations and need few steps), else
+    the builder's guess perturbed (``_perturbation``)."""
+    if source is not None and j <= len(alternatives):
+        return Start(lattice, source, mapping, alternatives, index=j, rank=j)
+    return Start(lattice, index=j)
 
 
 def _plan_committee(ctx: PlanContext, graph: PlanGraph, built: _Built,
@@ -221,13 +234,15 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
     task = "single" if stage == "committee" or (
         stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
         and ctx.single_final) else "relax"
-    perturb = _perturbation(ctx.workflow, built.sha, start.index) if start.index else None
+    perturb = (_perturbation(ctx.workflow, built.sha, start.index)
+               if start.index and start.start_from is None else None)
     h = calc_hash(built.sha, eng, stage, task, purpose, s, ident,
                   _hashed_inputs(start, perturb))
     feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives) if i]
     key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
         f"@{overrides['model']}" if stage == "committee" and overrides else "") + (
-        f"#{start.index}" if start.index else "") + (f"~{start.rank}" if start.rank else "")
+        f"#{start.index}" if start.index else "") + (
+        f"~{start.rank}" if start.rank and not start.index else "")
     return Calculation(
         hash=h, key=key, labels=[rec.id], engine=eng, stage=stage, task=task,
         purpose=purpose, settings=s, identity=ident, structure=built.structure,

@@ -53,8 +53,8 @@ def starting_structure(node: Calculation, plan: Plan, store: ResultStore,
 
     A perturbed start (start j >= 1) is the scaled guess perturbed by
     ``perturbed_start``; a warm start with alternatives begins from whichever of its
-    source structure's starts has the lowest energy (``atoms.info["start_from"]`` names
-    it)."""
+    source structure's starts has the lowest energy, or the ``start_rank``-th lowest
+    (a warm-started structure's start j >= 1; ``atoms.info["start_from"]`` names it)."""
     atoms = initial_atoms(node)
     relaxed_volume = None
     if node.lattice_from:

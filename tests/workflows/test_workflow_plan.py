@@ -151,6 +151,8 @@ def test_several_starts_per_structure_with_adsorbates(quick, quick_records, quic
             assert [n.key for n in starts] == [r.id, f"{r.id}#1", f"{r.id}#2"]
             assert len({n.structure_hash for n in starts}) == 1  # one structure, 3 starts
             assert starts[0].perturb is None
+            if starts[0].start_from is not None:  # warm-started: checked below
+                continue
             seeds = {n.perturb["seed"] for n in starts[1:]}
             assert len(seeds) == 2 and all(n.start_from is None for n in starts[1:])
             assert all(n.perturb["rotation"] == 30.0 for n in starts[1:])
@@ -167,6 +169,14 @@ def test_several_starts_per_structure_with_adsorbates(quick, quick_records, quic
     assert var.hash != one[f"{arr}_F0"].hash
     assert all(plan.nodes[i].depth < var.depth for i in var.inputs)
     assert var.hash in plan.downstream([by_key[f"{arr}#2"].hash])  # a changed start reruns it
+    # its other starts begin from the arrangement's 2nd and 3rd lowest minima, unperturbed
+    for j in (1, 2):
+        other_start = by_key[f"{arr}_F0#{j}"]
+        assert other_start.start_rank == j and other_start.perturb is None
+        assert [other_start.start_from, *other_start.start_alternatives] == [
+            var.start_from, *var.start_alternatives]
+        assert other_start.start_map == var.start_map
+    assert len({var.hash, by_key[f"{arr}_F0#1"].hash, by_key[f"{arr}_F0#2"].hash}) == 3
     # raising the number of starts keeps the starts already computed
     two = {n.key: n.hash for n in build_plan(_with_starts(quick, 2), quick_records)
            .nodes.values()}
@@ -198,6 +208,9 @@ def test_several_starts_with_dft_are_ml_prerelaxations(quick, quick_records):
     # the variant's pre-relaxation starts from the lowest of the arrangement's
     assert var_pre.start_from == pre0.hash and var_pre.start_alternatives == [pre1.hash]
     assert by_key[f"{arr}_F0"].start_alternatives == [by_key[f"{arr}_F0@prerelax#1"].hash]
+    var_pre1 = by_key[f"{arr}_F0@prerelax#1"]  # from the arrangement's other minimum
+    assert var_pre1.start_from == pre0.hash and var_pre1.start_rank == 1
+    assert not var_pre1.perturb
 
 
 def test_warm_start_moves_matched_and_new_atoms(quick_records):
@@ -288,7 +301,8 @@ def test_a_plan_of_another_schema_is_refused_by_name(tmp_path, quick_plan):
 def test_the_plan_hashes_are_those_of_the_baseline(quick, quick_records, quick_plan):
     """The content hashes are those facetflow 0.x computed before the typed records (the
     quick study at theta* 0.5 on CHGNet; and on QE with ML pre-relaxations and two starts,
-    which hashes warm starts, perturbed starts and start alternatives)."""
+    which hashes warm starts, perturbed starts, start alternatives and the ranked warm
+    starts of a variant's other starts)."""
     import hashlib
 
     from facetflow.workflows.plan import build_plan
@@ -301,8 +315,8 @@ def test_the_plan_hashes_are_those_of_the_baseline(quick, quick_records, quick_p
                                   "136c036bab")
     dft = build_plan(_with_starts(quick, 2, name="qe", prerelax="mlip"), quick_records)
     assert len(dft.nodes) == 77
-    assert digest(dft) == ("46c7652e026038a74ac56679087a56e1f9cdae5c31a3589cd17849e8839537"
-                           "ea")
+    assert digest(dft) == ("a851ac2c1641689186153d049f8588fa2da83a82002b7e10ca1f8db0090e0a"
+                           "86")
 
 
 def test_dft_candidates_are_final_calculations_from_the_m_lowest_ml_minima(
