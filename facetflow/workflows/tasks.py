@@ -5,8 +5,9 @@ prepares each structure from its inputs (relaxed bulk lattice, warm start), runs
 engine (MLIP batches in one batched relaxation) and writes each result to the store the
 moment it is finished, so a killed batch loses only the calculations still running.
 
-A calculation that fails (``CalcError``: SCF never converged, the code crashed) is stored
-as ``failed`` with its error; so is one whose input failed, and a relaxation that ran out
+A calculation that fails (``CalcError``: SCF never converged, the code crashed; or any
+other exception inside the engine, a missing file for instance) is stored as ``failed``
+with its error; so is one whose input failed, and a relaxation that ran out
 of steps when its settings say ``require_convergence: true``. Neither stops the rest.
 Every start and end is appended to ``events.jsonl`` in the work directory
 (``workflows.events``).
@@ -181,11 +182,11 @@ def _run_together(batch: _Batch, eng: Engine, task: str,
 
     try:
         eng.run_many([a for _, a in items], task, items[0][0].settings, on_result=stored)
-    except CalcError as exc:
+    except Exception as exc:  # noqa: BLE001 - stored as failed, the run goes on (below)
         each = exc.failures if isinstance(exc, CalcErrors) else {}
         for i, (node, _) in enumerate(items):
             if batch.store.get(node.hash) is None:
-                _failed(batch, node, each.get(i, str(exc)))
+                _failed(batch, node, each.get(i, _describe(exc)))
 
 
 def _run_each(batch: _Batch, eng: Engine, items: list[tuple[Calculation, Atoms]]) -> None:
@@ -194,10 +195,21 @@ def _run_each(batch: _Batch, eng: Engine, items: list[tuple[Calculation, Atoms]]
         t0 = time.perf_counter()
         try:
             result = eng.run(atoms, node.task, node.settings)
-        except CalcError as exc:
-            _failed(batch, node, str(exc))
+        except Exception as exc:  # noqa: BLE001 - stored as failed, the run goes on
+            _failed(batch, node, _describe(exc))
             continue
         _done(batch, node, result, time.perf_counter() - t0, atoms.info.get("start_from"))
+
+
+def _describe(exc: Exception) -> str:
+    """The error stored with a failed calculation: a ``CalcError``'s message as it is
+    (the engine's own diagnosis); any other exception (a missing file, a bug) with its
+    type, and its traceback in the log, so the calculation is stored as failed, not left
+    pending, and a rerun tries it again."""
+    if isinstance(exc, CalcError):
+        return str(exc)
+    log.error("unexpected %s in an engine", type(exc).__name__, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _meta(plan: Plan, node: Calculation, started: str | None = None) -> dict:
