@@ -7,19 +7,52 @@
 # run on another machine, computes only what is missing. Hours on a few cores; extra
 # arguments go to every `facetflow run` (e.g. -v).
 #
+# Two passes, so that whole reactions arrive early: first every study with
+# dft_candidates 1 (the DFT single point at the lowest ML minimum of each structure; the
+# same calculations as the full study's candidate 0), then the full studies, which add
+# the other candidates from the store.
+#
 #   scripts/reference_set.sh [WORK]      WORK: work root (default: work/reference_set)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(realpath -m "${1:-work/reference_set}")"
 shift || true
 store="$root/data/reference_set/store.db"
-mkdir -p "$(dirname "$store")" "$work"
-for study in inas_znse cdse_cds zns110 cspbi3 basis/lcao basis/pw; do
-  "$root/scripts/facetflow" run "$root/studies/reference_set/$study.yaml" --work "$work" \
-    --store "$store" --no-pictures --no-progress "$@" || echo "$study: not finished" >&2
-done
 ff="$root/scripts/facetflow"
-"$ff" dataset export "$work"/refset_{inas_znse,cdse_cds,zns110,cspbi3} --out "$root/data/reference_set"
+studies=(inas_znse cdse_cds zns110 cspbi3)
+mkdir -p "$(dirname "$store")" "$work/first"
+
+run() {  # run STUDY_FILE WORK_ROOT [ARGS...]
+  local study="$1" into="$2"
+  shift 2
+  "$ff" run "$study" --work "$into" --store "$store" --no-pictures --no-progress "$@" \
+    || echo "$study: not finished" >&2
+}
+
+export_set() {  # the data set from the fullest work directory of each study
+  local dirs=() s
+  for s in "${studies[@]}"; do
+    if [ -d "$work/refset_$s" ]; then dirs+=("$work/refset_$s")
+    elif [ -d "$work/first/refset_$s" ]; then dirs+=("$work/first/refset_$s"); fi
+  done
+  "$ff" dataset export "${dirs[@]}" --out "$root/data/reference_set"
+}
+
+for s in "${studies[@]}"; do  # pass 1: one DFT candidate per structure
+  first="$work/first/$s.yaml"
+  "${PYTHON:-python3}" - "$root/studies/reference_set/$s.yaml" "$first" <<'PY'
+import sys, yaml
+study = yaml.safe_load(open(sys.argv[1]))
+study["engine"]["dft_candidates"] = 1
+open(sys.argv[2], "w").write(yaml.safe_dump(study, sort_keys=False))
+PY
+  run "$first" "$work/first" "$@"
+  export_set
+done
+for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
+  run "$root/studies/reference_set/$s.yaml" "$work" "$@"
+done
+export_set
 # the basis-set error: the same {100} reactions with LCAO and with plane waves
 "$ff" dataset export "$work/refset_basis_lcao" --out "$root/data/reference_set/basis_lcao"
 "$ff" dataset export "$work/refset_basis_pw" --out "$root/data/reference_set/basis_pw"
