@@ -307,11 +307,21 @@ def _headline(workdir: Path) -> None:
                 if st.get("stage") == "prerelax" else "starts each, lowest energy kept")
         out.print(f"  starts: {st['structures']} structures from {st['per_structure']} "
                   f"{kept}; another start than the usual one "
-                  f"was lowest for {st['lowest_not_start_0']}; spread median "
-                  f"{st['spread_eV']['median']:.2f} eV, largest {st['spread_eV']['max']:.2f} "
-                  "eV")
+                  f"was lowest for {st['lowest_not_start_0']}; {_spread_text(st)}")
     if s.get("missing"):
         out.print(f"[yellow]{len(s['missing'])} structures missing[/] (see the report)")
+
+
+def _spread_text(starts: dict) -> str:
+    """The starts' spread in the headline, and how many starts were pruned."""
+    spread = starts.get("spread_eV") or {}
+    text = ("spread median {:.2f} eV, largest {:.2f} eV".format(spread["median"],
+                                                                 spread["max"])
+            if spread.get("median") is not None else "no structure with two full starts")
+    if starts.get("pruned"):
+        text += (f"; {starts['pruned']} starts stopped early, far above start 0 "
+                 "(workflow.prune_starts)")
+    return text
 
 
 def _shape_text(shape: dict | None) -> str:

@@ -78,6 +78,14 @@ class WorkData:
         rows = [self.results.get(h) for h in hashes]
         return [float(r.result.energy) if _done(r) else None for r in rows]
 
+    def start_pruned(self, structure_id: str, prerelax: bool = False) -> list[bool]:
+        """Whether each start of a structure was stopped early (``workflow.prune_starts``;
+        its energy an upper bound), start 0 first; as ``start_energies``."""
+        hashes = (self.records[structure_id].prerelax_starts if prerelax
+                  else self.starts(structure_id))
+        rows = [self.results.get(h) for h in hashes]
+        return [bool(_done(r) and r.result.pruned) for r in rows]
+
     def committee_energies(self, structure_id: str) -> dict[str, float]:
         """Energy (eV) of each committee model's single point at this structure's final
         geometry (``workflow.committee``), by model; models not done are left out."""

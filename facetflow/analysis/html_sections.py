@@ -85,7 +85,10 @@ def starts_section(summary: Mapping[str, Any]) -> list[str]:
         f"{kept.format(esc(starts.get('per_structure')))}. Another "
         f"start than the usual one was lowest for {esc(starts.get('lowest_not_start_0'))}. "
         f"Spread (highest minus lowest start): median {num_html(spread.get('median'), 3)} eV, "
-        f"largest {num_html(spread.get('max'), 3)} eV.</p>",
+        f"largest {num_html(spread.get('max'), 3)} eV (starts relaxed to the end)."
+        + (f" {esc(starts.get('pruned'))} starts were stopped early, far above start 0 "
+           "(workflow.prune_starts): their energies are upper bounds." if starts.get("pruned")
+           else "") + "</p>",
         table(["structure", "starts done", "lowest start", "spread (eV)"],
                [(sid, as_dict(r).get("done"), as_dict(r).get("lowest_start"),
                  num_html(as_dict(r).get("spread_eV"), 3)) for sid, r in rows[:12]]),

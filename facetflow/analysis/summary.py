@@ -145,7 +145,8 @@ def summarise(wd: WorkData, context: AnalysisContext, versions: dict | None = No
 def starts_section(inp: SummaryInputs) -> dict | None:
     """With several starts per structure (``workflow.starts``): how much the start
     decided. Per structure the spread (eV) is the highest minus the lowest energy of
-    its computed starts, and which start was lowest (0: the usual start). In a plan
+    its starts relaxed to the end (a pruned start, ``workflow.prune_starts``, has only an
+    upper bound), and which start was lowest (0: the usual start). In a plan
     with an ML pre-relaxation the starts are the pre-relaxations (``stage``
     "prerelax"), ML energies, and the final calculation began from the lowest."""
     prerelax = any(rec.prerelax_starts for rec in inp.records.values())
@@ -154,21 +155,25 @@ def starts_section(inp: SummaryInputs) -> dict | None:
         if not (rec.prerelax_starts if prerelax else rec.starts):
             continue
         energies = inp.wd.start_energies(sid, prerelax=prerelax)
+        pruned = inp.wd.start_pruned(sid, prerelax=prerelax)
         done = [e for e in energies if e is not None]
         if not done:
             continue
+        full = [e for e, p in zip(energies, pruned, strict=True) if e is not None and not p]
         rows[sid] = {"starts": len(energies), "done": len(done),
-                     "lowest_start": energies.index(min(done)),
-                     "spread_eV": max(done) - min(done),
+                     "lowest_start": energies.index(min(done)), "pruned": sum(pruned),
+                     "spread_eV": max(full) - min(full) if len(full) > 1 else None,
                      "gap_eV": None if energies[0] is None else energies[0] - min(done)}
     if not rows:
         return None
-    spreads = [r["spread_eV"] for r in rows.values()]
+    spreads = [r["spread_eV"] for r in rows.values() if r["spread_eV"] is not None]
     return {"stage": "prerelax" if prerelax else "final",
             "per_structure": max(r["starts"] for r in rows.values()),
             "structures": len(rows),
             "lowest_not_start_0": sum(r["lowest_start"] != 0 for r in rows.values()),
-            "spread_eV": {"median": float(np.median(spreads)), "max": max(spreads)},
+            "pruned": sum(r["pruned"] for r in rows.values()),
+            "spread_eV": {"median": float(np.median(spreads)) if spreads else None,
+                          "max": max(spreads) if spreads else None},
             "by_structure": rows,
             "candidates": candidates_section(inp) if prerelax else None}
 

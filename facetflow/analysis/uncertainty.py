@@ -123,11 +123,13 @@ def starts_noise(starts: dict | None) -> tuple[dict[str, tuple[float, float]], d
     n_not0 = sum(r["lowest_start"] != 0 for r in rows.values())
     p = (n_not0 + 1) / (len(rows) + 2)
     gaps = [r["gap_eV"] for r in rows.values() if r.get("gap_eV")]
-    spreads = [r["spread_eV"] for r in rows.values()]
-    gap = float(np.mean(gaps)) if gaps else float(np.median(spreads)) or 0.0
+    spreads = [r["spread_eV"] for r in rows.values() if r.get("spread_eV") is not None]
+    gap = (float(np.mean(gaps)) if gaps
+           else float(np.median(spreads)) if spreads else 0.0)
     miss = {sid: (p ** r["done"], gap) for sid, r in rows.items()}
     source = {"used": gap > 0, "structures": len(rows), "lowest_not_start_0": n_not0,
-              "p_start_misses": p, "gap_eV": gap, "spread_eV": float(np.median(spreads)),
+              "p_start_misses": p, "gap_eV": gap,
+              "spread_eV": float(np.median(spreads)) if spreads else None,
               "p_missed": {str(k): p ** k for k in sorted({r["done"] for r in rows.values()})},
               "note": "each structure's energy is lowered by Exp(gap) with probability "
                       "p_start_misses^k (k its computed starts)"}

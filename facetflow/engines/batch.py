@@ -9,7 +9,9 @@ The update is ASE's FIRE (Bitzek et al., PRL 97, 170201, 2006) as implemented in
 astart 0.1, fa 0.99, maxstep 0.2 Å), applied to each structure independently; so a
 batched relaxation follows the same path as one-by-one ASE FIRE runs, and structures that
 converge (max force on free atoms < fmax, eV/Å) leave the batch. Fixed atoms
-(``FixAtoms``) get zero force.
+(``FixAtoms``) get zero force. A structure whose ``atoms.info`` carries a pruning rule
+(``prune_after_steps``, ``prune_above`` in eV: ``workflow.prune_starts``) also leaves,
+as pruned, once it has taken that many steps with its energy still above the limit.
 """
 
 from __future__ import annotations
@@ -34,9 +36,20 @@ class _State:
     n_pos: int = 0
     steps: int = 0
     converged: bool = False
+    pruned: bool = False
     energies: list[float] = field(default_factory=list)
     energy: float = 0.0
     forces: np.ndarray | None = None
+
+
+def _prune_rule(atoms: Atoms) -> tuple[int | None, float | None]:
+    """(steps, energy limit in eV) after which a structure still above the limit leaves
+    the batch as pruned (``atoms.info`` ``prune_after_steps`` / ``prune_above``, set by
+    ``workflow.prune_starts``); (None, None) when it is not pruned."""
+    after, above = atoms.info.get("prune_after_steps"), atoms.info.get("prune_above")
+    if after is None or above is None:
+        return None, None
+    return int(after), float(above)
 
 
 def _free_mask(atoms: Atoms) -> np.ndarray:
@@ -67,6 +80,7 @@ def _drive(states: list, forces_fn: ForcesFn, fmax: float, max_steps: int,
     """The loop shared by the batched optimizers: one ``forces_fn`` call per step for the
     structures still active; a structure leaves when converged or out of steps."""
     active = list(range(len(states)))
+    rules = [_prune_rule(s.atoms) for s in states]
     while active:
         energies, forces = forces_fn([states[i].atoms for i in active])
         still = []
@@ -77,7 +91,10 @@ def _drive(states: list, forces_fn: ForcesFn, fmax: float, max_steps: int,
             st.energy, st.forces = float(e), f
             st.energies.append(float(e))
             largest = np.linalg.norm(f, axis=1).max()
-            if largest < fmax or st.steps >= max_steps:
+            after, above = rules[i]
+            st.pruned = bool(after is not None and st.steps >= after and e > above
+                             and largest >= fmax)
+            if largest < fmax or st.steps >= max_steps or st.pruned:
                 st.converged = bool(largest < fmax)
                 if on_done is not None:
                     on_done(i, _info(st))
@@ -89,7 +106,7 @@ def _drive(states: list, forces_fn: ForcesFn, fmax: float, max_steps: int,
 
 
 def _info(s) -> dict:
-    return {"steps": s.steps, "converged": s.converged,
+    return {"steps": s.steps, "converged": s.converged, "pruned": s.pruned,
             "energies": s.energies[:-1] or s.energies, "energy": s.energy, "forces": s.forces}
 
 
@@ -131,6 +148,7 @@ class _LState:
     f0: np.ndarray | None = None
     steps: int = 0
     converged: bool = False
+    pruned: bool = False
     energies: list[float] = field(default_factory=list)
     energy: float = 0.0
     forces: np.ndarray | None = None

@@ -200,7 +200,11 @@ class MlipEngine:
         final = orig.copy()
         final.positions = work.positions
         notes = _pseudo_h_warning(orig)
-        if not info["converged"]:
+        if info.get("pruned"):
+            notes.append(f"pruned after {info['steps']} steps: energy "
+                         f"{info['energy']:.3f} eV above the limit "
+                         f"{orig.info['prune_above']:.3f} eV (workflow.prune_starts)")
+        elif not info["converged"]:
             notes.append(f"not converged in {info['steps']} steps")
         forces = np.asarray(info["forces"])
         return CalcResult(
@@ -208,7 +212,7 @@ class MlipEngine:
             energy=float(info["energy"]), forces=forces.tolist(),
             structure=atoms_to_dict(final), steps=info["steps"], wall_time=wall,
             fmax=max_force(forces, work), warnings=notes,
-            trajectory_energies=info["energies"],
+            trajectory_energies=info["energies"], pruned=bool(info.get("pruned")),
             provenance=self._provenance(s, weights, batched=True))
 
     def _provenance(self, s: MlipSettings, weights: Path | None, batched: bool = False

@@ -78,6 +78,10 @@ class CalcResult(BaseModel):
                                 "(not converged, approximations, corrections made)")
     provenance: dict[str, Any] = Field(default_factory=dict, description="code, versions, "
                                        "settings used, checksums of model weights")
+    pruned: bool = Field(False, description="relaxation stopped early by "
+                         "workflow.prune_starts: after prune_after_steps its energy lay "
+                         "more than above_eV above its structure's start 0 minimum; the "
+                         "energy (eV) is an upper bound of this start's own minimum")
     trajectory_energies: list[float] = Field(default_factory=list, description="total "
                                              "energy at each ionic step, eV")
     electronic: ElectronicResult | None = Field(None, description="eigenvalues, occupations, "

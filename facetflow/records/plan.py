@@ -83,13 +83,19 @@ class Calculation(BaseModel):
                             "lowest) of start_from and start_alternatives (DFT candidates)")
     perturb: dict[str, Any] | None = Field(None, description="start j >= 1: perturbed_start's "
                                            "seed, rotation (degrees) and rattle (Å)")
+    prune_against: str | None = Field(None, description="start j >= 1 with "
+                                      "workflow.prune_starts: hash of the structure's "
+                                      "start 0, whose minimum energy sets the pruning limit")
+    prune: dict[str, Any] | None = Field(None, description="the pruning rule: after_steps "
+                                         "(optimizer steps) and above_eV (eV above start "
+                                         "0's minimum)")
     depth: int = Field(0, description="longest chain of inputs below this node")
 
     @property
     def inputs(self) -> list[str]:
         """Hashes of the calculations this one takes input from."""
         return [h for h in (self.lattice_from, self.start_from) if h] + list(
-            self.start_alternatives)
+            self.start_alternatives) + ([self.prune_against] if self.prune_against else [])
 
     @property
     def hashed_settings(self) -> dict[str, Any]:

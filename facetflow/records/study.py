@@ -260,6 +260,17 @@ class EngineSpec(_Spec):
         return self
 
 
+class PruneSpec(_Spec):
+    """When a start j >= 1 of a structure stops early (``workflow.prune_starts``): after
+    ``after_steps`` optimizer steps, if its energy lies more than ``above_eV`` (eV, total
+    energy of the cell) above the minimum of the same structure's start 0, it is stopped
+    and stored as pruned (its energy an upper bound of its own minimum, which cannot
+    then be the structure's lowest). Applies to the batched ML optimizers (LBFGS, FIRE)."""
+
+    after_steps: Annotated[int, Field(ge=1, le=10000)]
+    above_eV: Annotated[float, Field(gt=0.0, le=100.0)]
+
+
 class WorkflowSpec(_Spec):
     """How the plan is made and run.
 
@@ -285,6 +296,9 @@ class WorkflowSpec(_Spec):
     starts: Annotated[int, Field(ge=1, le=16)] = 1
     start_rotation: Annotated[float, Field(ge=0.0, le=180.0)] = 30.0
     start_rattle: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+    prune_starts: PruneSpec | None = None
+    """Stop starts j >= 1 that are far above start 0 part-way through (``PruneSpec``);
+    start j then runs after start 0. None: every start runs to convergence."""
     committee: list[Literal["chgnet", "sevennet-0", "sevennet-l3i5"]] = []
     """ML potentials evaluated as single points at the final geometry of every calculation
     (after the engine's own calculation; stored by content hash like every calculation).

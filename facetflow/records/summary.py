@@ -269,7 +269,10 @@ class StartRow(_Doc):
     starts: int = Field(description="starts planned")
     done: int = Field(description="starts computed")
     lowest_start: int = Field(description="0: the usual start")
-    spread_eV: float = Field(description="highest - lowest energy of its starts (eV)")
+    pruned: int = Field(0, description="starts stopped early, far above start 0 "
+                        "(workflow.prune_starts)")
+    spread_eV: float | None = Field(description="highest - lowest energy of its starts "
+                                    "relaxed to the end (eV); None with fewer than two")
     gap_eV: float | None = Field(None, description="E(start 0) - lowest energy (eV): what "
                                                    "one start would have missed")
 
@@ -304,7 +307,11 @@ class StartsSummary(_Doc):
     per_structure: int = Field(description="starts per structure")
     structures: int = Field(description="structures with several starts computed")
     lowest_not_start_0: int = Field(description="structures whose lowest start is not 0")
-    spread_eV: dict[str, float] = Field(description="median and max (eV)")
+    pruned: int = Field(0, description="starts stopped early, far above start 0 "
+                        "(workflow.prune_starts)")
+    spread_eV: dict[str, float | None] = Field(description="median and max (eV) over the "
+                                               "structures with two starts relaxed to the "
+                                               "end")
     by_structure: dict[str, StartRow] = Field(description="by structure id")
     candidates: CandidatesSummary | None = Field(None, description="with dft_candidates > 1: "
                                                  "the engine's choice among the ML minima")

@@ -32,7 +32,7 @@ into a workflow.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -77,6 +77,7 @@ class Start:
     alternatives: list[str] = field(default_factory=list)
     index: int = 0  # start j >= 1: the builder's guess perturbed
     rank: int = 0  # start from the rank-th lowest of start_from and alternatives (0: lowest)
+    prune_against: str | None = None  # start 0 of the structure (workflow.prune_starts)
 
 
 @dataclass
@@ -159,8 +160,9 @@ def _plan_structure(ctx: PlanContext, graph: PlanGraph, rec: BuiltStructure,
     alternatives = list(graph.others_of.get(parent) or []) if source else []
     first = graph.add(_node(ctx, graph, built, eng, stage, Start(
         lattice, source, mapping if source else None, alternatives)))
-    others = [graph.add(_node(ctx, graph, built, eng, stage,
-                              _other_start(lattice, source, mapping, alternatives, j)))
+    prune = first if wf.prune_starts is not None and eng == "mlip" else None
+    others = [graph.add(_node(ctx, graph, built, eng, stage, replace(
+        _other_start(lattice, source, mapping, alternatives, j), prune_against=prune)))
               for j in range(1, n_starts)]
     graph.others_of[rec.id] = others
     graph.raw += n_starts + (1 if prerelaxed else 0)
@@ -236,9 +238,12 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         and ctx.single_final) else "relax"
     perturb = (_perturbation(ctx.workflow, built.sha, start.index)
                if start.index and start.start_from is None else None)
+    prune = (ctx.workflow.prune_starts.model_dump()
+             if start.prune_against and ctx.workflow.prune_starts else None)
     h = calc_hash(built.sha, eng, stage, task, purpose, s, ident,
-                  _hashed_inputs(start, perturb))
-    feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives) if i]
+                  _hashed_inputs(start, perturb, prune))
+    feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives,
+                         start.prune_against) if i]
     key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
         f"@{overrides['model']}" if stage == "committee" and overrides else "") + (
         f"#{start.index}" if start.index else "") + (
@@ -250,6 +255,7 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         lattice_volume=(_primitive_volume(ctx.core_ref) if start.lattice_from else None),
         start_from=start.start_from, start_map=start.start_map,
         start_alternatives=list(start.alternatives), start_rank=start.rank, perturb=perturb,
+        prune_against=start.prune_against if prune else None, prune=prune,
         depth=1 + max([graph.nodes[i].depth for i in feeds] or [-1]))
 
 
@@ -261,7 +267,7 @@ def _electronic_roles(study: Study, engine: str) -> frozenset[str]:
             else frozenset())
 
 
-def _hashed_inputs(start: Start, perturb: dict | None) -> dict:
+def _hashed_inputs(start: Start, perturb: dict | None, prune: dict | None = None) -> dict:
     """The inputs part of a node's hash: input hashes and the rules that make the start."""
     inputs: dict = {"lattice_from": start.lattice_from, "start_from": start.start_from}
     if start.start_map is not None:  # how the start is made decides the result
@@ -272,6 +278,8 @@ def _hashed_inputs(start: Start, perturb: dict | None) -> dict:
         inputs["start_rank"] = start.rank
     if perturb:
         inputs["perturb"] = {**perturb, "rule": PERTURB_RULE}
+    if prune:  # stopped early against start 0's minimum: its energy decides the result
+        inputs["prune"] = {**prune, "against": start.prune_against}
     return inputs
 
 

@@ -77,7 +77,23 @@ def starting_structure(node: Calculation, plan: Plan, store: ResultStore,
                 parent = scale_to_lattice(parent, node.lattice_volume, relaxed_volume)
             atoms = warm_start(atoms, parent, final, node.start_map)
         atoms.info["start_from"] = chosen
+    if node.prune_against and node.prune:
+        _prune_limit(atoms, node, plan, store, cache)
     return atoms
+
+
+def _prune_limit(atoms: Atoms, node: Calculation, plan: Plan, store: ResultStore,
+                 cache: dict[str, CalcResult] | None) -> None:
+    """Set ``atoms.info`` ``prune_after_steps`` and ``prune_above`` (eV: start 0's
+    minimum energy + ``above_eV``) for the optimizer (``engines.batch``); when start 0
+    failed there is nothing to prune against and this start runs to convergence."""
+    try:
+        reference = _input(store, plan, node.prune_against, cache)
+    except MissingInput:
+        log.info("%s: start 0 has no energy; not pruned", node.key)
+        return
+    atoms.info["prune_after_steps"] = int(node.prune["after_steps"])
+    atoms.info["prune_above"] = float(reference.energy) + float(node.prune["above_eV"])
 
 
 def ranked_input(store: ResultStore, plan: Plan, hashes: list[str], rank: int = 0,
@@ -229,7 +245,8 @@ def _done(batch: _Batch, node: Calculation, result: CalcResult, wall: float,
           started: str | None = None) -> None:
     """Store a finished calculation (wall time in s), or a failure when it did not
     converge and its settings require convergence."""
-    if not result.converged and node.settings.get("require_convergence"):
+    if (not result.converged and not result.pruned
+            and node.settings.get("require_convergence")):
         _failed(batch, node, "relaxation did not converge: " + "; ".join(result.warnings)
                 + " (require_convergence is set)")
         return

@@ -208,6 +208,38 @@ def test_several_starts_keep_the_lowest_and_reuse_the_first(tmp_path, tiny_run):
     assert said(f"starts: {len(several)} structures from 2 starts each", proc.stdout)
 
 
+def test_pruned_starts_stop_early_and_never_count_as_lowest(tmp_path, tiny_run):
+    """workflow.prune_starts: start 1 of every structure runs after start 0 (which the
+    one-start run already computed) and, still above start 0's minimum + 1 meV after two
+    steps, is stopped there and stored as pruned; the structure keeps start 0's energy
+    and the summary counts the pruned starts without a spread."""
+    from facetflow.analysis.data import load
+
+    work = copy_workdir(tiny_run, tmp_path)
+    study = variant_study(tmp_path, TINY, lambda d: d["workflow"].update(
+        starts=2, prune_starts={"after_steps": 2, "above_eV": 0.001}))
+    proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    data = load(work / "tiny")
+    several = [sid for sid, rec in data.records.items() if rec.starts]
+    assert len(several) >= 6
+    for sid in several:
+        first, other = (data.results[h] for h in data.records[sid].starts)
+        node = data.plan.nodes[data.records[sid].starts[1]]
+        assert node.prune_against == data.records[sid].starts[0]
+        assert node.depth > data.plan.nodes[node.prune_against].depth
+        assert other.result.pruned and other.result.steps == 2
+        assert not other.result.converged and other.status == "done"
+        assert other.result.energy > first.result.energy + 0.001
+        assert any("pruned after 2 steps" in w for w in other.result.warnings)
+        assert data.energy(sid) == first.result.energy
+    summary = json.loads((work / "tiny" / "report" / "summary.json").read_text())
+    block = summary["starts"]
+    assert block["pruned"] == len(several) and block["lowest_not_start_0"] == 0
+    assert block["spread_eV"]["median"] is None
+    assert said(f"{len(several)} starts stopped early", proc.stdout)
+
+
 def test_kill_and_resume_computes_nothing_twice(tmp_path, tiny_run):
     work = tmp_path / "work"
     proc = subprocess.Popen(facetflow_cmd("run", str(TINY), "--work", str(work),
