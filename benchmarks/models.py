@@ -6,15 +6,18 @@
 DATASET_DIR holds ``frames.extxyz`` and ``reactions.json`` (``facetflow dataset export``).
 For every model: single points at every frame (the DFT geometries), then
 
-* reaction energies (binding and exchange) with the data set's coefficients: MAE, RMSE
-  and largest error against DFT (eV);
+* reaction energies with the data set's coefficients: MAE, RMSE and largest error
+  against DFT (eV), over all reactions and by kind (binding, exchange, defect,
+  defect_passivation);
+* the bare surface energies of the symmetric stoichiometric slabs (``surfaces``): the
+  model's gamma against DFT's per surface and their MAE (meV/Å²);
 * force MAE over all force components of all frames (eV/Å);
 * the wall time per ionic step of a relaxation of a ~200-atom slab (the paper study's
   ZnSe-capped InAs {100} slab with acetate at full coverage), ``--slab-steps`` steps
   through facetflow's engine on this machine's CPU (or ``--device cuda``).
 
-``--subset N`` keeps the first N reactions and the frames they need (the tests run it
-so). Prints a table; ``--json`` also writes it.
+``--subset N`` keeps the first N reactions, the first N surfaces and the frames they
+need (the tests run it so). Prints a table; ``--json`` also writes it.
 """
 
 from __future__ import annotations
@@ -27,19 +30,23 @@ from pathlib import Path
 import numpy as np
 
 MODELS = ("chgnet", "sevennet-0", "sevennet-l3i5", "sevennet-mf-0")
+KINDS = ("binding", "exchange", "defect", "defect_passivation")
+COLUMN = {"binding": "E_b", "exchange": "exch.", "defect": "E_f", "defect_passivation": "dE_f"}
 
 
-def load_dataset(folder: Path, subset: int | None) -> tuple[list, list[dict]]:
-    """Frames and reactions; with ``subset``, the first reactions and their frames."""
+def load_dataset(folder: Path, subset: int | None) -> tuple[list, list[dict], list[dict]]:
+    """Frames, reactions and bare surface energies; with ``subset``, the first reactions,
+    the first surfaces and their frames."""
     from ase.io import read
 
     frames = read(folder / "frames.extxyz", ":")
-    reactions = json.loads((folder / "reactions.json").read_text())["reactions"]
+    doc = json.loads((folder / "reactions.json").read_text())
+    reactions, surfaces = doc["reactions"], doc.get("surfaces", [])
     if subset is not None:
-        reactions = reactions[:subset]
-        needed = {h for r in reactions for h in r["coefficients"]}
+        reactions, surfaces = reactions[:subset], surfaces[:subset]
+        needed = {h for r in [*reactions, *surfaces] for h in r["coefficients"]}
         frames = [a for a in frames if a.info["calc_hash"] in needed]
-    return frames, reactions
+    return frames, reactions, surfaces
 
 
 def evaluate(model: str, frames: list, device: str) -> tuple[dict, list[np.ndarray], float]:
@@ -58,18 +65,55 @@ def evaluate(model: str, frames: list, device: str) -> tuple[dict, list[np.ndarr
     return energies, forces, time.perf_counter() - t0
 
 
-def scores(frames: list, reactions: list[dict], energies: dict, forces: list) -> dict:
-    """Reaction-energy errors (eV) and force MAE (eV/Å) of one model."""
-    err = np.array([sum(c * energies[h] for h, c in r["coefficients"].items())
-                    - r["energy_eV"] for r in reactions])
-    df = np.concatenate([(f - a.get_forces()).ravel() for f, a in zip(forces, frames,
-                                                                       strict=True)])
+def combine(entry: dict, energies: dict) -> float:
+    """sum_f c_f E_f of a reaction or surface entry with a model's frame energies."""
+    return sum(c * energies[h] for h, c in entry["coefficients"].items())
+
+
+def error_stats(errors: list[float]) -> dict:
+    """Count, MAE, RMSE and largest absolute error (None when there is none)."""
+    e = np.abs(np.asarray(errors, dtype=float))
+    if not len(e):
+        return {"n": 0, "mae": None, "rmse": None, "max": None}
+    return {"n": len(e), "mae": float(e.mean()), "rmse": float(np.sqrt(np.mean(e ** 2))),
+            "max": float(e.max())}
+
+
+def kinds_of(reactions: list[dict]) -> list[str]:
+    """The reaction kinds present, in the order of ``KINDS`` (others after, sorted)."""
+    found = {r["kind"] for r in reactions}
+    return [k for k in KINDS if k in found] + sorted(found - set(KINDS))
+
+
+def surface_scores(surfaces: list[dict], energies: dict) -> dict:
+    """The model's bare surface energies against DFT's (meV/Å²) and their MAE."""
+    rows = {}
+    for s in surfaces:
+        got = combine(s, energies)
+        rows[s["id"]] = {"dft_meV_A2": s["gamma_meV_A2"], "model_meV_A2": got,
+                         "error_meV_A2": got - s["gamma_meV_A2"]}
+    return {"surfaces": rows, "surface_mae_meV_A2":
+            error_stats([r["error_meV_A2"] for r in rows.values()])["mae"]}
+
+
+def scores(frames: list, reactions: list[dict], surfaces: list[dict], energies: dict,
+           forces: list) -> dict:
+    """Reaction-energy errors (eV; in total and by kind), bare surface energies (meV/Å²)
+    and force MAE (eV/Å) of one model."""
+    err = {r["id"]: combine(r, energies) - r["energy_eV"] for r in reactions}
+    total = error_stats(list(err.values()))
+    by_kind = {k: error_stats([err[r["id"]] for r in reactions if r["kind"] == k])
+               for k in kinds_of(reactions)}
+    df = np.concatenate([np.zeros(0)] + [(f - a.get_forces()).ravel()
+                                         for f, a in zip(forces, frames, strict=True)])
     return {"reactions": len(reactions), "frames": len(frames),
-            "reaction_mae_eV": float(np.mean(np.abs(err))) if len(err) else None,
-            "reaction_rmse_eV": float(np.sqrt(np.mean(err ** 2))) if len(err) else None,
-            "reaction_max_eV": float(np.max(np.abs(err))) if len(err) else None,
-            "force_mae_eV_A": float(np.mean(np.abs(df))),
-            "errors_eV": {r["id"]: float(e) for r, e in zip(reactions, err, strict=True)}}
+            "reaction_mae_eV": total["mae"], "reaction_rmse_eV": total["rmse"],
+            "reaction_max_eV": total["max"],
+            "by_kind": {k: {"reactions": v["n"], "mae_eV": v["mae"], "rmse_eV": v["rmse"],
+                            "max_eV": v["max"]} for k, v in by_kind.items()},
+            **surface_scores(surfaces, energies),
+            "force_mae_eV_A": float(np.mean(np.abs(df))) if len(df) else None,
+            "errors_eV": err}
 
 
 def slab_step_time(model: str, steps: int, device: str) -> dict:
@@ -103,25 +147,49 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    frames, reactions = load_dataset(args.dataset, args.subset)
+    frames, reactions, surfaces = load_dataset(args.dataset, args.subset)
     table = {}
     for model in args.models:
         energies, forces, wall = evaluate(model, frames, args.device)
-        row = scores(frames, reactions, energies, forces)
+        row = scores(frames, reactions, surfaces, energies, forces)
         row["single_points_s"] = wall
         if args.slab_steps:
             row["slab"] = slab_step_time(model, args.slab_steps, args.device)
         table[model] = row
-    print(f"{'model':16s} {'MAE':>7s} {'RMSE':>7s} {'max':>7s} {'F MAE':>7s} {'s/step':>8s}"
-          f"   ({len(reactions)} reactions, {len(frames)} frames; eV, eV/Å)")
-    for model, r in table.items():
-        step = r.get("slab", {}).get("s_per_step")
-        print(f"{model:16s} {_f(r['reaction_mae_eV'])} {_f(r['reaction_rmse_eV'])} "
-              f"{_f(r['reaction_max_eV'])} {_f(r['force_mae_eV_A'])} "
-              f"{'' if step is None else f'{step:8.3f}'}")
+    print_table(table, kinds_of(reactions), len(frames))
+    print_surfaces(table, surfaces)
     if args.json:
         args.json.write_text(json.dumps({"dataset": str(args.dataset), "models": table},
                                         indent=1))
+
+
+def print_table(table: dict, kinds: list[str], frames: int) -> None:
+    """Per model: reaction MAE, RMSE, max; MAE by kind (E_b binding, exch. exchange, E_f
+    defect, dE_f defect passivation); surface MAE; force MAE; s/step."""
+    n = next(iter(table.values()))["reactions"] if table else 0
+    print(f"{'model':16s} {'MAE':>7s} {'RMSE':>7s} {'max':>7s} "
+          + " ".join(f"{COLUMN.get(k, k)[:7]:>7s}" for k in kinds)
+          + f" {'γ MAE':>7s} {'F MAE':>7s} {'s/step':>8s}"
+          f"   ({n} reactions, {frames} frames; eV, MAE by kind in eV, γ in meV/Å², eV/Å)")
+    for model, r in table.items():
+        step = r.get("slab", {}).get("s_per_step")
+        print(f"{model:16s} {_f(r['reaction_mae_eV'])} {_f(r['reaction_rmse_eV'])} "
+              f"{_f(r['reaction_max_eV'])} "
+              + " ".join(_f(r["by_kind"][k]["mae_eV"]) for k in kinds)
+              + f" {_f(r['surface_mae_meV_A2'])} {_f(r['force_mae_eV_A'])} "
+              f"{'' if step is None else f'{step:8.3f}'}")
+
+
+def print_surfaces(table: dict, surfaces: list[dict]) -> None:
+    """Per bare surface: DFT's gamma and each model's (meV/Å²)."""
+    if not surfaces:
+        return
+    print(f"\n{'bare surface (meV/Å²)':40s} {'DFT':>7s} "
+          + " ".join(f"{m[:12]:>12s}" for m in table))
+    for s in surfaces:
+        print(f"{s['id']:40s} {_f(s['gamma_meV_A2'])} "
+              + " ".join(f"{table[m]['surfaces'][s['id']]['model_meV_A2']:12.2f}"
+                         for m in table))
 
 
 def _f(x: float | None) -> str:

@@ -571,8 +571,9 @@ def _workdirs(workdirs: list[Path]) -> list[Path]:
 
 @dataset_app.command("export", help=_help(
     "Write DIR/frames.extxyz (every finished DFT calculation of the work directories: "
-    "energy, forces, pseudo-H charges, provenance) and DIR/reactions.json (binding and "
-    "exchange energies as linear combinations of frame energies).", EXIT_INVALID))
+    "energy, forces, pseudo-H charges, provenance) and DIR/reactions.json (binding, "
+    "exchange and defect energies and the bare surface energies of symmetric "
+    "stoichiometric slabs as linear combinations of frame energies).", EXIT_INVALID))
 def dataset_export(workdirs: list[Path] = typer.Argument(..., help="work directories "
                                                          "(WORK/<study name>)"),
                    out_dir: Path = typer.Option(..., "--out", help="folder for the data set"),
@@ -584,7 +585,8 @@ def dataset_export(workdirs: list[Path] = typer.Argument(..., help="work directo
     counts = export_dataset(_workdirs(workdirs), _abs(out_dir),
                             tuple(engine) if engine else DFT_ENGINES)
     out.print(f"wrote {_abs(out_dir)}: {counts['frames']} frames from {counts['families']} "
-              f"structure families, {counts['reactions']} reactions", highlight=False)
+              f"structure families, {counts['reactions']} reactions, {counts['surfaces']} "
+              "bare surface energies", highlight=False)
 
 
 @app.command(help=_help(

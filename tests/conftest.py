@@ -140,6 +140,15 @@ def finished_run(tmp_path_factory, study: Path, name: str):
     return wd, json.loads((wd / "report" / "summary.json").read_text()), proc.stdout
 
 
+@pytest.fixture(scope="session")
+def zns_defects_run(tmp_path_factory):
+    """One finished run of tests/data/zns_defects_tiny.yaml (CHGNet): (work dir, summary);
+    shared by the defect tests and the data-set tests, which only read it."""
+    wd, summary, _ = finished_run(tmp_path_factory, DATA / "zns_defects_tiny.yaml",
+                                  "zns_defects_tiny")
+    return wd, summary
+
+
 def start_root_service(script: str) -> str:
     """Start a root service with ``scripts/<script> start`` (Slurm, PostgreSQL) and return
     its last output line (e.g. the database URL). Where it cannot start because this is

@@ -1,5 +1,6 @@
 """A reference data set from work directories: the calculations of a DFT engine as
-extxyz frames, and the study's reaction energies as linear combinations of them.
+extxyz frames, and the study's reaction and surface energies as linear combinations of
+them.
 
 Frames: every finished calculation of the chosen engines in the plans of the work
 directories (every DFT candidate and every reference, not only the lowest), with the
@@ -10,13 +11,30 @@ calculator, the per-atom arrays facetflow builds (``pseudo_h_charge`` in e, ``re
 family keeps together), ``role``, ``engine``, ``task``, ``identity`` (code version) and
 ``settings`` (JSON).
 
-Reactions (``reactions.json``): E_rxn = sum_f c_f E_f over frames f, the coefficients
-those of the summary's formulas (``analysis.summary``): the binding energy of each
-species, E_b(A) = [E(A in the freed site) - E(vacancy) - n mu_A] / n with mu_A = sum_k
-c_k E_k of its stated reaction (bulk references per formula unit or per atom), and the
-exchange energy of each additive or growth species against the ligand it displaces,
-E_b(A) - E_b(ligand). A model evaluated at the same frames gives its own E_rxn with the
-same coefficients.
+Reactions (``reactions.json: reactions``, eV): E_rxn = sum_f c_f E_f over frames f, the
+coefficients those of the summary's formulas (``analysis.summary``), by ``kind``:
+
+* ``binding``: E_b(A) = [E(A in the freed site) - E(vacancy) - n mu_A] / n with mu_A =
+  sum_k c_k E_k of its stated reaction (bulk references per formula unit or per atom);
+* ``exchange``: E_b(A) - E_b(ligand) of each additive or growth species against the
+  ligand it displaces;
+* ``defect``: E_f = [E(defective) - E(reference) - sum_i dn_i mu_i] / n of each entry of
+  the summary's ``defects``, one reaction per chemical-potential limit (``limit``), mu_i
+  of ``analysis.defects.limits`` (bulk compound and elemental references);
+* ``defect_passivation``: for a defect with a ligand next to it, dE_f = [E(def + L) -
+  E(pristine + L) - E(def) + E(pristine)] / n, free of mu.
+
+Bare surface energies (``reactions.json: surfaces``, meV/Å²): gamma = [E_slab - N_fu
+E(bulk per formula unit)] / 2A of each facet whose bare slab is symmetric and
+stoichiometric in a compound of the study (the nonpolar {110} slabs): independent of the
+chemical-potential limit, so a model's gamma from the same coefficients compares with
+DFT's. Asymmetric slabs (pseudo-H passivated bottom: gamma needs the pseudo-H reference
+energies eps_host) and non-stoichiometric ones (gamma depends on mu) are left out, with
+the reason logged.
+
+A model evaluated at the same frames gives its own reaction and surface energies with the
+same coefficients. Every entry is checked to rebuild the summary's value from the frame
+energies (to 1e-6) before it is written.
 """
 
 from __future__ import annotations
@@ -31,30 +49,54 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import BaseModel, Field
 
+import facetflow.analysis.energetics as en
 from facetflow.analysis.data import WorkData, load
+from facetflow.analysis.defects import limits
 from facetflow.analysis.inputs import SummaryInputs
 from facetflow.analysis.potentials import references
 from facetflow.analysis.summary import summarise
-from facetflow.records.context import read_context
+from facetflow.records.context import CompoundInfo, read_context
 
 log = logging.getLogger(__name__)
 
 DFT_ENGINES = ("gpaw", "qe", "cp2k", "vasp")
-DATASET_SCHEMA = "facetflow.dataset/1"
+DATASET_SCHEMA = "facetflow.dataset/2"
+TOLERANCE = 1e-6  # eV or meV/Å²: how closely the coefficients rebuild the summary's value
 
 
 class Reaction(BaseModel):
     """One reaction energy of the data set as a linear combination of frame energies."""
 
-    id: str = Field(description="study/facet/kind/species, unique in the data set")
-    kind: str = Field(description="binding (E_b of a species) or exchange (E_b(A) - "
-                      "E_b(ligand))")
+    id: str = Field(description="study/facet/kind/species (defect: study/facet/defect/"
+                    "<defect>@<site>[+<ligand>]/<limit>), unique in the data set")
+    kind: str = Field(description="binding (E_b of a species), exchange (E_b(A) - "
+                      "E_b(ligand)), defect (E_f in one limit) or defect_passivation "
+                      "(dE_f of a ligand next to a defect)")
     study: str = Field(description="the study it comes from")
     facet: str = Field(description="facet label")
-    species: str = Field(description="the species bound (exchange: the incoming one)")
+    species: str = Field(description="the species bound (exchange: the incoming one; "
+                         "defect kinds: the defect, V_X or X_int)")
+    limit: str | None = Field(None, description="defect: the chemical-potential limit")
     coefficients: dict[str, float] = Field(description="frame calc_hash -> c_f (E_rxn = "
                                            "sum c_f E_f)")
     energy_eV: float = Field(description="the reaction energy with the data set's engine, eV")
+
+
+class Surface(BaseModel):
+    """The bare surface energy of a symmetric, stoichiometric slab as a linear
+    combination of frame energies (module docstring)."""
+
+    id: str = Field(description="study/facet/surface, unique in the data set")
+    study: str = Field(description="the study it comes from")
+    facet: str = Field(description="facet label")
+    structure: str = Field(description="the bare slab (the summary's gamma_bare structure)")
+    compound: str = Field(description="the bulk compound the slab is stoichiometric in")
+    formula_units: float = Field(description="formula units of the compound in the slab")
+    area_A2: float = Field(description="area of one face of the cell (Å²)")
+    method: str = Field(description="how gamma is formed")
+    coefficients: dict[str, float] = Field(description="frame calc_hash -> c_f in meV/Å² "
+                                           "per eV (gamma = sum c_f E_f)")
+    gamma_meV_A2: float = Field(description="gamma_bare with the data set's engine, meV/Å²")
 
 
 def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGINES
@@ -88,51 +130,95 @@ def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGI
     return frames
 
 
-def dataset_reactions(wd: WorkData, workdir: Path) -> list[Reaction]:
-    """The binding and exchange reactions of a work directory whose energies are all
+def dataset_entries(wd: WorkData, workdir: Path) -> tuple[list[Reaction], list[Surface]]:
+    """The reactions and bare surface energies of a work directory whose terms are all
     computed (module docstring), from the summary's own selection of structures."""
     ctx = read_context(workdir / "study.json")
     summary = summarise(wd, ctx, uncertainty=False)  # the nominal numbers only
     inp = SummaryInputs(wd, ctx)
     refs = references(inp)
-    out: list[Reaction] = []
+    study = summary["study"]
+    reactions: list[Reaction] = []
+    surfaces: list[Surface] = []
     for label, facet in (summary.get("facets") or {}).items():
-        by_species: dict[str, dict[str, float]] = {}
-        for entry in facet.get("binding") or []:
-            coeffs = _binding_coefficients(inp, ctx, refs, entry)
-            if coeffs is None or entry.get("value") is None:
-                continue
-            by_species[entry["species"]] = coeffs
-            out.append(Reaction(id=f"{summary['study']}/{label}/binding/{entry['species']}",
-                                kind="binding", study=summary["study"], facet=label,
-                                species=entry["species"], coefficients=coeffs,
-                                energy_eV=entry["value"]))
-        out += _exchanges(summary["study"], label, facet, by_species)
-    return out
+        reactions += _bindings(inp, ctx, refs, study, label, facet)
+        got = _surface(inp, refs, study, label, facet.get("gamma_bare") or {})
+        if isinstance(got, str):
+            log.info("%s/%s: no bare surface energy in the data set: %s", study, label, got)
+        else:
+            surfaces.append(got)
+    reactions += _defects(inp, refs, study, summary.get("defects"))
+    return ([r for r in reactions if _rebuilds(wd, r.coefficients, r.energy_eV, r.id)],
+            [s for s in surfaces if _rebuilds(wd, s.coefficients, s.gamma_meV_A2, s.id)])
+
+
+def _frame(wd: WorkData, sid: str | None) -> str | None:
+    """Hash of the calculation that gives structure ``sid``'s energy (None: not done)."""
+    row = wd.stored(sid) if sid else None
+    return row.calc_hash if row is not None and row.status == "done" else None
+
+
+def _reference_frame(wd: WorkData, refs: dict, key: str) -> tuple[str, float] | None:
+    """(hash, f): reference ``key``'s energy per its unit (``potentials.references``: per
+    formula unit, atom or molecule) is f times its frame's energy; None if not computed."""
+    ref = refs.get(key)
+    row = wd.stored(ref["structure"]) if ref else None
+    if row is None or row.status != "done" or ref["energy"] in (None, 0.0):
+        return None
+    return row.calc_hash, ref["energy"] / row.result.energy
+
+
+def _rebuilds(wd: WorkData, coefficients: dict[str, float], value: float, what: str
+              ) -> bool:
+    """Whether sum c_f E_f over ``wd``'s frames gives ``value`` (else logged)."""
+    got = sum(c * wd.results[h].result.energy for h, c in coefficients.items())
+    if abs(got - value) <= TOLERANCE:
+        return True
+    log.warning("%s left out of the data set: its coefficients give %.6f, the summary "
+                "%.6f", what, got, value)
+    return False
+
+
+def _clean(terms: dict[str, float]) -> dict[str, float]:
+    return {h: float(c) for h, c in terms.items() if abs(c) > 1e-12}
+
+
+def _bindings(inp: SummaryInputs, ctx, refs: dict, study: str, label: str, facet: dict
+              ) -> list[Reaction]:
+    """The binding reaction of each species of a facet and the exchange reactions."""
+    out, by_species = [], {}
+    for entry in facet.get("binding") or []:
+        coeffs = _binding_coefficients(inp, ctx, refs, entry)
+        if coeffs is None or entry.get("value") is None:
+            continue
+        by_species[entry["species"]] = coeffs
+        out.append(Reaction(id=f"{study}/{label}/binding/{entry['species']}",
+                            kind="binding", study=study, facet=label,
+                            species=entry["species"], coefficients=coeffs,
+                            energy_eV=entry["value"]))
+    return out + _exchanges(study, label, facet, by_species)
 
 
 def _binding_coefficients(inp: SummaryInputs, ctx, refs: dict, entry: dict
                           ) -> dict[str, float] | None:
     """frame hash -> coefficient of E_b = [E(with) - E(vac) - n mu_A] / n (None when a
     term is missing)."""
-    wd, n = inp.wd, entry["n_sites"]
+    n = entry["n_sites"]
     lig = ctx.ligands.get(entry["species"])
     if lig is None:
         return None
     terms: dict[str, float] = defaultdict(float)
     for sid, c in ((entry["structure"], 1.0 / n), (entry["reference"], -1.0 / n)):
-        row = wd.stored(sid)
-        if row is None or row.status != "done":
+        h = _frame(inp.wd, sid)
+        if h is None:
             return None
-        terms[row.calc_hash] += c
+        terms[h] += c
     for key, c in lig.reference.items():
-        ref = refs.get(key)
-        row = wd.stored(ref["structure"]) if ref else None
-        if row is None or row.status != "done" or ref["energy"] in (None, 0.0):
+        got = _reference_frame(inp.wd, refs, key)
+        if got is None:
             return None
-        scale = row.result.energy / ref["energy"]  # formula units or atoms in the cell
-        terms[row.calc_hash] -= c / scale
-    return {h: float(c) for h, c in terms.items() if abs(c) > 1e-12}
+        terms[got[0]] -= c * got[1]
+    return _clean(terms)
 
 
 def _exchanges(study: str, label: str, facet: dict, by_species: dict) -> list[Reaction]:
@@ -155,9 +241,138 @@ def _exchanges(study: str, label: str, facet: dict, by_species: dict) -> list[Re
         out.append(Reaction(
             id=f"{study}/{label}/exchange/{e['species']}-{lig['species']}",
             kind="exchange", study=study, facet=label, species=e["species"],
-            coefficients={h: c for h, c in terms.items() if abs(c) > 1e-12},
-            energy_eV=e["value"] - lig["value"]))
+            coefficients=_clean(terms), energy_eV=e["value"] - lig["value"]))
     return out
+
+
+def stoichiometric(counts: dict[str, int], compounds: list[CompoundInfo]
+                   ) -> tuple[CompoundInfo, float] | None:
+    """The compound a cell is stoichiometric in (every element of the cell in it, in the
+    ratio of its formula unit) and the formula units in the cell; None if there is none."""
+    for comp in compounds:
+        fu = comp.formula_unit
+        if set(counts) != set(fu):
+            continue
+        n = [counts[el] / k for el, k in fu.items()]
+        if max(n) - min(n) < 1e-9:
+            return comp, n[0]
+    return None
+
+
+def _surface(inp: SummaryInputs, refs: dict, study: str, label: str, gb: dict
+             ) -> Surface | str:
+    """The summary's gamma_bare of a facet as a linear combination of its bare slab's and
+    the bulk's frames (module docstring), or why it is left out."""
+    sid = gb.get("structure")
+    if sid is None or gb.get("value") is None:
+        return "gamma_bare not computed"
+    rec = inp.records[sid]
+    if not rec.symmetric:
+        return "asymmetric slab: its gamma needs the pseudo-H reference energies"
+    found = stoichiometric(rec.counts, inp.ctx.compounds)
+    if found is None:
+        return "non-stoichiometric slab: its gamma depends on the chemical potentials"
+    comp, n_fu = found
+    slab, bulk = _frame(inp.wd, sid), _reference_frame(inp.wd, refs, f"bulk:{comp.name}")
+    if slab is None or bulk is None:
+        return "slab or bulk frame not computed"
+    k = en.to_mev_per_a2(1.0) / (2.0 * rec.area_A2)
+    terms: dict[str, float] = defaultdict(float)
+    terms[slab] += k
+    terms[bulk[0]] -= k * n_fu * bulk[1]
+    return Surface(id=f"{study}/{label}/surface", study=study, facet=label, structure=sid,
+                   compound=comp.name, formula_units=n_fu, area_A2=rec.area_A2,
+                   method=f"symmetric stoichiometric slab: (E - {n_fu:g} E({comp.name} "
+                   "per formula unit)) / 2A", coefficients=_clean(terms),
+                   gamma_meV_A2=gb["value"])
+
+
+MuTerms = dict[str, dict[str, dict[str, float]]]  # limit -> element -> frame hash -> c
+
+
+def _mu_terms(inp: SummaryInputs, refs: dict, material: CompoundInfo, wanted: list[str]
+              ) -> MuTerms:
+    """The chemical potentials of ``analysis.defects.limits`` in each limit it can form,
+    as linear combinations of reference frames. ``limits`` is linear in the reference
+    energies, so evaluated with one reference at 1 eV (per its unit) and the others at 0
+    it gives that reference's weight in every mu."""
+    frames = {k: got for k in refs if (got := _reference_frame(inp.wd, refs, k))}
+    zero = {k: {**r, "energy": 0.0 if k in frames else None} for k, r in refs.items()}
+    formed = [lim for lim, v in limits(material, zero, inp.records, wanted).items()
+              if v["mu"] is not None]
+    out: MuTerms = {lim: {el: defaultdict(float) for el in material.species}
+                    for lim in formed}
+    for key, (h, f) in frames.items():
+        probe = limits(material, {**zero, key: {**refs[key], "energy": 1.0}},
+                       inp.records, formed)
+        for lim in formed:
+            for el, w in probe[lim]["mu"].items():
+                out[lim][el][h] += w * f
+    return {lim: {el: _clean(t) for el, t in mu.items()} for lim, mu in out.items()}
+
+
+def _defects(inp: SummaryInputs, refs: dict, study: str, section: dict | None
+             ) -> list[Reaction]:
+    """E_f in each limit of every defect entry of the summary, and dE_f of those with a
+    ligand."""
+    if not section:
+        return []
+    material = inp.ctx.compound(section["material"])
+    if material is None:
+        return []
+    mu = _mu_terms(inp, refs, material, list(section["limits"]))
+    out = []
+    for entry in section["entries"]:
+        out += _formation(inp, study, entry, mu)
+        if entry["ligand"] is not None:
+            out += _passivation(inp, study, entry)
+    return out
+
+
+def _defect_reaction(study: str, entry: dict, kind: str, terms: dict, value: float,
+                     limit: str | None = None) -> Reaction:
+    name = f"{entry['defect']}@{entry['site']}" + (
+        f"+{entry['ligand']}" if entry["ligand"] else "")
+    return Reaction(id=f"{study}/{entry['facet']}/{kind}/{name}" +
+                    (f"/{limit}" if limit else ""), kind=kind, study=study,
+                    facet=entry["facet"], species=entry["defect"], limit=limit,
+                    coefficients=_clean(terms), energy_eV=value)
+
+
+def _formation(inp: SummaryInputs, study: str, entry: dict, mu: MuTerms) -> list[Reaction]:
+    """E_f = [E(defective) - E(reference) - sum_i dn_i mu_i] / n in each limit whose mu
+    is a combination of frames."""
+    s, r = _frame(inp.wd, entry["structure"]), _frame(inp.wd, entry["reference"])
+    if s is None or r is None:
+        return []
+    n = entry["n_defects"]
+    out = []
+    for lim, value in entry["E_f"].items():
+        if value is None or lim not in mu or any(el not in mu[lim] for el in entry["dn"]):
+            continue
+        terms: dict[str, float] = defaultdict(float)
+        terms[s] += 1.0 / n
+        terms[r] -= 1.0 / n
+        for el, dn in entry["dn"].items():
+            for h, c in mu[lim][el].items():
+                terms[h] -= dn * c / n
+        out.append(_defect_reaction(study, entry, "defect", terms, value, lim))
+    return out
+
+
+def _passivation(inp: SummaryInputs, study: str, entry: dict) -> list[Reaction]:
+    """dE_f = [E(def + L) - E(pristine + L) - E(def) + E(pristine)] / n, the structures
+    as ``analysis.defects`` finds them."""
+    ref = entry["reference"]
+    base = inp.records[entry["structure"]].defect_structure
+    pristine = inp.records[ref].parent if ref in inp.records else None
+    hashes = [_frame(inp.wd, x) for x in (entry["structure"], ref, base, pristine)]
+    if entry["dE_f"] is None or None in hashes:
+        return []
+    terms: dict[str, float] = defaultdict(float)
+    for h, sign in zip(hashes, (1.0, -1.0, -1.0, 1.0), strict=True):
+        terms[h] += sign / entry["n_defects"]
+    return [_defect_reaction(study, entry, "defect_passivation", terms, entry["dE_f"])]
 
 
 def export_dataset(workdirs: list[Path], out: Path,
@@ -169,22 +384,28 @@ def export_dataset(workdirs: list[Path], out: Path,
 
     frames: list[Atoms] = []
     reactions: list[Reaction] = []
+    surfaces: list[Surface] = []
     for wdir in workdirs:
         wd = load(wdir)
         study = wd.plan.study
         frames += dataset_frames(wd, study, engines)
-        reactions += dataset_reactions(wd, wdir)
+        got = dataset_entries(wd, wdir)
+        reactions += got[0]
+        surfaces += got[1]
     known = {a.info["calc_hash"] for a in frames}
     reactions = [r for r in reactions if set(r.coefficients) <= known]
+    surfaces = [s for s in surfaces if set(s.coefficients) <= known]
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "frames.extxyz.part"
     write(tmp, frames, format="extxyz")
     tmp.replace(out / "frames.extxyz")
     doc = {"schema": DATASET_SCHEMA, "engines": list(engines), "frames": len(frames),
-           "reactions": [r.model_dump() for r in reactions]}
+           "reactions": [r.model_dump() for r in reactions],
+           "surfaces": [s.model_dump() for s in surfaces]}
     part = out / "reactions.json.part"
     part.write_text(json.dumps(doc, indent=1))
     part.replace(out / "reactions.json")
-    log.debug("data set: %d frames, %d reactions -> %s", len(frames), len(reactions), out)
-    return {"frames": len(frames), "reactions": len(reactions),
+    log.debug("data set: %d frames, %d reactions, %d surfaces -> %s", len(frames),
+              len(reactions), len(surfaces), out)
+    return {"frames": len(frames), "reactions": len(reactions), "surfaces": len(surfaces),
             "families": len({a.info["family"] for a in frames})}

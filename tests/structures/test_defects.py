@@ -7,9 +7,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import DATA, STUDIES, finished_run, spec_problems
-
-TINY = DATA / "zns_defects_tiny.yaml"
+from conftest import STUDIES, spec_problems
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +169,8 @@ def test_defects_spec_errors_name_the_field(edit, path):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    wd, summary, _ = finished_run(tmp_path_factory, TINY, "zns_defects_tiny")
-    return wd, summary
+def tiny(zns_defects_run):
+    return zns_defects_run
 
 
 def _energies(wd):
