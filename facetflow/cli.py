@@ -589,6 +589,31 @@ def dataset_export(workdirs: list[Path] = typer.Argument(..., help="work directo
               "bare surface energies", highlight=False)
 
 
+@dataset_app.command("score", help=_help(
+    "Evaluate an embedded ML model as single points at every frame of a data set (the "
+    "DFT geometries) and write DATASET/scores/<model>.json: its energy of every frame "
+    "and its value of every reaction. A study names the data set in "
+    "analysis.calibration to calibrate its error bars with these ML - DFT residuals.",
+    EXIT_INVALID, EXIT_ENGINE))
+def dataset_score(dataset: Path = typer.Argument(..., help="data set folder (facetflow "
+                                                 "dataset export --out)"),
+                  model: str = typer.Option("chgnet", help="embedded model name or model "
+                                            "file"),
+                  device: str = typer.Option("cpu", help="cpu or cuda")) -> None:
+    from facetflow.analysis.calibration import score_dataset
+    from facetflow.engines.base import EngineUnavailable
+
+    folder = _abs(dataset)
+    if not (folder / "reactions.json").is_file():
+        _fail(FileNotFoundError(f"not a data set (no reactions.json): {folder}"))
+    try:
+        got = score_dataset(folder, model, device)
+    except EngineUnavailable as exc:
+        _die("cannot score", exc, EXIT_ENGINE)
+    out.print(f"{model}: {len(got['frames'])} frames, {len(got['reactions'])} reactions "
+              f"in {got['wall_time_s']:.0f} s", highlight=False)
+
+
 @app.command(help=_help(
     "Fine-tune an embedded ML potential on the DFT calculations of results stores: "
     "composition energies refitted to the DFT code's scale, split by structure family, "

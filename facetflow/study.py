@@ -83,7 +83,12 @@ def _model_files_resolved(study: Study, base_dir: Path) -> Study:
         update["settings"] = resolve(engine.settings)
     if engine.prerelax == "mlip":
         update["prerelax_settings"] = resolve(engine.prerelax_settings)
-    return study.model_copy(update={"engine": engine.model_copy(update=update)})
+    analysis = study.analysis
+    if analysis.calibration:  # the calibration data set, likewise
+        analysis = analysis.model_copy(update={
+            "calibration": str((base_dir / analysis.calibration).resolve())})
+    return study.model_copy(update={"engine": engine.model_copy(update=update),
+                                    "analysis": analysis})
 
 
 def _hexagonal(study: Study) -> bool:
@@ -161,6 +166,10 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     problems += _references_problems(study)
     if study.analysis.compare_with:
         problems += load_findings(study.analysis.compare_with, base_dir)[1]
+    cal = study.analysis.calibration
+    if cal and not (Path(cal) / "reactions.json").is_file():
+        problems.append(Problem("analysis.calibration", "not a data set (no reactions.json)",
+                                cal, "a folder written by facetflow dataset export"))
     problems += settings_problems(study.engine.name, study.engine.settings)
     problems += gpaw_problems(study.engine.name, study.engine.settings,
                                 PURPOSES if study.workflow.bulk_references

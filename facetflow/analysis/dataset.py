@@ -77,6 +77,8 @@ class Reaction(BaseModel):
     species: str = Field(description="the species bound (exchange: the incoming one; "
                          "defect kinds: the defect, V_X or X_int)")
     limit: str | None = Field(None, description="defect: the chemical-potential limit")
+    role: str | None = Field(None, description="binding: the species' family (ligand, "
+                             "additive, growth), as in summary.json")
     coefficients: dict[str, float] = Field(description="frame calc_hash -> c_f (E_rxn = "
                                            "sum c_f E_f)")
     energy_eV: float = Field(description="the reaction energy with the data set's engine, eV")
@@ -194,7 +196,8 @@ def _bindings(inp: SummaryInputs, ctx, refs: dict, study: str, label: str, facet
         by_species[entry["species"]] = coeffs
         out.append(Reaction(id=f"{study}/{label}/binding/{entry['species']}",
                             kind="binding", study=study, facet=label,
-                            species=entry["species"], coefficients=coeffs,
+                            species=entry["species"], role=entry.get("role"),
+                            coefficients=coeffs,
                             energy_eV=entry["value"]))
     return out + _exchanges(study, label, facet, by_species)
 

@@ -17,9 +17,10 @@ them together, a bulk reference shifts every mu and gamma that uses it. Per samp
   probability p^k, p = (n_j>0 + 1) / (n + 2) the fraction of structures whose lowest
   start was not start 0 (Laplace's rule); a miss lowers the energy by X ~ Exp(mean gap),
   the gap the mean E(start 0) - E(lowest) where start 0 was not lowest. B ~ Bernoulli.
-* Calibration: where DFT runs of the same binding energies exist, E_b of each species
-  family (ligand, additive, growth) gets an independent N(0, sigma_family) with sigma the
-  RMS ML - DFT residual.
+* Calibration: where DFT values of binding energies exist (DFT runs of the same study,
+  ``--also``; a reference data set, ``analysis.calibration``, at identical geometries),
+  E_b of each species family (ligand, additive, growth) gets an independent
+  N(0, sigma_family) with sigma the RMS ML - DFT residual.
 
 The samples go through the summary's own functions: mu and eps (``potentials``),
 gamma_bare, gamma(theta) and E_b (``surfaces``, paper eqs. 3 and 4), theta* by the same
@@ -35,10 +36,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 import facetflow.analysis.growth as gr
+from facetflow.analysis.calibration import dataset_residuals
 from facetflow.analysis.inputs import SummaryInputs
 from facetflow.analysis.paper import AGREES, DISAGREES, compare
 from facetflow.analysis.potentials import (
@@ -158,13 +161,32 @@ def committee_noise(inp: SummaryInputs) -> tuple[dict[str, np.ndarray], dict]:
                          "with variance mean_m (q_m - q)^2 (shared z per sample)"}
 
 
-def calibration_noise(summary: dict, others: list[dict]) -> tuple[dict[str, float], dict]:
+def dataset_noise(inp: SummaryInputs) -> tuple[dict[str, list[float]], str | None]:
+    """ML - DFT residuals (eV) by species family from the study's calibration data set
+    (``analysis.calibration``; ``facetflow.analysis.calibration``), and a note when it gives none
+    (None when no data set is named)."""
+    path = inp.study.analysis.calibration
+    if not path:
+        return {}, None
+    final = next((n for n in inp.wd.plan.nodes.values()
+                  if n.stage == "final" and n.engine == "mlip"), None)
+    if final is None:
+        return {}, "the final engine is not an ML potential"
+    got, why = dataset_residuals(Path(path), final.settings.get("model"), final.identity)
+    return got, why and f"data set not used: {why}"
+
+
+def calibration_noise(summary: dict, others: list[dict],
+                      dataset: tuple[dict[str, list[float]], str | None] = ({}, None)
+                      ) -> tuple[dict[str, float], dict]:
     """sigma per species family from the ML - DFT residuals of the binding energies that
-    this run (an ML engine) shares with DFT runs of the same study (``others``)."""
+    this run (an ML engine) shares with DFT runs of the same study (``others``), and of
+    the calibration data set's binding energies (``dataset``: residuals by family and a
+    note, ``dataset_noise``)."""
     if summary["engine"].get("name") != "mlip":
         return {}, {"used": False, "note": "the final engine is not an ML potential"}
     dft = [o for o in others if (o.get("engine") or {}).get("name") not in (None, "mlip")]
-    residuals: dict[str, list[float]] = {}
+    residuals: dict[str, list[float]] = {k: list(v) for k, v in dataset[0].items()}
     for other in dft:
         for label, fac in summary["facets"].items():
             theirs = {(b["species"], b.get("ligand")): b["value"]
@@ -175,11 +197,13 @@ def calibration_noise(summary: dict, others: list[dict]) -> tuple[dict[str, floa
                 if b["value"] is not None and ref is not None:
                     residuals.setdefault(b["role"], []).append(b["value"] - ref)
     if not residuals:
-        return {}, {"used": False, "note": "no DFT rows of the same binding energies "
-                    "(facetflow report WORKDIR --also DFT_WORKDIR)"}
+        note = "no DFT rows of the same binding energies (facetflow report WORKDIR --also " \
+               "DFT_WORKDIR, or analysis.calibration)"
+        return {}, {"used": False, "note": "; ".join(filter(None, (note, dataset[1])))}
     fams = {k: {"sigma_eV": float(np.sqrt(np.mean(np.square(v)))),
                 "mean_eV": float(np.mean(v)), "n": len(v)} for k, v in residuals.items()}
-    against = [f"{o['study']} ({o['engine'].get('name')})" for o in dft]
+    against = [f"{o['study']} ({o['engine'].get('name')})" for o in dft] + (
+        ["the calibration data set"] if dataset[0] else [])
     return ({k: v["sigma_eV"] for k, v in fams.items()},
             {"used": True, "against": against, "families": fams,
              "note": "E_b of each family gets N(0, sigma) with sigma the RMS ML - DFT "
@@ -452,7 +476,7 @@ def uncertainty_section(inp: SummaryInputs, summary: dict, others: list[dict] | 
     their propagation; ``sigma``: extra independent noise per structure id (eV)."""
     miss, conf = starts_noise(summary.get("starts"))
     committee, model = committee_noise(inp)
-    calibration, cal = calibration_noise(summary, others or [])
+    calibration, cal = calibration_noise(summary, others or [], dataset_noise(inp))
     noise = NoiseModel(committee=committee, miss=miss, sigma=dict(sigma or {}),
                        calibration=calibration)
     sources = {"configurations": conf, "model": model, "calibration": cal}

@@ -334,6 +334,12 @@ class AnalysisSpec(_Spec):
     """Published findings to set beside this run's (``summary.json: paper_comparison``):
     the name of a file in ``facetflow/data/papers/`` (without ``.yaml``) or a path to a
     YAML file of the same form (see ``facetflow.analysis.paper``)."""
+    calibration: str | None = None
+    """A reference data set (``facetflow dataset export``; path relative to the study
+    file) whose DFT binding energies calibrate the ML model's error bars: the RMS of the
+    model's ML - DFT residuals per species family (``facetflow dataset score DATASET
+    --model NAME`` computes the model's values) sets the calibration noise of the binding
+    energies of that family (``analysis.calibration``)."""
     electronic: bool | ElectronicSpec = False
     """Electronic analysis (DFT engines only): ``true`` or an ``ElectronicSpec`` (roles,
     margin, scissor); see ``facetflow.analysis.electronic``."""

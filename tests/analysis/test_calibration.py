@@ -1,0 +1,78 @@
+"""Calibration of an ML model's error bars from a reference data set
+(``analysis.calibration``): ``facetflow dataset score`` writes a model's values of a data
+set's reactions at the data set's own frames, and the binding residuals ML - reference by
+species family set the calibration noise. Here the "reference" is a CHGNet run of the tiny
+study exported as a data set and the scored model SevenNet-0, so the residuals are real
+model differences at identical geometries."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import STUDIES, run_cli, said
+
+
+@pytest.fixture(scope="module")
+def scored(tiny_run, tmp_path_factory):
+    from facetflow.analysis.dataset import export_dataset
+
+    out = tmp_path_factory.mktemp("tiny-set")
+    export_dataset([tiny_run / "tiny"], out, engines=("mlip",))
+    proc = run_cli("dataset", "score", str(out), "--model", "sevennet-0")
+    assert proc.returncode == 0, proc.stderr
+    assert said("sevennet-0:", proc.stdout)
+    return out, json.loads((out / "reactions.json").read_text()), json.loads(
+        (out / "scores" / "sevennet-0.json").read_text())
+
+
+def test_scores_apply_the_data_sets_coefficients_to_the_models_frame_energies(scored):
+    from ase.io import read
+
+    out, doc, scores = scored
+    frames = read(out / "frames.extxyz", ":")
+    assert set(scores["frames"]) == {a.info["calc_hash"] for a in frames}
+    assert doc["reactions"] and set(scores["reactions"]) == {r["id"] for r in doc["reactions"]}
+    for r in doc["reactions"]:
+        mine = sum(c * scores["frames"][h] for h, c in r["coefficients"].items())
+        assert scores["reactions"][r["id"]] == pytest.approx(mine, abs=1e-9)
+    # another model than the data set's: its energies differ
+    assert any(abs(scores["reactions"][r["id"]] - r["energy_eV"]) > 0.01
+               for r in doc["reactions"])
+
+
+def test_binding_residuals_by_family_set_the_calibration_noise(scored):
+    from facetflow.analysis.calibration import dataset_residuals
+    from facetflow.analysis.uncertainty import calibration_noise
+    from facetflow.engines import get_engine
+
+    out, doc, scores = scored
+    identity = get_engine("mlip").identity({"model": "sevennet-0"}).key
+    got, why = dataset_residuals(out, "sevennet-0", identity)
+    assert why is None and set(got) >= {"ligand", "additive"}
+    for family, values in got.items():
+        expect = [scores["reactions"][r["id"]] - r["energy_eV"] for r in doc["reactions"]
+                  if r["kind"] == "binding" and r["role"] == family]
+        assert values == pytest.approx(expect)
+    sigma, source = calibration_noise({"engine": {"name": "mlip"}}, [], (got, None))
+    assert source["used"] and "calibration data set" in source["note"]
+    for family, values in got.items():
+        assert sigma[family] == pytest.approx(np.sqrt(np.mean(np.square(values))))
+    # scores made with another engine identity, or no scores at all: not used, and why
+    none, why = dataset_residuals(out, "sevennet-0", "mlip:someone-else")
+    assert none == {} and "this run's engine is mlip:someone-else" in why
+    none, why = dataset_residuals(out, "sevennet-l3i5", None)
+    assert none == {} and "facetflow dataset score" in why
+    sigma, source = calibration_noise({"engine": {"name": "mlip"}}, [], ({}, why))
+    assert sigma == {} and not source["used"] and "dataset score" in source["note"]
+
+
+def test_a_calibration_folder_without_a_data_set_is_refused(tmp_path):
+    from conftest import variant_study
+
+    study = variant_study(tmp_path, STUDIES / "quick.yaml",
+                          lambda d: d.setdefault("analysis", {}).update(
+                              calibration="no_such_set"))
+    proc = run_cli("validate", str(study))
+    assert proc.returncode == 2
+    assert said("analysis.calibration", proc.stderr + proc.stdout)
+    assert said("no reactions.json", proc.stderr + proc.stdout)
