@@ -188,11 +188,15 @@ class MlipEngine:
                 options["h0"] = s.h0
             BATCHED[s.optimizer](works, forces_fn, s.fmax, s.max_steps, on_done=finish,
                                  **options)
-        else:
+        else:  # one model call for all: each single point's wall time is its share
             energies, forces = forces_fn(works)
+            share = (time.perf_counter() - t0) / max(1, len(works))
             for i, (e, f) in enumerate(zip(energies, forces, strict=True)):
-                finish(i, {"steps": 0, "converged": True, "energies": [], "energy": e,
-                           "forces": f})
+                results[i] = self._batch_result(structures[i], works[i], task, {
+                    "steps": 0, "converged": True, "energies": [], "energy": e,
+                    "forces": f}, s, weights, share)
+                if on_result is not None:
+                    on_result(i, results[i])
         return [results[i] for i in range(len(works))]
 
     def _batch_result(self, orig: Atoms, work: Atoms, task: str, info: dict,
