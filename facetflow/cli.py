@@ -340,7 +340,10 @@ def _defects_headline(s: dict) -> None:
     d = s.get("defects")
     if not d:
         return
-    from facetflow.analysis.summary_view import defect_bars  # only when there are defects
+    from facetflow.analysis.summary_view import (  # only when there are defects
+        defect_bars,
+        interval_text,
+    )
     groups, series, chosen = defect_bars(s)
     names = {k: v.get("name") or k for k, v in d["limits"].items()}
 
@@ -349,7 +352,9 @@ def _defects_headline(s: dict) -> None:
 
     for facet, defect in groups:
         e = chosen.get((facet, defect, None)) or {}
-        ef = ", ".join(f"{names[k]} {num(v, '.2f')}" for k, v in (e.get("E_f") or {}).items())
+        at = f"defects.entries.{e.get('structure')}.E_f"
+        ef = ", ".join(f"{names[k]} {num(v, '.2f')}{interval_text(s, f'{at}.{k}')}"
+                       for k, v in (e.get("E_f") or {}).items())
         dl = ", ".join(f"{lig} {num(chosen.get((facet, defect, lig), {}).get('dE_f'), '+.2f')}"
                        for lig in series if lig is not None)
         out.print(f"  {{{facet}}} E_f({defect}) = {ef} eV" + (f"; dE_f: {dl}" if dl else ""))

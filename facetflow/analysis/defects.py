@@ -168,22 +168,44 @@ def _plain_entry(records: Records, energy: Energy, lims: dict, sid: str) -> dict
 def _ligand_entry(records: Records, energy: Energy, lims: dict, mu_ligands: dict,
                   sid: str) -> dict:
     """A defect with a ligand next to it, against the pristine slab with that ligand;
-    dE_f and the ligand's E_b at the defect and on the pristine slab (mu cancels in dE_f:
-    [E(def + L) - E(pristine + L) - E(def) + E(pristine)] / n)."""
+    dE_f and the ligand's E_b at the defect and on the pristine slab
+    (``_ligand_terms``)."""
+    rec = records[sid]
+    entry = _entry(records, energy, lims, sid, rec.parent)
+    entry["ligand"] = rec.ligand
+    entry.update(_ligand_terms(records, energy, mu_ligands, sid, entry["n_defects"]))
+    return entry
+
+
+def _ligand_terms(records: Records, energy: Energy, mu_ligands: dict, sid: str, n: int
+                  ) -> dict:
+    """dE_f = [E(def + L) - E(pristine + L) - E(def) + E(pristine)] / n (mu cancels) and
+    the ligand's E_b = [E(slab + L) - E(slab) - n mu_L] / n at the defect and on the
+    pristine slab (eV; None where an energy or mu_L is unknown). Energies may be arrays
+    of samples."""
     rec = records[sid]
     ref, base = rec.parent, rec.defect_structure
     pristine = records[ref].parent if ref in records else None
-    entry = _entry(records, energy, lims, sid, ref)
-    entry["ligand"] = rec.ligand
-    n = entry["n_defects"]
     e = {k: energy(k) for k in (sid, ref, base, pristine) if k}
     have = all(e.get(k) is not None for k in (sid, ref, base, pristine))
-    entry["dE_f"] = (e[sid] - e[ref] - e[base] + e[pristine]) / n if have else None
     mu_l = mu_ligands.get(rec.ligand)
     ok = have and mu_l is not None
-    entry["E_b_ligand_at_defect"] = (e[sid] - e[base] - n * mu_l) / n if ok else None
-    entry["E_b_ligand_pristine"] = (e[ref] - e[pristine] - n * mu_l) / n if ok else None
-    return entry
+    return {"dE_f": (e[sid] - e[ref] - e[base] + e[pristine]) / n if have else None,
+            "E_b_ligand_at_defect": (e[sid] - e[base] - n * mu_l) / n if ok else None,
+            "E_b_ligand_pristine": (e[ref] - e[pristine] - n * mu_l) / n if ok else None}
+
+
+def entry_numbers(records: Records, energy: Energy, lims: dict, mu_ligands: dict,
+                  entry: dict) -> dict:
+    """The numbers of one entry of the ``defects`` section recomputed with ``energy``
+    (eV; floats, or arrays of samples for ``analysis.uncertainty``) and the limits
+    ``lims`` (``limits``): ``E_f`` per limit, and with a ligand ``dE_f``,
+    ``E_b_ligand_at_defect`` and ``E_b_ligand_pristine`` (``_ligand_terms``)."""
+    sid, n = entry["structure"], entry["n_defects"]
+    out: dict = {"E_f": _formation(records, energy, lims, sid, entry["reference"], n)}
+    if entry.get("ligand") is not None:
+        out.update(_ligand_terms(records, energy, mu_ligands, sid, n))
+    return out
 
 
 def _mark_lowest(entries: list[dict], first: str | None) -> None:

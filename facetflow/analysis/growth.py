@@ -113,10 +113,16 @@ def kinetic_wulff(compound: Compound, rates: Mapping[tuple[int, ...], float]) ->
     (``facetflow.analysis.wulff``) from per-family growth rates (keys: Miller or
     Miller-Bravais indices)."""
     shape = wulff_shape(compound, rates)
-    fractions = {"".join(str(i) for i in m): v for m, v in shape.facet_area_fractions.items()}
+    fractions = {family_key(m): v for m, v in shape.facet_area_fractions.items()}
     return Shape(aspect_ratio=shape.aspect_ratio, facet_area_fractions=fractions,
                  volume=shape.volume, aspect_ratio_c=shape.aspect_ratio_c,
                  point_group=shape.point_group)
+
+
+def family_key(miller: tuple[int, ...] | list[int]) -> str:
+    """A family's key in ``Shape.facet_area_fractions``: its indices written together
+    (``111``, ``-1-1-1``, ``10-10``)."""
+    return "".join(str(int(i)) for i in miller)
 
 
 def study_core(study: Study) -> Compound:

@@ -32,6 +32,7 @@ from facetflow.analysis.html_sections import (
     conditions_line,
     conditions_section,
     defects_section,
+    delta_mu_section,
     engine_section,
     facets_section,
     growth_section,
@@ -87,7 +88,8 @@ def write_html(summary: Mapping[str, Any], out: str | Path,
                figures: Sequence[str | Path] = ()) -> Path:
     """Write ``report.html`` into ``out``; the path written. ``figures`` are image files
     (.svg / .png) to embed: ``gamma_*`` under the facets, ``binding`` under the binding
-    energies, ``shapes`` under growth, anything else at the end. Where a figure is given
+    energies, ``shapes`` under growth, ``growth_vs_delta_mu_*`` under the Delta mu table,
+    anything else at the end. Where a figure is given
     as both .svg and .png, the SVG is embedded."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,6 +122,8 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
                  '<a href="#binding">binding energies</a>'
                  + ('<a href="#defects">point defects</a>' if summary.get("defects") else "")
                  + '<a href="#growth">growth</a>'
+                 + ('<a href="#delta-mu">growth vs Δμ</a>'
+                    if summary.get("growth_vs_delta_mu") else "")
                  + ('<a href="#electronic">electronic structure</a>'
                     if summary.get("electronic") else "")
                  + ('<a href="#paper">paper comparison</a>'
@@ -135,6 +139,8 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
     parts += _figure_blocks([p for p in figs if p.stem == "defects"])
     parts += growth_section(summary)
     parts += _figure_blocks([p for p in figs if p.stem == "shapes"])
+    parts += delta_mu_section(summary)
+    parts += _figure_blocks([p for p in figs if p.stem.startswith("growth_vs_delta_mu")])
     parts += electronic_html(summary)
     parts += _figure_blocks([p for p in figs if p.stem.startswith(ELECTRONIC_STEMS)])
     parts += comparison_section(summary)
@@ -145,7 +151,7 @@ def render_html(summary: Mapping[str, Any], figures: Sequence[str | Path] = ()) 
     parts += starts_section(summary)
     parts += missing_section(summary)
     rest = [p for p in figs
-            if not (p.stem.startswith(("gamma_", *ELECTRONIC_STEMS))
+            if not (p.stem.startswith(("gamma_", "growth_vs_delta_mu", *ELECTRONIC_STEMS))
                     or p.stem in ("binding", "shapes", "defects"))]
     if rest:
         parts += ["<h2>Other figures</h2>"] + _figure_blocks(rest)

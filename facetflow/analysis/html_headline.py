@@ -142,13 +142,14 @@ def _headline_growth(summary: Mapping[str, Any]) -> str:
                      or NA,
                      ratio_html(c.get("anisotropy_index")) + esc(interval_text(
                          summary, f"growth.cases.{name}.anisotropy_index", ratio=True)),
-                     num_html(as_dict(c.get("shape")).get("aspect_ratio"), 2)))
+                     num_html(as_dict(c.get("shape")).get("aspect_ratio"), 2)
+                     + esc(interval_text(summary, f"growth.cases.{name}.shape.aspect_ratio"))))
     refs = "; ".join(growth_references(summary))
     return card(title, "growth", [
         table(["case", "ranking (fastest first)", "fastest in (samples)", "anisotropy index",
                "aspect ratio"], rows, numeric={3, 4}, markup={0, 1, 2}),
         '<p class="note">Anisotropy index: fastest / slowest relative growth rate (1 = '
-        "isotropic) [90 % interval]; aspect ratio of the kinetic Wulff shape."
+        "isotropic) [90 % interval]; aspect ratio of the kinetic Wulff shape [90 % interval]."
         + (f" Growth species and additives priced by: {esc(refs)}." if refs else "")
         + "</p>"])
 

@@ -1,7 +1,8 @@
 """The detailed sections of report.html below the conclusions: facets, binding energies,
-defects, growth, paper comparison, then how the numbers were obtained (conditions,
-chemical potentials, references, starts), the missing calculations, and the engine and
-versions (provenance, last). Energies in eV, gamma in meV/Å² (J/m² in brackets)."""
+defects, growth (and its Delta mu sweeps), paper comparison, then how the numbers were
+obtained (conditions, chemical potentials, references, starts), the missing
+calculations, and the engine and versions (provenance, last). Energies in eV, gamma in
+meV/Å² (J/m² in brackets); [low, high] the 90 % interval of a number with error bars."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from facetflow.analysis.summary_view import (
     as_dict,
     as_list,
     facets_of,
+    interval_text,
     num,
     order_ligands,
 )
@@ -216,11 +218,10 @@ def defects_section(summary: Mapping[str, Any]) -> list[str]:
         for facet, defect, site in positions:
             plain = as_dict(by.get((facet, defect, site, None)))
             cells = [f"{{{facet}}}", defect, site, plain.get("layer"),
-                     num_html(as_dict(plain.get("E_f")).get(lim), 3) +
-                     (" ★" if plain.get("lowest") else "")]
+                     _ef_html(summary, plain, lim) + (" ★" if plain.get("lowest") else "")]
             for lig in ligands:
                 e = as_dict(by.get((facet, defect, site, lig)))
-                v = num_html(as_dict(e.get("E_f")).get(lim), 3)
+                v = _ef_html(summary, e, lim)
                 dv = num(e.get("dE_f"))
                 cells.append(v + (f" ({dv:+.3f})" if dv is not None else ""))
             body.append(cells)
@@ -228,8 +229,16 @@ def defects_section(summary: Mapping[str, Any]) -> list[str]:
         out.append(table(head, body, numeric=set(range(4, 5 + len(ligands)))))
     out.append("<p>★ the most stable position of the defect without ligand. ΔE_f = E_f "
                "(with ligand) − E_f (without) does not depend on the limit; ΔE_f &gt; 0: "
-               "the ligand makes the defect costlier to form (passivation).</p>")
+               "the ligand makes the defect costlier to form (passivation). [low, high]: "
+               "90 % interval (summary.json: uncertainty).</p>")
     return out
+
+
+def _ef_html(summary: Mapping[str, Any], entry: Mapping[str, Any], lim: str) -> str:
+    """E_f (eV) of a defect entry in one limit, with its interval where there is one."""
+    path = f"defects.entries.{entry.get('structure')}.E_f.{lim}"
+    return num_html(as_dict(entry.get("E_f")).get(lim), 3) + esc(
+        interval_text(summary, path, 3))
 
 
 def growth_section(summary: Mapping[str, Any]) -> list[str]:
@@ -246,23 +255,13 @@ def growth_section(summary: Mapping[str, Any]) -> list[str]:
                    "of the kinetic Wulff shape.</p>")
     cases = as_dict(g.get("cases"))
     if cases:
-        rows = []
-        for name, c in cases.items():
-            c = as_dict(c)
-            rates = as_dict(c.get("rates"))
-            fr = as_dict(as_dict(c.get("shape")).get("facet_area_fractions"))
-            notes = [str(x) for x in (c.get("note"), as_dict(c.get("shape")).get("error"))
-                     if x]
-            rows.append((
-                name, ratio_html(c.get("anisotropy_index")),
-                num_html(as_dict(c.get("shape")).get("aspect_ratio"), 2),
-                " > ".join(f"{{{k}}}" for k in as_list(c.get("ranking"))) or None,
-                ", ".join(f"{{{k}}} {number_text(v, 3)}" for k, v in rates.items()) or None,
-                ", ".join(f"{{{k}}} {number_text(v, 2)}" for k, v in fr.items()) or None,
-                "; ".join(notes) or None))
+        rows = [_growth_row(summary, str(name), as_dict(c)) for name, c in cases.items()]
         out.append(table(["case", "anisotropy index", "aspect ratio",
                            "ranking (fastest first)", "relative rates",
                            "facet area fractions", "note"], rows, numeric={1, 2}))
+        out.append("<p>[low, high]: 90 % interval over the Monte Carlo samples "
+                   "(summary.json: uncertainty); the shapes of each facet's median, 5 % and "
+                   "95 % rate are drawn under the predicted shapes.</p>")
     else:
         out.append("<p>Growth cases: not computed.</p>")
     assumptions = [a for a in as_list(g.get("assumptions")) if a is not None]
@@ -271,6 +270,65 @@ def growth_section(summary: Mapping[str, Any]) -> list[str]:
         out.append("<ul>" + "".join(f"<li>{esc(a)}</li>" for a in assumptions) + "</ul>")
     else:
         out.append("<p>none stated</p>")
+    return out
+
+
+def _growth_row(summary: Mapping[str, Any], name: str, c: Mapping[str, Any]) -> tuple:
+    """One growth case of the growth table, with the intervals of its anisotropy index,
+    aspect ratio and facet area fractions where there are error bars."""
+    at = f"growth.cases.{name}"
+    shape = as_dict(c.get("shape"))
+    rates = as_dict(c.get("rates"))
+    fr = as_dict(shape.get("facet_area_fractions"))
+    notes = [str(x) for x in (c.get("note"), shape.get("error")) if x]
+    return (
+        name,
+        ratio_html(c.get("anisotropy_index"))
+        + esc(interval_text(summary, f"{at}.anisotropy_index", ratio=True)),
+        num_html(shape.get("aspect_ratio"), 2)
+        + esc(interval_text(summary, f"{at}.shape.aspect_ratio")),
+        " > ".join(f"{{{k}}}" for k in as_list(c.get("ranking"))) or None,
+        ", ".join(f"{{{k}}} {number_text(v, 3)}" for k, v in rates.items()) or None,
+        ", ".join(f"{{{k}}} {number_text(v, 2)}"
+                  + interval_text(summary, f"{at}.shape.facet_area_fractions.{k}")
+                  for k, v in fr.items()) or None,
+        "; ".join(notes) or None)
+
+
+def delta_mu_section(summary: Mapping[str, Any]) -> list[str]:
+    """Per species of ``growth_vs_delta_mu``: a table of Delta mu (eV), and per growth
+    case the ranking, the anisotropy index with its interval and the probability of each
+    facet being fastest (``uncertainty.delta_mu``). Nothing without a sweep."""
+    sweeps = as_dict(summary.get("growth_vs_delta_mu"))
+    if not sweeps:
+        return []
+    out = ['<h2 id="delta-mu">Growth as a chemical potential moves</h2>',
+           "<p>Δμ (eV) from the study's reference (a bound species' E_b moves by −Δμ); "
+           "anisotropy index = fastest / slowest rate [90 % interval]; fastest in: the "
+           "share of the Monte Carlo samples (the same samples at every Δμ).</p>"]
+    probs = as_dict(as_dict(summary.get("uncertainty")).get("delta_mu"))
+    for species, rows in sweeps.items():
+        ranked = as_list(probs.get(species))
+        body = []
+        for i, r in enumerate(as_list(rows)):
+            r = as_dict(r)
+            p = as_dict(as_dict(ranked[i]).get("cases")) if i < len(ranked) else {}
+            for case, c in as_dict(r.get("cases")).items():
+                c = as_dict(c)
+                at = f"growth_vs_delta_mu.{species}.{i}.cases.{case}.anisotropy_index"
+                fastest = sorted(as_dict(as_dict(p.get(case)).get("fastest")).items(),
+                                 key=lambda kv: -kv[1])
+                d = num(r.get("delta_mu"))
+                body.append((None if d is None else f"{d:+.2f}", case,
+                             " > ".join(f"{{{k}}}" for k in as_list(c.get("ranking")))
+                             or None,
+                             ratio_html(c.get("anisotropy_index"))
+                             + esc(interval_text(summary, at, ratio=True)),
+                             ", ".join(f"{{{k}}} {100 * v:.0f} %" for k, v in fastest
+                                       if v > 0) or None))
+        out.append(f"<h3>μ_{esc(species)}</h3>")
+        out.append(table(["Δμ (eV)", "case", "ranking (fastest first)", "anisotropy index",
+                          "fastest in (samples)"], body, numeric={3}))
     return out
 
 

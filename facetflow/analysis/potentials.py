@@ -153,6 +153,6 @@ def shifted(ctx: AnalysisContext, mu: dict, species: str, delta: float) -> dict:
         if species in comp.cations and len(comp.cations) == 1:
             moves[comp.anion] = -delta
     for name, d in moves.items():
-        if name in out:
-            out[name]["value"] += d
+        if name in out:  # a new value: samples (arrays) of the unshifted mu stay as they are
+            out[name]["value"] = out[name]["value"] + d
     return out

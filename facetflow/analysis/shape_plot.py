@@ -1,7 +1,11 @@
 """The predicted-shapes figure (``shapes.png``): kinetic Wulff shapes with the crystal's
 point group (``facetflow.analysis.wulff``, the relative growth rates in place of surface
 energies), one 3D panel per growth case, faces coloured by facet family with their share
-of the area."""
+of the area. With error bars (``summary.json: uncertainty.shapes``) a row of three small
+panels under each case: the shapes with every facet at its median rate and at its 5 %
+and 95 % rate over the Monte Carlo samples (each facet at its own quantile of its rate
+relative to the nominally fastest facet's), in the same colours, titled with their
+aspect ratios."""
 
 from __future__ import annotations
 
@@ -29,16 +33,21 @@ from facetflow.structures.materials import Compound, compound_names, get_compoun
 
 DRAW_RATE_FLOOR = 1e-3  # relative growth rate below which a facet is drawn at this rate
 CUBIC_FALLBACK = "PbS"  # an m-3m crystal for summaries that do not name theirs
+QUANTILES = (("low", "5 % rates"), ("median", "median rates"), ("high", "95 % rates"))
 
 
 def shape_figure(summary: Mapping[str, Any], lattice_a: float = 6.0) -> Figure:
-    """One 3D panel per growth case (not saved). The shape has the point group of the
-    case's crystal (``shape.material``; a summary without it is drawn as a cubic m-3m
-    crystal); ``lattice_a`` is kept for callers and does not change the shape."""
+    """One 3D panel per growth case (not saved), and under it the shapes of the median,
+    5 % and 95 % rates where ``uncertainty.shapes`` has them. The shape has the point
+    group of the case's crystal (``shape.material``; a summary without it is drawn as a
+    cubic m-3m crystal); ``lattice_a`` is kept for callers and does not change the
+    shape."""
     cases = as_dict(as_dict(summary.get("growth")).get("cases"))
     cases = {str(k): as_dict(v) for k, v in cases.items()}
+    spread = {k: as_dict(v) for k, v in as_dict(as_dict(
+        summary.get("uncertainty")).get("shapes")).items() if k in cases}
     n = max(len(cases), 1)
-    fig = new_figure(4.8 * n + 0.4, 5.4)
+    fig = new_figure(4.8 * n + 0.4, 5.4 + (2.6 if spread else 0.0))
     if not cases:
         ax = fig.add_subplot(1, 1, 1)
         ax.set_axis_off()
@@ -46,20 +55,65 @@ def shape_figure(summary: Mapping[str, Any], lattice_a: float = 6.0) -> Figure:
         note(ax, f"growth cases {NOT_COMPUTED}")
         return fig
     millers = {k: as_dict(f).get("miller") or k for k, f in facets_of(summary).items()}
+    colors = _family_colors(cases, millers)
+    grid = fig.add_gridspec(2 if spread else 1, 3 * n,
+                            height_ratios=[2.3, 1.0] if spread else None)
+    for i, (name, case) in enumerate(cases.items()):
+        ax = fig.add_subplot(grid[0, 3 * i:3 * i + 3], projection="3d")
+        _draw_shape(ax, name, case, colors, millers)
+        for j, (key, label) in enumerate(QUANTILES if spread else ()):
+            small = fig.add_subplot(grid[1, 3 * i + j], projection="3d")
+            _draw_quantile(small, label, as_dict(spread.get(name)).get(key), case,
+                           colors, millers)
+    title = "Predicted shapes: kinetic Wulff construction from the relative growth rates"
+    if spread:
+        samples = as_dict(summary.get("uncertainty")).get("samples")
+        title += (f"\nsmall panels: each facet at its 5 %, median and 95 % rate (relative "
+                  f"to the fastest facet's) over {samples} samples")
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _family_colors(cases: Mapping[str, Mapping[str, Any]], millers: Mapping[str, Any]
+                   ) -> dict[str, str]:
+    """One colour per facet family met in the cases' rates (the usual colour of a
+    family where ``FAMILY_COLORS`` has one)."""
     families: list[str] = []
     for case in cases.values():
         for k in as_dict(case.get("rates")):
             fam = face_key(miller_of(millers.get(str(k), k)))
             if fam and fam not in families:
                 families.append(fam)
-    colors = {fam: FAMILY_COLORS.get(fam, PALETTE[(i + 4) % len(PALETTE)])
-              for i, fam in enumerate(families)}
-    for i, (name, case) in enumerate(cases.items()):
-        ax = fig.add_subplot(1, n, i + 1, projection="3d")
-        _draw_shape(ax, name, case, colors, millers)
-    fig.suptitle("Predicted shapes: kinetic Wulff construction from the relative growth "
-                 "rates", fontsize=11)
-    return fig
+    return {fam: FAMILY_COLORS.get(fam, PALETTE[(i + 4) % len(PALETTE)])
+            for i, fam in enumerate(families)}
+
+
+def _rates_by_miller(rates: Any, millers: Mapping[str, Any]) -> dict[tuple[int, ...], float]:
+    """facet label -> relative rate, as family indices -> rate (positive rates only)."""
+    out: dict[tuple[int, ...], float] = {}
+    for k, v in as_dict(rates).items():
+        m, r = miller_of(millers.get(str(k), k)), num(v)
+        if m is not None and r is not None and r > 0:
+            out[m] = r
+    return out
+
+
+def _draw_quantile(ax, label: str, entry: Any, case: Mapping[str, Any],
+                   colors: Mapping[str, str], millers: Mapping[str, Any]) -> None:
+    """A small panel: the shape with every facet at one quantile of its rate
+    (``uncertainty.shapes.<case>.<median|low|high>``), or a note saying why none."""
+    ax.set_axis_off()
+    rates = _rates_by_miller(as_dict(entry).get("rates"), millers)
+    aspect = num(as_dict(entry).get("aspect_ratio"))
+    ax.set_title(label + (f"\naspect ratio {aspect:.2f}" if aspect is not None else ""),
+                 fontsize=8.5)
+    if not rates:
+        note(ax, NOT_COMPUTED)
+        return
+    try:
+        _draw_faces(ax, _wulff(rates, _crystal(case)), colors)
+    except Exception as exc:  # noqa: BLE001 - a degenerate input must not stop the report
+        note(ax, f"{NOT_COMPUTED}:\n{wrap(type(exc).__name__)}")
 
 
 def face_key(m: tuple[int, ...] | None) -> str | None:
@@ -78,11 +132,7 @@ def _draw_shape(ax, name: str, case: Mapping[str, Any], colors: Mapping[str, str
                 millers: Mapping[str, Any]) -> None:
     """One case's shape on ``ax``, or a note saying why there is none."""
     ax.set_axis_off()
-    rates: dict[tuple[int, ...], float] = {}
-    for k, v in as_dict(case.get("rates")).items():
-        m, r = miller_of(millers.get(str(k), k)), num(v)
-        if m is not None and r is not None and r > 0:
-            rates[m] = r
+    rates = _rates_by_miller(case.get("rates"), millers)
     shape_info = as_dict(case.get("shape"))
     aspect, aniso = num(shape_info.get("aspect_ratio")), num(case.get("anisotropy_index"))
     along_c = num(shape_info.get("aspect_ratio_c"))

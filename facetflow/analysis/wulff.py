@@ -19,6 +19,10 @@ Measures of the shape (all dimensionless):
 * aspect ratio along c (hexagonal crystals): the length of the polyhedron along c over
   its smallest caliper width in the basal plane (> 1: a rod, < 1: a platelet);
 * facet area fractions: each family's share of the surface area.
+
+``halfspace_shape`` builds the same polyhedron without WulffPack, as the intersection of
+the half-spaces n . x <= d_f over ``family_normals`` (~1 ms instead of ~10 ms), for
+constructions repeated many times (the error-bar samples of ``analysis.uncertainty``).
 """
 
 from __future__ import annotations
@@ -163,3 +167,39 @@ def calipers(points: np.ndarray, n: int = 2000) -> tuple[float, float]:
     dirs = np.vstack([dirs, ConvexHull(points).equations[:, :3]])
     proj = points @ dirs.T
     return float(pdist(points).max()), float((proj.max(axis=0) - proj.min(axis=0)).min())
+
+
+def halfspace_shape(normals: list[np.ndarray], distances, n_dirs: int = 300
+                    ) -> tuple[float, np.ndarray]:
+    """Aspect ratio (largest over smallest caliper width, ``calipers`` with ``n_dirs``
+    directions) and area fraction of each family (in the order of ``normals``) of the
+    polyhedron {x : n . x <= d_f for every normal n of family f}; d_f > 0 in any length
+    unit (surface energies, or growth rates for a kinetic shape). A family whose planes
+    do not touch the shape has fraction 0; NaN everywhere when the planes do not close
+    a shape."""
+    from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
+
+    d = np.concatenate([np.full(len(n), float(r))
+                        for n, r in zip(normals, distances, strict=True)])
+    nrm = np.vstack(normals)
+    family = np.concatenate([np.full(len(n), i) for i, n in enumerate(normals)])
+    try:
+        pts = HalfspaceIntersection(np.hstack([nrm, -d[:, None]]), np.zeros(3)).intersections
+        hull = ConvexHull(pts)
+        big, small = calipers(pts, n=n_dirs)
+    except (QhullError, ValueError):  # an open or degenerate shape
+        return float("nan"), np.full(len(normals), np.nan)
+    return big / small, _family_areas(hull, nrm, d, family, len(normals))
+
+
+def _family_areas(hull, normals: np.ndarray, distances: np.ndarray, family: np.ndarray,
+                  n_families: int) -> np.ndarray:
+    """Area fraction per family of a convex hull's surface: each triangle of the hull
+    belongs to the plane n . x = d it lies on (the smallest |n . c - d| at its centroid
+    c: any other plane meets the triangle at most along an edge)."""
+    tri = hull.points[hull.simplices]
+    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]),
+                                 axis=1)
+    off = np.abs(tri.mean(axis=1) @ normals.T - distances)
+    per = np.bincount(family[np.argmin(off, axis=1)], weights=areas, minlength=n_families)
+    return per / per.sum()

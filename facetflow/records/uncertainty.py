@@ -2,10 +2,14 @@
 what it is, as pydantic models (made by ``facetflow.analysis.uncertainty``).
 
 Every number derived from energies (chemical potentials, gamma, theta*, gamma*, E_b,
-growth rates, anisotropy index, aspect ratio) has an entry in ``values``, keyed by its
-path in summary.json (``facets.100.binding.acetate.Se``, ``growth.cases.with F.rates.111``),
-with the mean, standard deviation and 90 % interval of its Monte Carlo samples, in the
-unit of the number it describes (eV, meV/Å², ligands per surface cation, or none).
+growth rates, anisotropy index, aspect ratio and facet area fractions of the kinetic Wulff
+shape, the anisotropy index of every Delta mu row, defect formation energies) has an
+entry in ``values``, keyed by its path in summary.json (``facets.100.binding.acetate.Se``,
+``growth.cases.with F.rates.111``, ``growth.cases.with F.shape.facet_area_fractions.111``,
+``growth_vs_delta_mu.Se.3.cases.with F.anisotropy_index`` with the row's index,
+``defects.entries.110_V_S_0.E_f.cation-rich`` with the entry's structure id), with the
+mean, standard deviation and 90 % interval of its Monte Carlo samples, in the unit of the
+number it describes (eV, meV/Å², ligands per surface cation, or none).
 """
 
 from __future__ import annotations
@@ -114,6 +118,37 @@ class FindingProbability(_Doc):
                                      "'not robust', or 'not computed'")
 
 
+class QuantileShape(_Doc):
+    """The kinetic Wulff shape with every facet at one quantile of its sampled rate."""
+
+    rates: dict[str, float] = Field(description="facet -> the quantile of its growth "
+                                                "rate relative to the nominally fastest "
+                                                "facet's in the same sample (that facet: "
+                                                "1)")
+    aspect_ratio: float | None = Field(description="largest / smallest caliper width; "
+                                                   "null: the rates close no shape")
+    facet_area_fractions: dict[str, float] = Field(
+        description="family (indices written together, as in ``growth.cases.*.shape``) "
+                    "-> share of the surface area")
+
+
+class CaseShapes(_Doc):
+    """The shapes of the median and of the ends of the interval of each facet's rate
+    (each facet at its own quantile: they bracket the rates, they are not the shape of
+    one sample)."""
+
+    median: QuantileShape = Field(description="every facet at its median rate")
+    low: QuantileShape = Field(description="every facet at its 5th-percentile rate")
+    high: QuantileShape = Field(description="every facet at its 95th-percentile rate")
+
+
+class DeltaMuRanking(_Doc):
+    """Ranking probabilities at one row of ``growth_vs_delta_mu``."""
+
+    delta_mu: float = Field(description="shift of mu (eV)")
+    cases: dict[str, RankingProbability] = Field(description="by growth case")
+
+
 class UncertaintySummary(_Doc):
     """``summary.json: uncertainty``."""
 
@@ -130,4 +165,12 @@ class UncertaintySummary(_Doc):
     findings: list[FindingProbability] = Field(default_factory=list,
                                                description="with analysis.compare_with")
     shape_samples: int = Field(0, description="samples whose kinetic Wulff shape was "
-                                              "built (aspect-ratio interval)")
+                                              "built (aspect-ratio and area-fraction "
+                                              "intervals)")
+    shapes: dict[str, CaseShapes] = Field(
+        default_factory=dict, description="by growth case: the shapes of the median and "
+                                          "the 5 % and 95 % rates (drawn in shapes.png)")
+    delta_mu: dict[str, list[DeltaMuRanking]] = Field(
+        default_factory=dict, description="per species of ``growth_vs_delta_mu``, per row: "
+                                          "the probability that each facet is fastest (the "
+                                          "same samples with mu shifted)")
