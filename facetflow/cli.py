@@ -215,6 +215,11 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
     for f in summary.failures:
         out.print(f"[yellow]failed[/] {f['key']}: {f['error']}", highlight=False)
     _headline(Path(summary.workdir))
+    for f in summary.steps_failed:
+        err.print(f"[red]step failed[/] {f['step']}: {f['error']} (traceback in "
+                  f"{Path(summary.workdir) / 'facetflow.log'})", highlight=False)
+    if summary.steps_failed:
+        raise typer.Exit(EXIT_INTERNAL)
 
 
 def _announcer(progress: bool, shown: list[ProgressDisplay]

@@ -69,6 +69,7 @@ class RunSummary:
     wall_time: float = 0.0
     started: float = 0.0
     failures: list[dict] = field(default_factory=list)
+    steps_failed: list[dict] = field(default_factory=list)  # fizzled Fireworks: name, error
     store_problems: list[dict] = field(default_factory=list)
     versions: dict = field(default_factory=dict)
 
@@ -99,13 +100,14 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
         prep, pending, params = stages(prep, checked, options)
         if on_start is not None:
             on_start(prep, pending)
-        launch(prep, pending, options.report, params)
+        steps_failed = launch(prep, pending, options.report, params)
         if params is not None:  # the expand step rewrote the plan: read it again
             prep.plan = read_plan(prep.plan_path)
             for e in read_events(workdir / "events.jsonl"):
                 if e["event"] == "expanded" and e.get("t", 0) >= t0:
                     pending = list(dict.fromkeys(pending + e["pending"]))
         summary = summarise(prep, pending, t0)
+        summary.steps_failed = steps_failed
         write_json_atomic(workdir / "run.json", asdict(summary))
         log.info("finished: %d calculations run, %d reused, %d failed in %.1f s",
                  summary.run, summary.reused, summary.failed, summary.wall_time)
@@ -113,20 +115,22 @@ def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | No
 
 
 def launch(prep: Prepared, pending: list[str], report: bool,
-           expansion: Expansion | None = None) -> None:
+           expansion: Expansion | None = None) -> list[dict]:
     """Compile the pending calculations into a workflow and run it in-process (with
-    nothing pending and no second stage to add, the report is simply written)."""
+    nothing pending and no second stage to add, the report is simply written). Returns
+    the steps that failed (a Firework that raised, e.g. the second stage or the report:
+    its name and the error's last line)."""
     if not pending and expansion is None:  # nothing to schedule (a rerun): no FireWorks
         if report:
             analysis().write_report(prep.workdir)
-        return
+        return []
     fw_dir = prep.workdir / "fireworks"
     use_file_store(fw_dir / "launchpad.json")
     wf = compile_workflow(prep.plan, pending, prep.workdir, prep.store.url,
                           batch_size=prep.spec.workflow.batch_size, report=report,
                           expansion=expansion)
     if wf is None:
-        return
+        return []
     launches = fw_dir / "launches"
     shutil.rmtree(launches, ignore_errors=True)
     launches.mkdir(parents=True)
@@ -135,6 +139,22 @@ def launch(prep: Prepared, pending: list[str], report: bool,
     lp.add_wf(wf)
     flush(lp)
     _rapidfire(lp, launches)
+    return fizzled(lp)
+
+
+def fizzled(lp) -> list[dict]:
+    """The Fireworks of ``lp`` that raised: name and the last line of the error (the
+    whole traceback is in the run's log)."""
+    out = []
+    for fw_id in lp.get_fw_ids({"state": "FIZZLED"}):
+        fw = lp.get_fw_by_id(fw_id)
+        launch = fw.launches[-1] if fw.launches else None
+        trace = ((launch.action.stored_data or {}).get("_exception") or {}).get(
+            "_stacktrace", "") if launch and launch.action else ""
+        lines = [line for line in str(trace).strip().splitlines() if line.strip()]
+        log.error("step %s failed:\n%s", fw.name, trace)
+        out.append({"step": fw.name, "error": lines[-1] if lines else "unknown error"})
+    return out
 
 
 def _rapidfire(lp, launches: Path) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from facetflow.findings import load_findings
 from facetflow.jsonfile import write_json_atomic
-from facetflow.records.context import EngineChoice
+from facetflow.records.context import EngineChoice, read_context
 from facetflow.records.plan import Optimum, Plan, PlanVersionError, read_plan, write_plan
 from facetflow.records.structure import Role
 from facetflow.records.study import Study
@@ -222,11 +222,14 @@ def expand(params: Expansion, checked: Checked | None = None) -> tuple[Prepared,
     """The second stage: pick the theta* arrangements from the stored energies, rewrite the
     structures and plan with the binding structures added; returns them and the pending
     calculations of the second stage (logged as an ``expanded`` event for progress
-    displays). ``checked``: the study already validated in this process."""
+    displays). ``checked``: the study already validated in this process; otherwise the
+    validated study the first stage wrote to ``study.json`` (an edit of the study file
+    during the run does not reach its second stage)."""
     workdir = Path(params.workdir)
     optimum = analysis().optimal_arrangements(workdir)
     first = set(read_plan(workdir / "plan.json").nodes)
-    spec = checked.spec if checked else load_study(Path(params.study))
+    # the study the first stage ran (study.json), not the file as it may be now
+    spec = checked.spec if checked else read_context(workdir / "study.json").study
     full = Checked(spec, Path(params.study),
                    build_catalog(spec, Path(params.study).parent, optimum), optimum)
     prep = write_workdir(full, workdir, params.options, optimum=optimum)
