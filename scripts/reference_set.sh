@@ -19,7 +19,7 @@ work="$(realpath -m "${1:-work/reference_set}")"
 shift || true
 store="$root/data/reference_set/store.db"
 ff="$root/scripts/facetflow"
-studies=(inas_znse cdse_cds zns110 cspbi3)
+studies=(surface_inas110 surface_znse110 inas_znse cdse_cds zns110 cspbi3)
 mkdir -p "$(dirname "$store")" "$work/first"
 
 run() {  # run STUDY_FILE WORK_ROOT [ARGS...]

@@ -48,5 +48,23 @@ def test_reference_set_counts(plans):
     assert reactions >= 60
     assert {"acetate", "formate", "zn_acetate", "F", "HF", "Cl", "methylamine",
             "methylammonium", "PF6", "Se", "S", "ZnSe"} <= species
-    assert {"refset_inas_znse", "refset_cdse_cds", "refset_zns110",
-            "refset_cspbi3"} == {s.name for s, _, _ in plans.values()}
+    assert {"refset_inas_znse", "refset_cdse_cds", "refset_zns110", "refset_cspbi3",
+            "refset_surface_inas110", "refset_surface_znse110"} == {
+                s.name for s, _, _ in plans.values()}
+
+
+@pytest.mark.parametrize("name,cation,anion", [("surface_inas110", "In", "As"),
+                                               ("surface_znse110", "Zn", "Se")])
+def test_the_bare_surface_studies_give_a_stoichiometric_symmetric_slab(plans, name, cation,
+                                                                       anion):
+    """The bare (110) slabs whose gamma every model is compared on: symmetric and
+    stoichiometric (gamma = [E - N E(bulk)] / 2A, no chemical potential), 7 planes, one
+    GPAW single point at the CHGNet minimum."""
+    from facetflow.records.structure import Role
+
+    study, records, plan = plans[name]
+    (bare,) = [r.record for r in records if r.record.role == Role.BARE]
+    assert bare.symmetric and bare.counts[cation] == bare.counts[anion] == 7  # one pair a plane
+    node = plan.nodes[plan.records[bare.id].calc]
+    assert (node.engine, node.task) == ("gpaw", "single")
+    assert plan.nodes[node.start_from].engine == "mlip"
