@@ -153,7 +153,7 @@ def test_ml_prerelaxation_starts_are_summarised_without_changing_energies(fixtur
     block = after["starts"]
     assert block["stage"] == "prerelax" and block["structures"] == 1
     assert block["by_structure"][sid] == {"starts": 3, "done": 3, "lowest_start": 1,
-                                          "spread_eV": pytest.approx(2.5),
+                                          "pruned": 0, "spread_eV": pytest.approx(2.5),
                                           "gap_eV": pytest.approx(2.5)}  # start 0 - lowest
     assert after["facets"]["110"]["binding"] == before["facets"]["110"]["binding"]
     assert after["facets"]["110"]["gamma"] == before["facets"]["110"]["gamma"]
