@@ -176,9 +176,9 @@ class MlipEngine:
         t0 = time.perf_counter()
         results: dict[int, CalcResult] = {}
 
-        def finish(i: int, info: dict) -> None:
+        def finish(i: int, info: dict, wall: float | None = None) -> None:
             results[i] = self._batch_result(structures[i], works[i], task, info, s, weights,
-                                            time.perf_counter() - t0)
+                                            time.perf_counter() - t0 if wall is None else wall)
             if on_result is not None:
                 on_result(i, results[i])
 
@@ -192,11 +192,8 @@ class MlipEngine:
             energies, forces = forces_fn(works)
             share = (time.perf_counter() - t0) / max(1, len(works))
             for i, (e, f) in enumerate(zip(energies, forces, strict=True)):
-                results[i] = self._batch_result(structures[i], works[i], task, {
-                    "steps": 0, "converged": True, "energies": [], "energy": e,
-                    "forces": f}, s, weights, share)
-                if on_result is not None:
-                    on_result(i, results[i])
+                finish(i, {"steps": 0, "converged": True, "energies": [], "energy": e,
+                           "forces": f}, share)
         return [results[i] for i in range(len(works))]
 
     def _batch_result(self, orig: Atoms, work: Atoms, task: str, info: dict,
