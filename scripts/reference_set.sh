@@ -12,6 +12,10 @@
 # same calculations as the full study's candidate 0), then the full studies, which add
 # the other candidates from the store.
 #
+# Each GPAW calculation runs on all cores through MPI (engine.settings.command, which is
+# not part of a calculation's hash): GPAW_COMMAND overrides the launcher, GPAW_COMMAND=""
+# runs GPAW in the facetflow process.
+#
 #   scripts/reference_set.sh [WORK]      WORK: work root (default: work/reference_set)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +23,7 @@ work="$(realpath -m "${1:-work/reference_set}")"
 shift || true
 store="$root/data/reference_set/store.db"
 ff="$root/scripts/facetflow"
-studies=(surface_inas110 surface_znse110 inas_znse cdse_cds zns110 cspbi3)
+studies=(surface_inas110 surface_znse110 inas_znse zns110 cdse_cds cspbi3)
 mkdir -p "$(dirname "$store")" "$work/first"
 
 run() {  # run STUDY_FILE WORK_ROOT [ARGS...]
@@ -38,19 +42,31 @@ export_set() {  # the data set from the fullest work directory of each study
   "$ff" dataset export "${dirs[@]}" --out "$root/data/reference_set"
 }
 
-for s in "${studies[@]}"; do  # pass 1: one DFT candidate per structure
-  first="$work/first/$s.yaml"
-  "${PYTHON:-python3}" - "$root/studies/reference_set/$s.yaml" "$first" <<'PY'
-import sys, yaml
+as_root=""
+[ "$(id -u)" = 0 ] && as_root="--allow-run-as-root"
+export GPAW_COMMAND="${GPAW_COMMAND-env OMP_NUM_THREADS=1 mpiexec $as_root -n $(nproc) gpaw python}"
+
+prepare() {  # prepare STUDY OUT [CANDIDATES]: the study file with the launcher set
+  "${PYTHON:-python3}" - "$root/studies/reference_set/$1.yaml" "$2" "${3:-}" <<'PY'
+import os, sys, yaml
 study = yaml.safe_load(open(sys.argv[1]))
-study["engine"]["dft_candidates"] = 1
+engine = study["engine"]
+if sys.argv[3]:
+    engine["dft_candidates"] = int(sys.argv[3])
+engine.setdefault("settings", {})["command"] = os.environ["GPAW_COMMAND"] or None
 open(sys.argv[2], "w").write(yaml.safe_dump(study, sort_keys=False))
 PY
-  run "$first" "$work/first" "$@"
+}
+
+for s in "${studies[@]}"; do  # pass 1: one DFT candidate per structure
+  prepare "$s" "$work/first/$s.yaml" 1
+  run "$work/first/$s.yaml" "$work/first" "$@"
   export_set
 done
+mkdir -p "$work/full/basis"
 for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
-  run "$root/studies/reference_set/$s.yaml" "$work" "$@"
+  prepare "$s" "$work/full/$s.yaml"
+  run "$work/full/$s.yaml" "$work" "$@"
 done
 export_set
 # the basis-set error: the same {100} reactions with LCAO and with plane waves
