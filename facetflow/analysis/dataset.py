@@ -279,6 +279,9 @@ def _surface(inp: SummaryInputs, refs: dict, study: str, label: str, gb: dict
     slab, bulk = _frame(inp.wd, sid), _reference_frame(inp.wd, refs, f"bulk:{comp.name}")
     if slab is None or bulk is None:
         return "slab or bulk frame not computed"
+    coarse = _coarser_kpoints(inp.wd, slab, bulk[0])
+    if coarse:
+        return coarse
     k = en.to_mev_per_a2(1.0) / (2.0 * rec.area_A2)
     terms: dict[str, float] = defaultdict(float)
     terms[slab] += k
@@ -288,6 +291,18 @@ def _surface(inp: SummaryInputs, refs: dict, study: str, label: str, gb: dict
                    method=f"symmetric stoichiometric slab: (E - {n_fu:g} E({comp.name} "
                    "per formula unit)) / 2A", coefficients=_clean(terms),
                    gamma_meV_A2=gb["value"])
+
+
+def _coarser_kpoints(wd: WorkData, slab: str, bulk: str) -> str | None:
+    """Why gamma is left out if the slab's k-point density (k-points per Å^-1) is below
+    the bulk reference's: E_slab - N E_bulk then carries the slab's sampling error in
+    full (for a 1x1 cell of a few Å, of order 0.1 eV per atom), not only the surface."""
+    ks = wd.plan.nodes[slab].hashed_settings.get("kpt_density")
+    kb = wd.plan.nodes[bulk].hashed_settings.get("kpt_density")
+    if ks is None or kb is None or float(ks) >= float(kb):
+        return None
+    return (f"slab k-point density {float(ks):g} below the bulk's {float(kb):g} per Å^-1: "
+            "its gamma would carry the slab's k-point sampling error")
 
 
 MuTerms = dict[str, dict[str, dict[str, float]]]  # limit -> element -> frame hash -> c

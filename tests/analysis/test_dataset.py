@@ -90,6 +90,26 @@ def test_left_out_surfaces_say_why(tiny_run, caplog):
     assert "tiny/111: no bare surface energy in the data set: asymmetric slab" in caplog.text
 
 
+def test_surface_with_coarser_slab_kpoints_than_the_bulk_is_left_out(tiny_run, caplog):
+    """gamma = [E_slab - N E_bulk]/2A keeps the slab's k-point error in full, so a slab
+    sampled more coarsely than its bulk reference gives no surface energy (the settings are
+    edited in memory: the tiny run's engine has no k-points)."""
+    from facetflow.analysis.data import load
+    from facetflow.analysis.dataset import dataset_entries
+
+    wd = tiny_run / "tiny"
+    data = load(wd)
+    _r, (surf,) = dataset_entries(data, wd)
+    slab, bulk = sorted(surf.coefficients, key=lambda h: surf.coefficients[h] < 0)
+    data.plan.nodes[bulk].settings["kpt_density"] = 3.5
+    data.plan.nodes[slab].settings["kpt_density"] = 3.5
+    assert [s.facet for s in dataset_entries(data, wd)[1]] == ["110"]  # equal: kept
+    data.plan.nodes[slab].settings["kpt_density"] = 1.0
+    with caplog.at_level(logging.INFO, logger="facetflow.analysis.dataset"):
+        assert dataset_entries(data, wd)[1] == []
+    assert "slab k-point density 1 below the bulk's 3.5" in caplog.text
+
+
 def test_stoichiometric_finds_the_compound_or_none():
     from facetflow.analysis.dataset import stoichiometric
     from facetflow.records.context import CompoundInfo
