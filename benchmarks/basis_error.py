@@ -1,13 +1,15 @@
-"""The basis-set error of the reference set: the same reactions with GPAW LCAO (dzp) and
-plane waves, at the same geometries.
+"""The basis-set error of the reference set: the same reactions and bare surface energies
+with GPAW LCAO (dzp) and plane waves, at the same geometries.
 
     python benchmarks/basis_error.py LCAO_DATASET PW_DATASET [--json FILE]
 
-Each DATASET is a folder made by ``facetflow dataset export`` from the work directory of
-``studies/reference_set/basis/lcao.yaml`` or ``pw.yaml`` (scripts/reference_set.sh does
-both). Reactions are matched by their id without the study name (study/facet/kind/species).
-Prints each reaction's two energies and their difference, then the MAE and the largest
-difference (eV).
+Each DATASET is a folder made by ``facetflow dataset export``: LCAO from the work
+directories of ``studies/reference_set/basis/lcao.yaml`` and the bare-surface studies,
+PW from those of ``basis/pw.yaml`` and ``basis/surface_*_pw.yaml``
+(``scripts/reference_set.sh`` writes both). Reactions are matched by their id without the
+study name (facet/kind/species...), surfaces by compound and facet. Prints each pair's two
+values and their difference, then the MAE and the largest difference: reaction energies
+in eV, surface energies in meV/Å².
 """
 
 from __future__ import annotations
@@ -19,10 +21,28 @@ from pathlib import Path
 import numpy as np
 
 
-def reactions(folder: Path) -> dict[str, float]:
-    """Reaction id without its study -> energy (eV)."""
+def entries(folder: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Reaction id without its study -> energy (eV); "compound facet" -> gamma (meV/Å²)."""
     doc = json.loads((folder / "reactions.json").read_text())
-    return {r["id"].split("/", 1)[1]: r["energy_eV"] for r in doc["reactions"]}
+    reactions = {r["id"].split("/", 1)[1]: r["energy_eV"] for r in doc["reactions"]}
+    surfaces = {f"{s['compound']} {s['facet']}": s["gamma_meV_A2"]
+                for s in doc.get("surfaces", [])}
+    return reactions, surfaces
+
+
+def compare(a: dict[str, float], b: dict[str, float]) -> dict:
+    """The pairs present in both, their differences a - b, MAE and largest |a - b|."""
+    rows = {k: {"lcao": a[k], "pw": b[k], "diff": a[k] - b[k]} for k in sorted(set(a) & set(b))}
+    d = np.array([r["diff"] for r in rows.values()])
+    return {"n": len(rows), "mae": float(np.mean(np.abs(d))) if len(d) else None,
+            "max": float(np.max(np.abs(d))) if len(d) else None, "rows": rows}
+
+
+def show(title: str, unit: str, got: dict) -> None:
+    print(f"{title:40s} {'LCAO':>8s} {'PW':>8s} {'LCAO-PW':>8s}   ({unit})")
+    for k, r in got["rows"].items():
+        print(f"{k:40s} {r['lcao']:8.3f} {r['pw']:8.3f} {r['diff']:8.3f}")
+    print(f"{got['n']} compared; MAE {got['mae']}, max {got['max']} {unit}\n")
 
 
 def main() -> None:
@@ -31,19 +51,13 @@ def main() -> None:
     ap.add_argument("pw", type=Path)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    a, b = reactions(args.lcao), reactions(args.pw)
-    common = sorted(set(a) & set(b))
-    rows = {k: {"lcao_eV": a[k], "pw_eV": b[k], "diff_eV": a[k] - b[k]} for k in common}
-    print(f"{'reaction':40s} {'LCAO':>8s} {'PW':>8s} {'LCAO-PW':>8s}")
-    for k, r in rows.items():
-        print(f"{k:40s} {r['lcao_eV']:8.3f} {r['pw_eV']:8.3f} {r['diff_eV']:8.3f}")
-    d = np.array([r["diff_eV"] for r in rows.values()])
-    summary = {"reactions": len(rows),
-               "mae_eV": float(np.mean(np.abs(d))) if len(d) else None,
-               "max_eV": float(np.max(np.abs(d))) if len(d) else None}
-    print(f"{summary['reactions']} reactions; MAE {summary['mae_eV']}, max {summary['max_eV']}")
+    (ra, sa), (rb, sb) = entries(args.lcao), entries(args.pw)
+    reactions, surfaces = compare(ra, rb), compare(sa, sb)
+    show("reaction", "eV", reactions)
+    show("bare surface", "meV/Å²", surfaces)
     if args.json:
-        args.json.write_text(json.dumps({**summary, "by_reaction": rows}, indent=1))
+        args.json.write_text(json.dumps({"reactions_eV": reactions,
+                                         "surfaces_meV_A2": surfaces}, indent=1))
 
 
 if __name__ == "__main__":

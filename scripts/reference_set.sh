@@ -24,6 +24,7 @@ shift || true
 store="$root/data/reference_set/store.db"
 ff="$root/scripts/facetflow"
 studies=(surface_inas110 surface_znse110 inas_znse zns110 cdse_cds cspbi3)
+surfaces_pw=(basis/surface_inas110_pw basis/surface_znse110_pw)
 mkdir -p "$(dirname "$store")" "$work/first"
 
 run() {  # run STUDY_FILE WORK_ROOT [ARGS...]
@@ -58,10 +59,17 @@ open(sys.argv[2], "w").write(yaml.safe_dump(study, sort_keys=False))
 PY
 }
 
+mkdir -p "$work/first/basis"
 for s in "${studies[@]}"; do  # pass 1: one DFT candidate per structure
   prepare "$s" "$work/first/$s.yaml" 1
   run "$work/first/$s.yaml" "$work/first" "$@"
   export_set
+  if [ "$s" = surface_znse110 ]; then  # the bare surfaces with plane waves: cheap
+    for b in "${surfaces_pw[@]}"; do
+      prepare "$b" "$work/first/$b.yaml"
+      run "$work/first/$b.yaml" "$work/first" "$@"
+    done
+  fi
 done
 mkdir -p "$work/full/basis"
 for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
@@ -69,6 +77,12 @@ for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
   run "$work/full/$s.yaml" "$work" "$@"
 done
 export_set
-# the basis-set error: the same {100} reactions with LCAO and with plane waves
-"$ff" dataset export "$work/refset_basis_lcao" --out "$root/data/reference_set/basis_lcao"
-"$ff" dataset export "$work/refset_basis_pw" --out "$root/data/reference_set/basis_pw"
+# the basis-set error: the same {100} reactions and bare surfaces with LCAO and with
+# plane waves
+existing() { local d; for d in "$@"; do [ -d "$d" ] && echo "$d"; done; }
+mapfile -t lcao < <(existing "$work/refset_basis_lcao" "$work/first/refset_surface_inas110" \
+  "$work/first/refset_surface_znse110")
+mapfile -t pw < <(existing "$work/refset_basis_pw" \
+  "$work/first/refset_basis_surface_inas110_pw" "$work/first/refset_basis_surface_znse110_pw")
+"$ff" dataset export "${lcao[@]}" --out "$root/data/reference_set/basis_lcao"
+"$ff" dataset export "${pw[@]}" --out "$root/data/reference_set/basis_pw"

@@ -116,3 +116,41 @@ def test_model_benchmark_runs_on_a_subset(gpaw_run, tmp_path):
     row = json.loads(out.read_text())["models"]["chgnet"]
     assert row["reactions"] == 1 and row["reaction_mae_eV"] >= 0.0
     assert row["force_mae_eV_A"] > 0.0 and "chgnet" in proc.stdout
+
+
+def test_basis_error_benchmark_matches_reactions_and_surfaces(gpaw_run, tmp_path):
+    """benchmarks/basis_error.py pairs reactions by id without the study and surfaces by
+    compound and facet: a copy of the set under another study name, every reaction 0.1 eV
+    lower and every surface 2 meV/Å² higher, differs by exactly that."""
+    import subprocess
+    import sys
+
+    ds = gpaw_run / "ds"
+    if not ds.is_dir():
+        assert run_cli("dataset", "export", "work/gpaw_tiny", "--out", "ds",
+                       cwd=gpaw_run).returncode == 0
+    doc = json.loads((ds / "reactions.json").read_text())
+    assert doc["reactions"], "the tiny set has reactions"
+    doc["surfaces"] = doc.get("surfaces") or [
+        {"id": "gpaw_tiny/110/surface", "compound": "InAs", "facet": "110",
+         "gamma_meV_A2": 40.0}]
+    lcao, pw = tmp_path / "lcao", tmp_path / "pw"
+    lcao.mkdir(), pw.mkdir()
+    (lcao / "reactions.json").write_text(json.dumps(doc))
+    for r in doc["reactions"]:
+        r["id"] = "other_study/" + r["id"].split("/", 1)[1]
+        r["energy_eV"] -= 0.1
+    for s in doc["surfaces"]:
+        s["id"], s["gamma_meV_A2"] = "other_study/x", s["gamma_meV_A2"] + 2.0
+    (pw / "reactions.json").write_text(json.dumps(doc))
+    out = tmp_path / "basis.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "basis_error.py"),
+                           str(lcao), str(pw), "--json", str(out)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    assert got["reactions_eV"]["n"] == len(doc["reactions"])
+    assert got["reactions_eV"]["mae"] == pytest.approx(0.1)
+    assert got["surfaces_meV_A2"]["n"] == len(doc["surfaces"])
+    assert got["surfaces_meV_A2"]["max"] == pytest.approx(2.0)
+    assert "LCAO-PW" in proc.stdout
