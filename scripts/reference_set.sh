@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The DFT reference set, reproducibly: run the four studies of studies/reference_set/
-# (GPAW LCAO single points at CHGNet minima) and the basis-set check (basis/: the {100}
-# reactions with LCAO and with plane waves) into one results store, then export the data
-# set (frames.extxyz, reactions.json) next to it. Content-addressed and resumable: the
+# The DFT reference set, reproducibly: run the studies of studies/reference_set/ (GPAW
+# LCAO single points at CHGNet minima) and the basis-set checks (basis/: the bare
+# surfaces, the ZnS defect energies and the {100} reactions with plane waves) into one
+# results store, then export the data set (frames.extxyz, reactions.json) next to it. Content-addressed and resumable: the
 # store data/reference_set/store.db travels with the repository, so a killed run, or a
 # run on another machine, computes only what is missing. Hours on a few cores; extra
 # arguments go to every `facetflow run` (e.g. -v).
@@ -24,7 +24,6 @@ shift || true
 store="$root/data/reference_set/store.db"
 ff="$root/scripts/facetflow"
 studies=(surface_inas110 surface_znse110 inas_znse zns110 cdse_cds cspbi3)
-surfaces_pw=(basis/surface_inas110_pw basis/surface_znse110_pw)
 mkdir -p "$(dirname "$store")" "$work/first"
 
 run() {  # run STUDY_FILE WORK_ROOT [ARGS...]
@@ -64,12 +63,15 @@ for s in "${studies[@]}"; do  # pass 1: one DFT candidate per structure
   prepare "$s" "$work/first/$s.yaml" 1
   run "$work/first/$s.yaml" "$work/first" "$@"
   export_set
-  if [ "$s" = surface_znse110 ]; then  # the bare surfaces with plane waves: cheap
-    for b in "${surfaces_pw[@]}"; do
-      prepare "$b" "$work/first/$b.yaml"
-      run "$work/first/$b.yaml" "$work/first" "$@"
-    done
-  fi
+  case "$s" in  # the basis-set checks with plane waves, after their LCAO counterparts
+    surface_znse110) checks=(basis/surface_inas110_pw basis/surface_znse110_pw) ;;
+    zns110) checks=(basis/zns110_pw) ;;
+    *) checks=() ;;
+  esac
+  for b in "${checks[@]}"; do
+    prepare "$b" "$work/first/$b.yaml"
+    run "$work/first/$b.yaml" "$work/first" "$@"
+  done
 done
 mkdir -p "$work/full/basis"
 for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
@@ -77,12 +79,12 @@ for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
   run "$work/full/$s.yaml" "$work" "$@"
 done
 export_set
-# the basis-set error: the same {100} reactions and bare surfaces with LCAO and with
-# plane waves
+# the basis-set error: the same {100} reactions, ZnS defect energies and bare surfaces
+# with LCAO and with plane waves
 existing() { local d; for d in "$@"; do [ -d "$d" ] && echo "$d"; done; }
-mapfile -t lcao < <(existing "$work/refset_basis_lcao" "$work/first/refset_surface_inas110" \
-  "$work/first/refset_surface_znse110")
-mapfile -t pw < <(existing "$work/refset_basis_pw" \
+mapfile -t lcao < <(existing "$work/refset_basis_lcao" "$work/first/refset_zns110" \
+  "$work/first/refset_surface_inas110" "$work/first/refset_surface_znse110")
+mapfile -t pw < <(existing "$work/refset_basis_pw" "$work/first/refset_basis_zns110_pw" \
   "$work/first/refset_basis_surface_inas110_pw" "$work/first/refset_basis_surface_znse110_pw")
 "$ff" dataset export "${lcao[@]}" --out "$root/data/reference_set/basis_lcao"
 "$ff" dataset export "${pw[@]}" --out "$root/data/reference_set/basis_pw"
