@@ -68,3 +68,29 @@ def test_the_bare_surface_studies_give_a_stoichiometric_symmetric_slab(plans, na
     node = plan.nodes[plan.records[bare.id].calc]
     assert (node.engine, node.task) == ("gpaw", "single")
     assert plan.nodes[node.start_from].engine == "mlip"
+
+
+@pytest.mark.parametrize("pw,lcao", [("basis/surface_inas110_pw", "surface_inas110"),
+                                     ("basis/surface_znse110_pw", "surface_znse110"),
+                                     ("basis/zns110_pw", "zns110"),
+                                     ("basis/pw", "basis/lcao")])
+def test_basis_checks_use_the_lcao_studies_geometries(pw, lcao):
+    """Each plane-wave basis check is its LCAO counterpart with only the DFT basis changed:
+    the same CHGNet pre-relaxations (same hashes, so the same geometries), and GPAW single
+    points in plane-wave mode at >= 400 eV for every structure the LCAO study computes."""
+    from facetflow.structures.catalog import build_catalog
+    from facetflow.study import load_study
+    from facetflow.workflows.plan import build_plan
+
+    def plan_of(name):
+        study = load_study(STUDIES / "reference_set" / f"{name}.yaml")
+        return build_plan(study, build_catalog(study))
+
+    a, b = plan_of(pw), plan_of(lcao)
+    ml = {p: {h for h, n in plan.nodes.items() if n.engine == "mlip"} for p, plan in
+          (("pw", a), ("lcao", b))}
+    assert ml["pw"] and ml["pw"] <= ml["lcao"]
+    dft = [n for n in a.nodes.values() if n.engine == "gpaw"]
+    assert dft and all(n.settings["mode"] == "pw" and n.settings["ecut"] >= 400 for n in dft)
+    assert {n.key for n in dft} >= {n.key.split("~")[0] for n in b.nodes.values()
+                                     if n.engine == "gpaw" and n.task == "single"}
