@@ -12,6 +12,9 @@ For every model: single points at every frame (the DFT geometries), then
 * the bare surface energies of the symmetric stoichiometric slabs (``surfaces``): the
   model's gamma against DFT's per surface and their MAE (meV/Å²);
 * force MAE over all force components of all frames (eV/Å);
+* the ranking of each structure's DFT candidates (its several ML minima, frames of one
+  structure id): for how many structures the model's lowest is not DFT's lowest, and the
+  mean DFT energy given away by taking the model's pick (eV; AdsorbML's measure);
 * the wall time per ionic step of a relaxation of a ~200-atom slab (the paper study's
   ZnSe-capped InAs {100} slab with acetate at full coverage), ``--slab-steps`` steps
   through facetflow's engine on this machine's CPU (or ``--device cuda``).
@@ -104,6 +107,21 @@ def surface_scores(surfaces: list[dict], energies: dict) -> dict:
             error_stats([r["error_meV_A2"] for r in rows.values()])["mae"]}
 
 
+def ranking(frames: list, energies: dict) -> dict:
+    """Over the structures with several DFT frames (candidates): how often the model's
+    lowest frame is not DFT's, and the mean E_DFT(model's pick) - min E_DFT (eV)."""
+    groups: dict[tuple, list] = {}
+    for a in frames:
+        groups.setdefault((a.info["study"], a.info["structure_id"]), []).append(a)
+    picks = []
+    for group in (g for g in groups.values() if len(g) > 1):
+        dft = [a.get_potential_energy() for a in group]
+        model = [energies[a.info["calc_hash"]] for a in group]
+        picks.append(dft[int(np.argmin(model))] - min(dft))
+    return {"structures": len(picks), "disagree": int(sum(c > 1e-9 for c in picks)),
+            "mean_cost_eV": float(np.mean(picks)) if picks else None}
+
+
 def scores(frames: list, reactions: list[dict], surfaces: list[dict], energies: dict,
            forces: list) -> dict:
     """Reaction-energy errors (eV; in total and by kind), bare surface energies (meV/Å²)
@@ -121,6 +139,7 @@ def scores(frames: list, reactions: list[dict], surfaces: list[dict], energies: 
                             "max_eV": v["max"]} for k, v in by_kind.items()},
             **surface_scores(surfaces, energies),
             "force_mae_eV_A": float(np.mean(np.abs(df))) if len(df) else None,
+            "ranking": ranking(frames, energies),
             "errors_eV": err}
 
 
@@ -177,14 +196,17 @@ def print_table(table: dict, kinds: list[str], frames: int) -> None:
     n = next(iter(table.values()))["reactions"] if table else 0
     print(f"{'model':16s} {'MAE':>7s} {'RMSE':>7s} {'max':>7s} "
           + " ".join(f"{COLUMN.get(k, k)[:7]:>7s}" for k in kinds)
-          + f" {'γ MAE':>7s} {'F MAE':>7s} {'s/step':>8s}"
-          f"   ({n} reactions, {frames} frames; eV, MAE by kind in eV, γ in meV/Å², eV/Å)")
+          + f" {'γ MAE':>7s} {'F MAE':>7s} {'rank≠':>7s} {'s/step':>8s}"
+          f"   ({n} reactions, {frames} frames; eV, MAE by kind in eV, γ in meV/Å², eV/Å;"
+          " rank≠: structures whose lowest DFT candidate the model misses)")
     for model, r in table.items():
         step = r.get("slab", {}).get("s_per_step")
+        rk = r["ranking"]
         print(f"{model:16s} {_f(r['reaction_mae_eV'])} {_f(r['reaction_rmse_eV'])} "
               f"{_f(r['reaction_max_eV'])} "
               + " ".join(_f(r["by_kind"][k]["mae_eV"]) for k in kinds)
               + f" {_f(r['surface_mae_meV_A2'])} {_f(r['force_mae_eV_A'])} "
+              f"{rk['disagree']:>3d}/{rk['structures']:<3d} "
               f"{'' if step is None else f'{step:8.3f}'}")
 
 

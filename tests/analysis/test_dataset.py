@@ -212,3 +212,23 @@ def test_models_benchmark_scores_kinds_and_surfaces(tiny_run, zns_defects_run, t
     assert len(sub[1]) == len(sub[2]) == 1
     assert {a.info["calc_hash"] for a in sub[0]} == (
         set(sub[1][0]["coefficients"]) | set(sub[2][0]["coefficients"]))
+
+
+def test_models_benchmark_ranks_each_structures_dft_candidates():
+    """ranking(): per structure with several DFT frames, whether the model's lowest frame
+    is DFT's lowest, and the DFT energy given away by the model's pick."""
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    def frame(sid, h, e_dft):
+        a = Atoms("H")
+        a.calc = SinglePointCalculator(a, energy=e_dft)
+        a.info.update(study="s", structure_id=sid, calc_hash=h)
+        return a
+
+    frames = [frame("A", "a0", -1.0), frame("A", "a1", -1.3),  # DFT: a1 lowest
+              frame("B", "b0", -2.0), frame("B", "b1", -1.5),  # DFT: b0 lowest
+              frame("C", "c0", -5.0)]                           # one frame: not ranked
+    model = {"a0": -0.9, "a1": -0.8, "b0": -2.2, "b1": -2.1, "c0": 0.0}  # misses A only
+    got = _models_benchmark().ranking(frames, model)
+    assert got == {"structures": 2, "disagree": 1, "mean_cost_eV": pytest.approx(0.15)}
