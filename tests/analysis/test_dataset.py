@@ -93,12 +93,16 @@ def test_left_out_surfaces_say_why(tiny_run, caplog):
 def test_surface_with_coarser_slab_kpoints_than_the_bulk_is_left_out(tiny_run, caplog):
     """gamma = [E_slab - N E_bulk]/2A keeps the slab's k-point error in full, so a slab
     sampled more coarsely than its bulk reference gives no surface energy (the settings are
-    edited in memory: the tiny run's engine has no k-points)."""
+    edited in memory, on a copy of the plan, which is cached and shared: the tiny run's
+    engine has no k-points)."""
+    import dataclasses
+
     from facetflow.analysis.data import load
     from facetflow.analysis.dataset import dataset_entries
 
     wd = tiny_run / "tiny"
     data = load(wd)
+    data = dataclasses.replace(data, plan=data.plan.model_copy(deep=True))
     _r, (surf,) = dataset_entries(data, wd)
     slab, bulk = sorted(surf.coefficients, key=lambda h: surf.coefficients[h] < 0)
     data.plan.nodes[bulk].settings["kpt_density"] = 3.5
