@@ -590,10 +590,13 @@ def dataset_export(workdirs: list[Path] = typer.Argument(..., help="work directo
                    engine: list[str] = typer.Option(None, "--engine", help="engines whose "
                                                     "calculations are taken (default: every "
                                                     "DFT engine); repeatable")) -> None:
-    from facetflow.analysis.dataset import DFT_ENGINES, export_dataset
+    from facetflow.analysis.dataset import DFT_ENGINES, DatasetError, export_dataset
 
-    counts = export_dataset(_workdirs(workdirs), _abs(out_dir),
-                            tuple(engine) if engine else DFT_ENGINES)
+    try:
+        counts = export_dataset(_workdirs(workdirs), _abs(out_dir),
+                                tuple(engine) if engine else DFT_ENGINES)
+    except DatasetError as exc:
+        _fail(exc)
     out.print(f"wrote {_abs(out_dir)}: {counts['frames']} frames from {counts['families']} "
               f"structure families, {counts['reactions']} reactions, {counts['surfaces']} "
               "bare surface energies", highlight=False)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +67,10 @@ TOLERANCE = 1e-6  # eV or meV/Å²: how closely the coefficients rebuild the sum
 class Reaction(BaseModel):
     """One reaction energy of the data set as a linear combination of frame energies."""
 
-    id: str = Field(description="study/facet/kind/species (defect: study/facet/defect/"
-                    "<defect>@<site>[+<ligand>]/<limit>), unique in the data set")
+    id: str = Field(description="unique in the data set: study/facet/binding/A/θ<θ> "
+                    "(a ligand), study/facet/binding/A@L/θ<θ> (A in a site freed from "
+                    "ligand L), study/facet/exchange/A-L/θ<θ>, study/facet/defect/"
+                    "<defect>@<site>[+<ligand>]/<limit>")
     kind: str = Field(description="binding (E_b of a species), exchange (E_b(A) - "
                       "E_b(ligand)), defect (E_f in one limit) or defect_passivation "
                       "(dE_f of a ligand next to a defect)")
@@ -185,21 +187,30 @@ def _clean(terms: dict[str, float]) -> dict[str, float]:
     return {h: float(c) for h, c in terms.items() if abs(c) > 1e-12}
 
 
+def _site(entry: dict) -> str:
+    """Where a binding entry's species sits: ``A/θ0.5`` for a ligand at coverage θ,
+    ``A@L/θ0.5`` for a species in a site freed from ligand L (the same species binds in
+    the sites of several ligands and at several coverages)."""
+    sp, lig = entry["species"], entry.get("ligand")
+    where = sp if entry.get("role") == "ligand" or not lig else f"{sp}@{lig}"
+    return f"{where}/θ{entry.get('theta', 0.0):g}"
+
+
 def _bindings(inp: SummaryInputs, ctx, refs: dict, study: str, label: str, facet: dict
               ) -> list[Reaction]:
     """The binding reaction of each species of a facet and the exchange reactions."""
-    out, by_species = [], {}
+    out, done = [], []
     for entry in facet.get("binding") or []:
         coeffs = _binding_coefficients(inp, ctx, refs, entry)
         if coeffs is None or entry.get("value") is None:
             continue
-        by_species[entry["species"]] = coeffs
-        out.append(Reaction(id=f"{study}/{label}/binding/{entry['species']}",
+        done.append((entry, coeffs))
+        out.append(Reaction(id=f"{study}/{label}/binding/{_site(entry)}",
                             kind="binding", study=study, facet=label,
                             species=entry["species"], role=entry.get("role"),
                             coefficients=coeffs,
                             energy_eV=entry["value"]))
-    return out + _exchanges(study, label, facet, by_species)
+    return out + _exchanges(study, label, done)
 
 
 def _binding_coefficients(inp: SummaryInputs, ctx, refs: dict, entry: dict
@@ -224,27 +235,26 @@ def _binding_coefficients(inp: SummaryInputs, ctx, refs: dict, entry: dict
     return _clean(terms)
 
 
-def _exchanges(study: str, label: str, facet: dict, by_species: dict) -> list[Reaction]:
-    """E_b(A) - E_b(ligand) for each additive or growth species and the ligand whose
-    site it takes."""
+def _exchanges(study: str, label: str, done: list[tuple[dict, dict]]) -> list[Reaction]:
+    """E_b(A) - E_b(L) for each additive or growth species A computed in a site freed
+    from ligand L, and L's own binding at the same coverage."""
+    ligands = {(e["species"], e.get("theta")): (e, c) for e, c in done
+               if e.get("role") == "ligand"}
     out = []
-    entries = {e["species"]: e for e in facet.get("binding") or []}
-    ligands = [e for e in entries.values() if e.get("role") == "ligand"]
-    for e in entries.values():
-        if e.get("role") == "ligand" or e["species"] not in by_species:
-            continue
-        lig = next((g for g in ligands if g.get("ligand") == e.get("ligand")), None)
-        if lig is None or lig["species"] not in by_species:
+    for e, coeffs in done:
+        lig = ligands.get((e.get("ligand"), e.get("theta")))
+        if e.get("role") == "ligand" or lig is None:
             continue
         terms: dict[str, float] = defaultdict(float)
-        for h, c in by_species[e["species"]].items():
+        for h, c in coeffs.items():
             terms[h] += c
-        for h, c in by_species[lig["species"]].items():
+        for h, c in lig[1].items():
             terms[h] -= c
         out.append(Reaction(
-            id=f"{study}/{label}/exchange/{e['species']}-{lig['species']}",
+            id=f"{study}/{label}/exchange/{e['species']}-{lig[0]['species']}/"
+               f"θ{e.get('theta', 0.0):g}",
             kind="exchange", study=study, facet=label, species=e["species"],
-            coefficients=_clean(terms), energy_eV=e["value"] - lig["value"]))
+            coefficients=_clean(terms), energy_eV=e["value"] - lig[0]["value"]))
     return out
 
 
@@ -393,6 +403,21 @@ def _passivation(inp: SummaryInputs, study: str, entry: dict) -> list[Reaction]:
     return [_defect_reaction(study, entry, "defect_passivation", terms, entry["dE_f"])]
 
 
+class DatasetError(ValueError):
+    """The work directories given cannot form one data set (nothing is written)."""
+
+
+def _unique_ids(entries: list) -> None:
+    """Refuse a data set in which two entries share an id (the same work directory given
+    twice, or two studies of one name): scores and comparisons are keyed by id."""
+    count = Counter(e.id for e in entries)
+    twice = sorted(k for k, n in count.items() if n > 1)
+    if twice:
+        raise DatasetError(f"{len(twice)} reaction or surface ids occur more than once in the "
+                         f"data set (e.g. {twice[0]}): give each work directory once, and "
+                         "studies distinct names")
+
+
 def export_dataset(workdirs: list[Path], out: Path,
                    engines: tuple[str, ...] = DFT_ENGINES) -> dict:
     """Write ``out/frames.extxyz`` and ``out/reactions.json`` from ``workdirs``; returns
@@ -403,13 +428,18 @@ def export_dataset(workdirs: list[Path], out: Path,
     frames: list[Atoms] = []
     reactions: list[Reaction] = []
     surfaces: list[Surface] = []
+    seen: set[str] = set()
     for wdir in workdirs:
         wd = load(wdir)
         study = wd.plan.study
-        frames += dataset_frames(wd, study, engines)
+        for a in dataset_frames(wd, study, engines):  # a reference shared by studies: once
+            if a.info["calc_hash"] not in seen:
+                seen.add(a.info["calc_hash"])
+                frames.append(a)
         got = dataset_entries(wd, wdir)
         reactions += got[0]
         surfaces += got[1]
+    _unique_ids([*reactions, *surfaces])
     known = {a.info["calc_hash"] for a in frames}
     reactions = [r for r in reactions if set(r.coefficients) <= known]
     surfaces = [s for s in surfaces if set(s.coefficients) <= known]

@@ -236,3 +236,28 @@ def test_models_benchmark_ranks_each_structures_dft_candidates():
     model = {"a0": -0.9, "a1": -0.8, "b0": -2.2, "b1": -2.1, "c0": 0.0}  # misses A only
     got = _models_benchmark().ranking(frames, model)
     assert got == {"structures": 2, "disagree": 1, "mean_cost_eV": pytest.approx(0.15)}
+
+
+def test_one_species_in_the_sites_of_several_ligands_gets_one_reaction_each():
+    """F binds in a site freed from acetate and in one freed from formate, at two
+    coverages: four binding reactions with distinct ids, and each exchange pairs F with
+    the ligand whose site it took, at the same coverage."""
+    from facetflow.analysis.dataset import _exchanges, _site
+
+    def entry(sp, role, lig, theta, value):
+        return ({"species": sp, "role": role, "ligand": lig, "theta": theta,
+                 "value": value}, {f"{sp}{lig}{theta}": 1.0})
+
+    done = [entry(lig, "ligand", lig, th, e) for lig, e in (("acetate", -1.0),
+                                                             ("formate", -0.5))
+            for th in (0.5, 1.0)]
+    done += [entry("F", "additive", lig, th, -2.0) for lig in ("acetate", "formate")
+             for th in (0.5, 1.0)]
+    ids = [_site(e) for e, _ in done]
+    assert len(set(ids)) == 8 and "F@formate/θ0.5" in ids and "acetate/θ1" in ids
+    ex = {r.id: r for r in _exchanges("s", "110", done)}
+    assert set(ex) == {f"s/110/exchange/F-{lig}/θ{th}" for lig in ("acetate", "formate")
+                       for th in ("0.5", "1")}
+    r = ex["s/110/exchange/F-formate/θ1"]
+    assert r.energy_eV == pytest.approx(-1.5)
+    assert r.coefficients == {"Fformate1.0": 1.0, "formateformate1.0": -1.0}

@@ -48,12 +48,16 @@ def test_dataset_export_frames_and_reactions(gpaw_run):
     assert all("pseudo_h_charge" in a.arrays and a.get_forces().shape == (len(a), 3)
                for a in slabs)
     doc = json.loads((gpaw_run / "ds" / "reactions.json").read_text())
-    (rxn,) = [r for r in doc["reactions"] if r["id"] == "gpaw_tiny/110/binding/F"]
+    (rxn,) = [r for r in doc["reactions"] if r["id"] == "gpaw_tiny/110/binding/F/θ1"]
     energy = {a.info["calc_hash"]: a.get_potential_energy() for a in frames}
     assert sum(c * energy[h] for h, c in rxn["coefficients"].items()) == pytest.approx(
         rxn["energy_eV"], abs=1e-6)  # the coefficients rebuild the summary's E_b
     bad = run_cli("dataset", "export", "nowhere", "--out", "x", cwd=gpaw_run)
     assert bad.returncode == 2 and said("not a facetflow work directory", bad.stderr)
+    twice = run_cli("dataset", "export", "work/gpaw_tiny", "work/gpaw_tiny", "--out", "y",
+                    cwd=gpaw_run)  # every id twice: refused, nothing written
+    assert twice.returncode == 2 and said("occur more than once", twice.stderr)
+    assert not (gpaw_run / "y").exists()
 
 
 def test_finetune_fits_its_training_frames_and_enters_the_hash(gpaw_run, tmp_path):
