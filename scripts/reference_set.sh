@@ -33,11 +33,12 @@ run() {  # run STUDY_FILE WORK_ROOT [ARGS...]
     || echo "$study: not finished" >&2
 }
 
-export_set() {  # the data set from the fullest work directory of each study
+export_set() {  # the data set from each study's latest work directory (pass 2 if begun)
   local dirs=() s
   for s in "${studies[@]}"; do
-    if [ -d "$work/refset_$s" ]; then dirs+=("$work/refset_$s")
-    elif [ -d "$work/first/refset_$s" ]; then dirs+=("$work/first/refset_$s"); fi
+    local full="$work/refset_$s/plan.json" first="$work/first/refset_$s/plan.json"
+    if [ -f "$full" ] && [ "$full" -nt "$first" ]; then dirs+=("$work/refset_$s")
+    elif [ -f "$first" ]; then dirs+=("$work/first/refset_$s"); fi
   done
   "$ff" dataset export "${dirs[@]}" --out "$root/data/reference_set"
 }
