@@ -119,20 +119,36 @@ def _fingerprint(summary_json: str, energies_csv: str, figures: bool) -> str:
 def _inputs(workdir: Path, data: WorkData, figures: bool) -> str | None:
     """sha256 of everything a summary of ``workdir`` is computed from: its plan and study
     context (the published findings travel in it), the status and verified checksum of
-    each store row it uses and the store's problems, the package versions, and facetflow's
-    own code and data files. None when other runs are compared (``--also``): their stores
-    are not part of this fingerprint, so the summary is always computed then."""
+    each store row it uses and the store's problems, the calibration data set's reactions
+    and scores (``analysis.calibration``), the package versions, and facetflow's own code
+    and data files. None when other runs are compared (``--also``): their stores are not
+    part of this fingerprint, so the summary is always computed then."""
     if (workdir / ALSO_FILE).is_file():
         return None
     h = hashlib.sha256()
     for name in ("plan.json", "study.json"):
         h.update((workdir / name).read_bytes())
+    h.update(_calibration_digest(workdir / "study.json").encode())
     for key in sorted(data.results):
         row = data.results[key]
         h.update(f"{key} {row.status} {row.checksum}\n".encode())
     h.update(json.dumps([data.store_problems, versions(), figures], sort_keys=True,
                         default=str).encode())
     h.update(code_digest().encode())
+    return h.hexdigest()
+
+
+def _calibration_digest(study_json: Path) -> str:
+    """sha256 of the calibration data set's reactions.json and scores/*.json ("" when the
+    study names none): scoring a model on the set changes the error bars."""
+    study = json.loads(study_json.read_text()).get("study") or {}
+    folder = (study.get("analysis") or {}).get("calibration")
+    if not folder:
+        return ""
+    h = hashlib.sha256()
+    for f in [Path(folder) / "reactions.json", *sorted((Path(folder) / "scores").glob("*.json"))]:
+        h.update(f"{f.name}\n".encode())
+        h.update(f.read_bytes() if f.is_file() else b"missing")
     return h.hexdigest()
 
 

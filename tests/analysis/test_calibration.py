@@ -76,3 +76,28 @@ def test_a_calibration_folder_without_a_data_set_is_refused(tmp_path):
     assert proc.returncode == 2
     assert said("analysis.calibration", proc.stderr + proc.stdout)
     assert said("no reactions.json", proc.stderr + proc.stdout)
+
+
+def test_scoring_the_calibration_set_redraws_the_report(tiny_run, scored, tmp_path):
+    """The report of an unchanged store is reused, but scores written to the study's
+    calibration data set change its error bars: the rerun's report takes them up."""
+    import shutil
+
+    from facetflow.analysis.report import write_report
+
+    out, _doc, _scores = scored
+    wd = tmp_path / "tiny"
+    shutil.copytree(tiny_run / "tiny", wd)
+    ctx = json.loads((wd / "study.json").read_text())
+    ctx["study"].setdefault("analysis", {})["calibration"] = str(out)
+    (wd / "study.json").write_text(json.dumps(ctx))
+
+    def calibration():
+        summary = json.loads(write_report(wd, figures=False).read_text())
+        return summary["uncertainty"]["sources"]["calibration"]
+
+    before = calibration()  # the set has SevenNet-0 scores only; the run is CHGNet
+    assert not before["used"] and "no scores of chgnet" in before["note"]
+    assert run_cli("dataset", "score", str(out), "--model", "chgnet").returncode == 0
+    after = calibration()
+    assert after["used"] and "calibration data set" in after["note"]
