@@ -8,9 +8,9 @@
 # arguments go to every `facetflow run` (e.g. -v).
 #
 # Two passes, so that whole reactions arrive early: first every study with
-# dft_candidates 1 (the DFT single point at the lowest ML minimum of each structure; the
-# same calculations as the full study's candidate 0), then the full studies, which add
-# the other candidates from the store.
+# dft_candidates 1 and no dft_frames (the DFT single point at the lowest ML minimum of
+# each structure; the same calculations as the full study's candidate 0), then the full
+# studies, which add the other candidates and the frames along the ML relaxations.
 #
 # Each GPAW calculation runs on all cores through MPI (engine.settings.command, which is
 # not part of a calculation's hash): GPAW_COMMAND overrides the launcher, GPAW_COMMAND=""
@@ -47,13 +47,15 @@ as_root=""
 [ "$(id -u)" = 0 ] && as_root="--allow-run-as-root"
 export GPAW_COMMAND="${GPAW_COMMAND-env OMP_NUM_THREADS=1 mpiexec $as_root -n $(nproc) gpaw python}"
 
-prepare() {  # prepare STUDY OUT [CANDIDATES]: the study file with the launcher set
+prepare() {  # prepare STUDY OUT [CANDIDATES]: the study file with the launcher set (with
+  # CANDIDATES: that many DFT candidates and no frames)
   "${PYTHON:-python3}" - "$root/studies/reference_set/$1.yaml" "$2" "${3:-}" <<'PY'
 import os, sys, yaml
 study = yaml.safe_load(open(sys.argv[1]))
 engine = study["engine"]
-if sys.argv[3]:
+if sys.argv[3]:  # pass 1: the lowest ML minimum only
     engine["dft_candidates"] = int(sys.argv[3])
+    engine.pop("dft_frames", None)
 engine.setdefault("settings", {})["command"] = os.environ["GPAW_COMMAND"] or None
 open(sys.argv[2], "w").write(yaml.safe_dump(study, sort_keys=False))
 PY

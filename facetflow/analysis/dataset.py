@@ -3,12 +3,14 @@ extxyz frames, and the study's reaction and surface energies as linear combinati
 them.
 
 Frames: every finished calculation of the chosen engines in the plans of the work
-directories (every DFT candidate and every reference, not only the lowest), with the
+directories (every DFT candidate, every reference and every frame along an ML
+relaxation, ``engine.dft_frames``, not only the lowest), with the
 total energy (eV) and forces (eV/Å) of the final structure as an ASE single-point
 calculator, the per-atom arrays facetflow builds (``pseudo_h_charge`` in e, ``region``,
 ``ligand_id``, the fixed atoms as ``fixed``), and in ``info``: ``calc_hash``, ``key``,
 ``structure_id``, ``study``, ``family`` (study and facet: what a split by structure
-family keeps together), ``role``, ``engine``, ``task``, ``identity`` (code version) and
+family keeps together), ``role``, ``engine``, ``stage`` (``final`` or ``frame``),
+``task``, ``identity`` (code version) and
 ``settings`` (JSON).
 
 Reactions (``reactions.json: reactions``, eV): E_rxn = sum_f c_f E_f over frames f, the
@@ -128,7 +130,7 @@ def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGI
             calc_hash=h, key=node.key, structure_id=sid, study=study,
             family=family_of.get(sid, f"{study}:references"),
             role=str(wd.records[sid].role) if sid in wd.records else "",
-            engine=node.engine, task=res.task, identity=node.identity,
+            engine=node.engine, stage=node.stage, task=res.task, identity=node.identity,
             settings=json.dumps(node.hashed_settings, sort_keys=True))
         frames.append(atoms)
     return frames

@@ -52,12 +52,15 @@ class Calculation(BaseModel):
 
     hash: str = Field(description="content hash (SHA-256 hex, ``calc_hash``)")
     key: str = Field(description="readable name: the first structure id; '@prerelax' marks "
-                     "an ML pre-relaxation, '#j' start j >= 1")
+                     "an ML pre-relaxation, '#j' start j >= 1, '~r' DFT candidate r, "
+                     "'@ml<n>' / '@frame<n>' a frame after n ML steps")
     labels: list[str] = Field(description="every structure id whose energy this gives")
     engine: str = Field(description="engine name (mlip, qe, cp2k, gpaw, vasp)")
-    stage: Literal["final", "prerelax", "committee"] = Field(
-        description="final, an ML pre-relaxation, or a committee model's single point at "
-                    "the final geometry")
+    stage: Literal["final", "prerelax", "committee", "frame"] = Field(
+        description="final, an ML pre-relaxation, a committee model's single point at "
+                    "the final geometry, or a frame along the ML pre-relaxation "
+                    "(``engine.dft_frames``: the ML relaxation stopped after n steps, "
+                    "and the engine's single point there)")
     task: Literal["relax", "single"] = Field(description="relaxation or single point")
     purpose: Literal["bulk", "slab", "molecule"] = Field(
         description="which preset block of the engine's settings applies")
@@ -117,6 +120,9 @@ class PlannedStructure(StructureRecord):
     committee: dict[str, str] = Field(default_factory=dict, description="committee model -> "
                                       "hash of its single point at the final geometry "
                                       "(workflow.committee)")
+    frames: dict[str, str] = Field(default_factory=dict, description="ML optimizer steps "
+                                   "n -> hash of the engine's single point after n steps of "
+                                   "the ML pre-relaxation (engine.dft_frames; in no energy)")
 
     @property
     def energy_calcs(self) -> list[str]:

@@ -238,7 +238,14 @@ class EngineSpec(_Spec):
     structure's energy is the lowest of those m results (AdsorbML's protocol: the ML
     ranking of nearby minima is not trusted, only its shortlist). ``prerelax_settings``
     override the pre-relaxer's presets (e.g. ``model``), so that a data set keeps its
-    geometries when the embedded engine's default model changes."""
+    geometries when the embedded engine's default model changes.
+
+    ``dft_frames`` [n1, n2, ...] (with ``prerelax``): the engine also computes a single
+    point at the geometry reached after n optimizer steps of each structure's first ML
+    pre-relaxation (that relaxation repeated and stopped after n steps). These frames
+    lie along the relaxation, away from the minimum, so a reference data set gets
+    energies and forces away from minima; they enter no analysis. A relaxation that
+    converges in fewer than n steps gives its minimum as that frame."""
 
     name: Literal[ENGINES] = "mlip"  # type: ignore[valid-type]
     settings: dict = {}
@@ -246,6 +253,8 @@ class EngineSpec(_Spec):
     prerelax_settings: dict = {}
     final_task: Literal["relax", "single"] = "relax"
     dft_candidates: Annotated[int, Field(ge=1, le=16)] = 1
+    dft_frames: Annotated[list[Annotated[int, Field(ge=1, le=10000)]],
+                          Field(max_length=8)] = []
 
     @model_validator(mode="after")
     def _single_needs_geometry(self) -> EngineSpec:
@@ -257,6 +266,14 @@ class EngineSpec(_Spec):
             raise PydanticCustomError(
                 "dft_candidates", "dft_candidates: {m} needs prerelax: mlip (the ML minima "
                 "the candidates are taken from)", {"m": self.dft_candidates})
+        if self.dft_frames and self.prerelax is None:
+            raise PydanticCustomError(
+                "dft_frames", "dft_frames needs prerelax: mlip (the ML relaxation the "
+                "frames are taken along)")
+        if self.dft_frames != sorted(set(self.dft_frames)):
+            raise PydanticCustomError(
+                "dft_frames", "dft_frames: {v} must be distinct step counts in increasing "
+                "order", {"v": self.dft_frames})
         return self
 
 

@@ -61,6 +61,7 @@ class PlanContext:
     prerelax_settings: dict  # overrides of the pre-relaxer's presets
     single_final: bool  # final calculations after a pre-relaxation are single points
     candidates: int  # final calculations from the m lowest ML minima (engine.dft_candidates)
+    frames: tuple[int, ...]  # engine single points after n ML steps (engine.dft_frames)
     core_ref: BuiltStructure | None  # the core bulk reference: its lattice feeds slabs
     electronic: frozenset[str] = frozenset()  # roles whose final calculation stores the
     # electronic structure (settings ``electronic: true``; absent otherwise, so the
@@ -90,6 +91,7 @@ class PlanGraph:
     others_of: dict[str, list[str]] = field(default_factory=dict)  # id -> starts j >= 1
     candidates_of: dict[str, list[str]] = field(default_factory=dict)  # id -> DFT candidates
     committee_of: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> model -> hash
+    frames_of: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> n -> hash
     raw: int = 0  # calculations before deduplication
 
     def add(self, node: Calculation) -> str:
@@ -126,7 +128,7 @@ def build_plan(study: Study, records: list[BuiltStructure], engine: str | None =
         prerelax=study.engine.prerelax if engine != "mlip" else None,
         prerelax_settings=study.engine.prerelax_settings,
         single_final=study.engine.final_task == "single",
-        candidates=study.engine.dft_candidates,
+        candidates=study.engine.dft_candidates, frames=tuple(study.engine.dft_frames),
         core_ref=next((r for r in records
                        if r.record.reference == f"bulk:{study.core.material}"), None),
         electronic=_electronic_roles(study, engine))
@@ -176,10 +178,27 @@ def _plan_structure(ctx: PlanContext, graph: PlanGraph, rec: BuiltStructure,
         graph.final_of[rec.id] = finals[0]
         if n_final > 1:
             graph.candidates_of[rec.id] = finals
+        _plan_frames(ctx, graph, built, Start(lattice, source, mapping if source else None,
+                                              alternatives))
     else:
         graph.final_of[rec.id] = first
     _plan_committee(ctx, graph, built, graph.candidates_of.get(rec.id, [])[1:]
                     if prerelaxed else others)
+
+
+def _plan_frames(ctx: PlanContext, graph: PlanGraph, built: _Built, start: Start) -> None:
+    """``engine.dft_frames``: for each n, the structure's first ML pre-relaxation again,
+    stopped after n optimizer steps (from the same ``start``), and the engine's single
+    point at the geometry it reached."""
+    frames = {}
+    for n in ctx.frames:
+        ml = graph.add(_node(ctx, graph, built, ctx.prerelax, "frame", start, overrides={
+            **ctx.prerelax_settings, "max_steps": n, "require_convergence": False}))
+        point = _node(ctx, graph, built, ctx.engine, "frame", Start(start.lattice_from, ml))
+        frames[str(n)] = graph.add(point.model_copy(update={"key": f"{point.key}{n}"}))
+        graph.raw += 2
+    if frames:
+        graph.frames_of[built.rec.id] = frames
 
 
 def _other_start(lattice: str | None, source: str | None, mapping: list[int] | None,
@@ -234,6 +253,7 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         s = {**s, "electronic": True}
     ident = get_engine(eng).identity(s).key
     task = "single" if stage == "committee" or (
+        stage == "frame" and eng == ctx.engine) or (
         stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
         and ctx.single_final) else "relax"
     perturb = (_perturbation(ctx.workflow, built.sha, start.index)
@@ -245,6 +265,7 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
     feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives,
                          start.prune_against) if i]
     key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
+        _frame_key(ctx, eng, overrides) if stage == "frame" else "") + (
         f"@{overrides['model']}" if stage == "committee" and overrides else "") + (
         f"#{start.index}" if start.index else "") + (
         f"~{start.rank}" if start.rank and not start.index else "")
@@ -257,6 +278,12 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         start_alternatives=list(start.alternatives), start_rank=start.rank, perturb=perturb,
         prune_against=start.prune_against if prune else None, prune=prune,
         depth=1 + max([graph.nodes[i].depth for i in feeds] or [-1]))
+
+
+def _frame_key(ctx: PlanContext, eng: str, overrides: dict | None) -> str:
+    """Key suffix of a frame: '@ml<n>' for the ML relaxation stopped after n steps,
+    '@frame' (n appended by ``_plan_frames``) for the engine's single point after it."""
+    return f"@ml{overrides['max_steps']}" if eng != ctx.engine and overrides else "@frame"
 
 
 def _electronic_roles(study: Study, engine: str) -> frozenset[str]:
@@ -297,6 +324,7 @@ def _plan_records(ctx: PlanContext, graph: PlanGraph, records: list[BuiltStructu
             starts["starts"] = list(graph.candidates_of[rec.id])
         out[rec.id] = PlannedStructure(**dict(rec.record), calc=graph.final_of[rec.id],
                                        committee=graph.committee_of.get(rec.id) or {},
+                                       frames=graph.frames_of.get(rec.id) or {},
                                        **starts)
     return out
 

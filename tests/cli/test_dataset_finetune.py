@@ -35,6 +35,20 @@ def test_dft_candidates_run_end_to_end_and_the_lowest_counts(gpaw_run):
     assert ranks == [0, 1]
 
 
+def test_dft_frames_stop_the_ml_relaxation_and_compute_there(gpaw_run):
+    from facetflow.store import ResultStore
+
+    plan = json.loads((gpaw_run / "work/gpaw_tiny/plan.json").read_text())
+    nodes = {n["hash"]: n for n in plan["nodes"]}
+    point = nodes[plan["records"]["110_F_t1.000_c0"]["frames"]["1"]]
+    store = ResultStore(gpaw_run / "work/gpaw_tiny/results.db")
+    ml = store.get(point["start_from"]).result
+    assert (ml.steps, ml.converged) == (1, False)  # stopped after one step
+    got = store.get(point["hash"]).result
+    assert got.engine == "gpaw" and got.task == "single"
+    assert np.allclose(got.atoms().positions, ml.atoms().positions)
+
+
 def test_dataset_export_frames_and_reactions(gpaw_run):
     from ase.io import read
 
@@ -52,6 +66,11 @@ def test_dataset_export_frames_and_reactions(gpaw_run):
     energy = {a.info["calc_hash"]: a.get_potential_energy() for a in frames}
     assert sum(c * energy[h] for h, c in rxn["coefficients"].items()) == pytest.approx(
         rxn["energy_eV"], abs=1e-6)  # the coefficients rebuild the summary's E_b
+    (framed,) = [a for a in frames if a.info["stage"] == "frame"
+                 and a.info["structure_id"] == "110_F_t1.000_c0"]
+    final = next(a for a in frames if a.info["key"] == "110_F_t1.000_c0")
+    assert framed.info["key"].endswith("@frame1")
+    assert np.abs(framed.positions - final.positions).max() > 1e-3  # not the minimum
     bad = run_cli("dataset", "export", "nowhere", "--out", "x", cwd=gpaw_run)
     assert bad.returncode == 2 and said("not a facetflow work directory", bad.stderr)
     twice = run_cli("dataset", "export", "work/gpaw_tiny", "work/gpaw_tiny", "--out", "y",

@@ -27,7 +27,7 @@ def test_reference_set_counts(plans):
     from facetflow.records.structure import Role
 
     kinds = Counter()
-    reactions, species = 0, set()
+    reactions, species, frames = 0, set(), 0
     for study, records, plan in plans.values():
         assert study.engine.name == "gpaw" and study.engine.prerelax == "mlip"
         assert study.engine.prerelax_settings == {"model": "chgnet"}  # geometries pinned
@@ -44,8 +44,11 @@ def test_reference_set_counts(plans):
         for rec in plan.records.values():  # every structure with adsorbates: 3 geometries
             if rec.prerelax_starts:
                 assert len(rec.starts) == study.engine.dft_candidates == 3
+            if rec.role != Role.REFERENCE:  # frames along the ML relaxation, where asked
+                assert set(rec.frames) == {str(n) for n in study.engine.dft_frames}
+        frames += len(study.engine.dft_frames) > 0
     assert kinds[("gpaw", "single")] >= 300
-    assert reactions >= 60
+    assert reactions >= 60 and frames >= 2
     assert {"acetate", "formate", "zn_acetate", "F", "HF", "Cl", "methylamine",
             "methylammonium", "PF6", "Se", "S", "ZnSe"} <= species
     assert {"refset_inas_znse", "refset_cdse_cds", "refset_zns110", "refset_cspbi3",
@@ -77,7 +80,8 @@ def test_the_bare_surface_studies_give_a_stoichiometric_symmetric_slab(plans, na
 def test_basis_checks_use_the_lcao_studies_geometries(pw, lcao):
     """Each plane-wave basis check is its LCAO counterpart with only the DFT basis changed:
     the same CHGNet pre-relaxations (same hashes, so the same geometries), and GPAW single
-    points in plane-wave mode at >= 400 eV for every structure the LCAO study computes."""
+    points in plane-wave mode at >= 400 eV for every structure the LCAO study computes (its
+    energies, not its frames along the ML relaxations)."""
     from facetflow.structures.catalog import build_catalog
     from facetflow.study import load_study
     from facetflow.workflows.plan import build_plan
@@ -93,4 +97,5 @@ def test_basis_checks_use_the_lcao_studies_geometries(pw, lcao):
     dft = [n for n in a.nodes.values() if n.engine == "gpaw"]
     assert dft and all(n.settings["mode"] == "pw" and n.settings["ecut"] >= 400 for n in dft)
     assert {n.key for n in dft} >= {n.key.split("~")[0] for n in b.nodes.values()
-                                     if n.engine == "gpaw" and n.task == "single"}
+                                     if n.engine == "gpaw" and n.task == "single"
+                                     and n.stage == "final"}  # not the frames

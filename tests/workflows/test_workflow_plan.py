@@ -376,6 +376,43 @@ def _as_dict(atoms):
     return atoms_to_dict(atoms)
 
 
+def test_dft_frames_add_stopped_ml_relaxations_and_single_points(quick, quick_records):
+    """engine.dft_frames [n...]: per pre-relaxed structure, its first ML relaxation again
+    stopped after n steps and the engine's single point there; no other hash changes."""
+    from facetflow.workflows.plan import build_plan
+
+    base = build_plan(_with_starts(quick, 2, name="qe", prerelax="mlip"), quick_records)
+    plan = build_plan(_with_starts(quick, 2, name="qe", prerelax="mlip",
+                                   dft_frames=[3, 10]), quick_records)
+    assert set(base.nodes) < set(plan.nodes)
+    added = [n for h, n in plan.nodes.items() if h not in base.nodes]
+    assert {n.stage for n in added} == {"frame"}
+    pre = [r for r in plan.records.values() if r.role != "reference"]  # pre-relaxed
+    assert len(added) == 4 * len(pre)
+    arr = "110_acetate_t0.500_c0"
+    rec, first = plan.records[arr], plan.nodes[plan.records[arr].prerelax_starts[0]]
+    assert set(rec.frames) == {"3", "10"} and base.records[arr].frames == {}
+    for n, h in rec.frames.items():
+        point = plan.nodes[h]
+        ml = plan.nodes[point.start_from]
+        assert (point.engine, point.task, point.key) == ("qe", "single", f"{arr}@frame{n}")
+        assert (ml.engine, ml.task, ml.key) == ("mlip", "relax", f"{arr}@ml{n}")
+        assert ml.settings["max_steps"] == int(n) and not ml.settings["require_convergence"]
+        assert (ml.start_from, ml.perturb) == (first.start_from, first.perturb)
+        assert point.settings == plan.nodes[rec.calc].settings
+    assert not set(rec.frames.values()) & set(rec.energy_calcs)
+    assert plan.records["ref_mol_HF"].frames == {}
+
+
+def test_dft_frames_are_checked(quick):
+    with pytest.raises(SpecError, match="dft_frames needs prerelax: mlip"):
+        _with_starts(quick, 1, name="qe", dft_frames=[5])
+    with pytest.raises(SpecError, match=r"dft_frames: \[10, 5\] must be distinct"):
+        _with_starts(quick, 1, name="qe", prerelax="mlip", dft_frames=[10, 5])
+    with pytest.raises(SpecError, match="dft_frames"):
+        _with_starts(quick, 1, name="qe", prerelax="mlip", dft_frames=[0])
+
+
 def test_dft_candidates_are_checked_against_starts_and_prerelax(quick):
     with pytest.raises(SpecError, match=r"engine.dft_candidates: 3 is more than "
                                         r"workflow.starts \(2\)"):
