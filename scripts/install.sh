@@ -19,12 +19,19 @@ stamp_dir="${XDG_CACHE_HOME:-$HOME/.cache}/facetflow"
 env_id=$(printf %s "$prefix" | sha256sum | cut -c1-12)
 stamp="$stamp_dir/installed-$level-$env_id"
 current() { [ -f "$1" ] && [ "$(cat "$1")" = "$want" ]; }
-if { current "$stamp" || current "$stamp_dir/installed-test-$env_id"; } && \
+installed() {
+  { current "$stamp" || current "$stamp_dir/installed-test-$env_id"; } && \
    (cd / && "$PY" -c "import importlib.util as u, sys
 sys.exit(not all(u.find_spec(m) for m in ('facetflow', 'ase', 'pymatgen', 'chgnet', 'torch')))"
-   ) 2>/dev/null; then
-  exit 0
-fi
+   ) 2>/dev/null
+}
+installed && exit 0
+# One install at a time in this Python environment: a second scripts/facetflow or
+# scripts/test started meanwhile waits here, then finds the work done.
+mkdir -p "$stamp_dir"
+exec 9>"$stamp_dir/install-$env_id.lock"
+flock 9
+installed && exit 0
 t0=$SECONDS
 pipi() { "$PY" -m pip install -qq --disable-pip-version-check "$@"; }
 

@@ -73,6 +73,20 @@ def test_readme_main_command_as_written_in_a_fresh_clone(tmp_path):
     assert not where.stdout.strip().startswith(str(clone)), "the install moved to the clone"
 
 
+def test_two_first_runs_at_once_install_once(tmp_path):
+    """Two scripts/facetflow started together on a machine without the install stamp:
+    one installs, the other waits for it on the lock and then finds the work done (before
+    the lock, both ran pip and the second could fail halfway)."""
+    env = {**user_env(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    script = str(ROOT / "scripts" / "install.sh")
+    procs = [subprocess.Popen(["bash", script], env=env, cwd=tmp_path, text=True,
+                              stderr=subprocess.PIPE) for _ in range(2)]
+    errs = [p.communicate(timeout=900)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    assert sum("installing Python packages" in e for e in errs) == 1, errs
+    assert list((tmp_path / "cache" / "facetflow").glob("installed-main-*"))
+
+
 def test_messages_are_not_wrapped_whatever_the_path_length(tmp_path):
     deep = tmp_path / ("a-rather-long-folder-name-" * 6) / ("and-another-one-" * 5)
     deep.mkdir(parents=True)
