@@ -642,12 +642,16 @@ def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories w
              learning_rate: float = typer.Option(3e-4, min=0.0, help="Adam learning rate"),
              val_fraction: float = typer.Option(0.2, min=0.0, max=0.9, help="share of the "
                                                 "frames (whole families) held out"),
-             seed: int = typer.Option(0, help="seed of the split and of the training")
+             seed: int = typer.Option(0, help="seed of the split and of the training"),
+             layers: str = typer.Option("all", help="weights that train: all (but the "
+                                        "composition energies) or readout (the final MLP)"),
+             energy_weight: float = typer.Option(1.0, min=0.0, help="weight of the energy "
+                                                 "(eV/atom) in the loss, forces 1")
              ) -> None:
     from facetflow.analysis.data import load  # ase, pandas
     from facetflow.analysis.dataset import DFT_ENGINES, dataset_frames
     from facetflow.engines.base import EngineUnavailable
-    from facetflow.engines.finetune import TrainSettings
+    from facetflow.engines.finetune import TRAINABLE, TrainSettings
     from facetflow.engines.finetune import finetune as train
 
     dirs = _workdirs(workdirs)
@@ -655,8 +659,11 @@ def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories w
     if len(frames) < 2:
         _fail(ValueError(f"{len(frames)} DFT calculations ({', '.join(DFT_ENGINES)}) in "
                          f"{', '.join(map(str, dirs))}; fine-tuning needs at least two"))
+    if layers not in TRAINABLE:
+        _fail(ValueError(f"--layers {layers}: allowed: {', '.join(TRAINABLE)}"))
     settings = TrainSettings(epochs=epochs, patience=patience, learning_rate=learning_rate,
-                             val_fraction=val_fraction, seed=seed)
+                             val_fraction=val_fraction, seed=seed, layers=layers,
+                             energy_weight=energy_weight)
     try:
         card = train(frames, _abs(out_dir), model, settings,
                      {"workdirs": [str(w) for w in dirs], "engines": list(DFT_ENGINES)})
@@ -667,7 +674,9 @@ def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories w
     out.print(f"wrote {_abs(out_dir) / card.file} (sha256 {card.sha256[:16]}...): "
               f"{card.epochs_run} epochs, best {card.best_epoch}; "
               f"{'validation' if side == 'val' else 'training'} energy MAE "
-              f"{before.energy_mae_eV_atom:.4f} -> {after.energy_mae_eV_atom:.4f} eV/atom, "
+              f"{before.energy_mae_eV_atom:.4f} -> {after.energy_mae_eV_atom:.4f} eV/atom "
+              f"(relative {before.relative_energy_mae_eV_atom:.4f} -> "
+              f"{after.relative_energy_mae_eV_atom:.4f}), "
               f"force MAE {before.force_mae_eV_A:.3f} -> {after.force_mae_eV_A:.3f} eV/A; "
               f"{card.wall_time_s:.0f} s", highlight=False)
 

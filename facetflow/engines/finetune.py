@@ -8,9 +8,16 @@ Supported: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2). The steps:
    and delta_el (eV/atom) is added to the model's composition reference energies
    (CHGNet's AtomRef): reaction energies are unchanged by it, absolute energies align.
 2. Training of the network on energies per atom and forces (CHGNet's own trainer, MSE
-   loss, Adam, cosine learning rate), the composition model frozen, with early stopping
-   on the validation energy MAE (``patience`` epochs without improvement); the weights
-   of the best validation epoch are kept.
+   loss, Adam, cosine learning rate), the composition model frozen (``layers: all``:
+   every other weight trains; ``readout``: only the readout MLP that maps the learned
+   atom features to energies, the representation kept), with early stopping
+   on the validation frames' relative energy MAE (the energy error left once a
+   per-element shift is removed: what reaction energies see) after ``patience`` epochs
+   without improvement; the best weights are kept, the starting ones included, so a
+   fine-tuning that only hurts the validation frames returns the stock network.
+   The composition energies are refitted once more after training (the trained network
+   moves the absolute scale a little), so the model's absolute energies stay on the DFT
+   code's scale.
 3. Split by structure family (``info["family"]`` of the frames: study and facet), never
    frames of one structure on both sides; with a single family, by structure.
 
@@ -38,6 +45,7 @@ from facetflow.records.model_card import Errors, ModelCard
 log = logging.getLogger(__name__)
 
 FINETUNABLE = ("chgnet",)
+TRAINABLE = ("all", "readout")  # TrainSettings.layers
 MODEL_FILE = "model.pth.tar"
 CARD_FILE = "model_card.json"
 
@@ -55,6 +63,7 @@ class TrainSettings:
     force_weight: float = 1.0
     val_fraction: float = 0.2
     seed: int = 0
+    layers: str = "all"  # "all": every weight but the composition model; "readout": the MLP
 
 
 def split_by_family(frames: list[Atoms], val_fraction: float, seed: int
@@ -87,6 +96,8 @@ def finetune(frames: list[Atoms], out: Path, base_model: str = "chgnet",
     if len(frames) < 2:
         raise ValueError(f"fine-tuning needs at least two DFT frames, got {len(frames)}")
     settings = settings or TrainSettings()
+    if settings.layers not in TRAINABLE:
+        raise ValueError(f"layers: {settings.layers!r} is not one of {', '.join(TRAINABLE)}")
     t0 = time.perf_counter()
     import torch
 
@@ -101,6 +112,8 @@ def finetune(frames: list[Atoms], out: Path, base_model: str = "chgnet",
     errors["shifted_train"] = _errors(net, structures, frames, train)
     errors["shifted_val"] = _errors(net, structures, frames, val)
     epochs, best = _train(net, structures, frames, train, val, settings)
+    again = _refit_composition(net, structures, e_dft, train)  # training moves the scale
+    shift = {el: shift.get(el, 0.0) + again.get(el, 0.0) for el in sorted({*shift, *again})}
     errors["finetuned_train"] = _errors(net, structures, frames, train)
     errors["finetuned_val"] = _errors(net, structures, frames, val)
     return _write(net, out, base_model, settings, shift, epochs, best, errors,
@@ -146,7 +159,25 @@ def _errors(net, structures: list, frames: list[Atoms], idx: list[int]) -> Error
                          for fi, i in zip(f, idx, strict=True)])
     return Errors(frames=len(idx), energy_mae_eV_atom=float(np.mean(np.abs(e - ref) / n)),
                   energy_mae_eV=float(np.mean(np.abs(e - ref))),
-                  force_mae_eV_A=float(np.mean(np.abs(df))))
+                  force_mae_eV_A=float(np.mean(np.abs(df))),
+                  relative_energy_mae_eV_atom=_relative_mae(
+                      ref - e, [structures[i] for i in idx]))
+
+
+def _counts(structures: list) -> np.ndarray:
+    """Atoms of each element (columns: the elements present, sorted) per structure."""
+    elements = sorted({str(sp) for s in structures for sp in s.species})
+    return np.array([[sum(str(sp) == el for sp in s.species) for el in elements]
+                     for s in structures], dtype=float)
+
+
+def _relative_mae(residuals: np.ndarray, structures: list) -> float:
+    """MAE per atom (eV/atom) of ``residuals`` (eV, DFT - model) once their least-squares
+    per-element part sum_el n_el delta_el is removed: a composition-balanced reaction
+    energy is blind to that part, and sees only what is left."""
+    counts = _counts(structures)
+    delta, *_ = np.linalg.lstsq(counts, residuals, rcond=None)
+    return float(np.mean(np.abs(residuals - counts @ delta) / counts.sum(axis=1)))
 
 
 def _refit_composition(net, structures: list, e_dft: np.ndarray, train: list[int]
@@ -157,8 +188,7 @@ def _refit_composition(net, structures: list, e_dft: np.ndarray, train: list[int
 
     e_model, _ = _predict(net, [structures[i] for i in train])
     elements = sorted({str(sp) for i in train for sp in structures[i].species})
-    counts = np.array([[sum(str(sp) == el for sp in structures[i].species)
-                        for el in elements] for i in train], dtype=float)
+    counts = _counts([structures[i] for i in train])
     delta, *_ = np.linalg.lstsq(counts, e_dft[train] - e_model, rcond=None)
     from pymatgen.core import Element
 
@@ -184,8 +214,11 @@ def _loader(structures: list, frames: list[Atoms], idx: list[int], batch: int,
 
 def _train(net, structures: list, frames: list[Atoms], train: list[int], val: list[int],
            s: TrainSettings) -> tuple[int, int]:
-    """CHGNet's trainer, one epoch at a time, early stopping on the validation energy
-    MAE; ``net`` ends with the best epoch's weights. Returns (epochs run, best epoch)."""
+    """CHGNet's trainer, one epoch at a time, early stopping on the validation frames'
+    relative energy MAE (``_relative_mae``: what reaction energies see, blind to the
+    composition energies a held-out family's new elements or pseudo-H cannot share with
+    the training set); ``net`` ends with the best weights, the starting ones included.
+    Returns (epochs run, epochs trained by the kept weights)."""
     from chgnet.trainer import Trainer
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -193,22 +226,25 @@ def _train(net, structures: list, frames: list[Atoms], train: list[int], val: li
                           criterion="MSE", epochs=s.epochs, learning_rate=s.learning_rate,
                           energy_loss_ratio=s.energy_weight, force_loss_ratio=s.force_weight,
                           use_device="cpu", print_freq=10**6, torch_seed=s.seed)
-    for p in net.composition_model.parameters():
-        p.requires_grad = False
+    for name, p in net.named_parameters():
+        p.requires_grad = (not name.startswith("composition_model.")
+                           and (s.layers == "all" or name.startswith("mlp.")))
     train_loader = _loader(structures, frames, train, s.batch_size, True)
-    val_loader = _loader(structures, frames, val or train, s.batch_size, False)
-    best, best_mae, best_state, epoch = 0, float("inf"), copy.deepcopy(net.state_dict()), 0
-    for epoch in range(s.epochs):
+    watch = val or train
+    best, best_state, epoch = 0, copy.deepcopy(net.state_dict()), 0
+    best_mae = _errors(net, structures, frames, watch).relative_energy_mae_eV_atom
+    for epoch in range(1, s.epochs + 1):
         with contextlib.redirect_stdout(io.StringIO()):
-            trainer._train(train_loader, epoch)
-            mae = float(trainer._validate(val_loader)["e"])
-        log.info("fine-tuning epoch %d: validation energy MAE %.4f eV/atom", epoch, mae)
+            trainer._train(train_loader, epoch - 1)
+        mae = _errors(net, structures, frames, watch).relative_energy_mae_eV_atom
+        log.info("fine-tuning epoch %d: validation relative energy MAE %.4f eV/atom",
+                 epoch, mae)
         if mae < best_mae:
             best, best_mae, best_state = epoch, mae, copy.deepcopy(net.state_dict())
         elif epoch - best >= s.patience:
             break
     net.load_state_dict(best_state)
-    return epoch + 1, best
+    return epoch, best
 
 
 def _split_data(frames: list[Atoms], train: list[int], val: list[int]) -> dict:

@@ -18,6 +18,10 @@ class Errors(BaseModel):
     energy_mae_eV: float = Field(description="mean absolute error of the total energy, eV")
     force_mae_eV_A: float = Field(description="mean absolute error of the force components, "
                                   "eV/Å")
+    relative_energy_mae_eV_atom: float | None = Field(
+        None, description="mean absolute error of E/N, eV/atom, after the least-squares "
+        "per-element shift of these frames' residuals: the part of the error that no "
+        "composition reference energy removes, which is the part reaction energies see")
 
 
 class ModelCard(BaseModel):
@@ -38,7 +42,10 @@ class ModelCard(BaseModel):
     hyperparameters: dict = Field(description="epochs, patience, learning rate, batch size, "
                                   "loss weights, seed")
     epochs_run: int = Field(description="epochs trained before early stopping")
-    best_epoch: int = Field(description="epoch with the lowest validation energy MAE (kept)")
+    best_epoch: int = Field(description="epochs trained by the kept weights, those with the "
+                            "lowest validation relative energy MAE (0: no epoch improved "
+                            "on the start, the stock weights with the refitted composition "
+                            "energies are kept)")
     errors: dict[str, Errors] = Field(description="stock model (raw and with the refitted "
                                       "composition energies) and fine-tuned model, on the "
                                       "training and validation frames")

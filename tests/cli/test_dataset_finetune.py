@@ -112,6 +112,31 @@ def _bulk():
     return bulk("ZnS", "zincblende", a=5.41)
 
 
+def test_finetune_of_the_readout_changes_only_the_readout(gpaw_run):
+    """--layers readout: the representation keeps CHGNet's weights, the readout MLP fits
+    the frames (and the composition energies take the DFT scale)."""
+    import torch
+    from chgnet.model import CHGNet
+
+    proc = run_cli("finetune", "work/gpaw_tiny", "--out", "ro", "--epochs", "3",
+                   "--val-fraction", "0", "--learning-rate", "1e-3", "--layers", "readout",
+                   "--energy-weight", "10", cwd=gpaw_run)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    card = json.loads((gpaw_run / "ro" / "model_card.json").read_text())
+    assert card["hyperparameters"]["layers"] == "readout"
+    before, after = card["errors"]["shifted_train"], card["errors"]["finetuned_train"]
+    assert after["relative_energy_mae_eV_atom"] < before["relative_energy_mae_eV_atom"]
+    assert after["energy_mae_eV_atom"] < 0.02  # still on the DFT scale
+    stock = CHGNet.load(verbose=False).state_dict()
+    tuned = CHGNet.from_file(str(gpaw_run / "ro" / "model.pth.tar")).state_dict()
+    changed = {k.split(".")[0] for k, v in stock.items() if not torch.equal(v, tuned[k])}
+    assert changed == {"mlp", "composition_model"}
+    bad = run_cli("finetune", "work/gpaw_tiny", "--out", "x", "--layers", "head",
+                  cwd=gpaw_run)
+    assert bad.returncode == 2 and said("--layers head: allowed: all, readout", bad.stderr)
+    assert not (gpaw_run / "x").exists()
+
+
 def test_finetune_refuses_what_it_cannot_do(gpaw_run, tmp_path):
     proc = run_cli("finetune", "work/gpaw_tiny", "--model", "sevennet-0", "--out", "x",
                    "--epochs", "1", cwd=gpaw_run)
