@@ -8,8 +8,9 @@ directories of ``studies/reference_set/basis/lcao.yaml`` and the bare-surface st
 PW from those of ``basis/pw.yaml`` and ``basis/surface_*_pw.yaml``
 (``scripts/reference_set.sh`` writes both). Reactions are matched by their id without the
 study name (facet/kind/species...), surfaces by compound and facet. Prints each pair's two
-values and their difference, then the MAE and the largest difference: reaction energies
-in eV, surface energies in meV/Å².
+values and their difference, then the MAE and the largest difference (reactions also by
+kind: binding, exchange, defect, defect_passivation): reaction energies in eV, surface
+energies in meV/Å².
 """
 
 from __future__ import annotations
@@ -38,11 +39,25 @@ def compare(a: dict[str, float], b: dict[str, float]) -> dict:
             "max": float(np.max(np.abs(d))) if len(d) else None, "rows": rows}
 
 
-def show(title: str, unit: str, got: dict) -> None:
-    print(f"{title:40s} {'LCAO':>8s} {'PW':>8s} {'LCAO-PW':>8s}   ({unit})")
+def by_kind(got: dict) -> dict[str, dict]:
+    """MAE and largest |LCAO - PW| per reaction kind (the id's part after the facet)."""
+    kinds: dict[str, list[float]] = {}
     for k, r in got["rows"].items():
-        print(f"{k:40s} {r['lcao']:8.3f} {r['pw']:8.3f} {r['diff']:8.3f}")
-    print(f"{got['n']} compared; MAE {got['mae']}, max {got['max']} {unit}\n")
+        kinds.setdefault(k.split("/")[1], []).append(abs(r["diff"]))
+    return {k: {"n": len(d), "mae": float(np.mean(d)), "max": float(np.max(d))}
+            for k, d in sorted(kinds.items())}
+
+
+def show(title: str, unit: str, got: dict) -> None:
+    print(f"{title:44s} {'LCAO':>8s} {'PW':>8s} {'LCAO-PW':>8s}   ({unit})")
+    for k, r in got["rows"].items():
+        print(f"{k:44s} {r['lcao']:8.3f} {r['pw']:8.3f} {r['diff']:8.3f}")
+    mae = "n/a" if got["mae"] is None else f"{got['mae']:.3f}"
+    top = "n/a" if got["max"] is None else f"{got['max']:.3f}"
+    print(f"{got['n']} compared; MAE {mae}, max {top} {unit}")
+    for kind, k in (got.get("by_kind") or {}).items():
+        print(f"  {kind}: {k['n']} compared; MAE {k['mae']:.3f}, max {k['max']:.3f} {unit}")
+    print()
 
 
 def main() -> None:
@@ -53,6 +68,7 @@ def main() -> None:
     args = ap.parse_args()
     (ra, sa), (rb, sb) = entries(args.lcao), entries(args.pw)
     reactions, surfaces = compare(ra, rb), compare(sa, sb)
+    reactions["by_kind"] = by_kind(reactions)
     show("reaction", "eV", reactions)
     show("bare surface", "meV/Å²", surfaces)
     if args.json:

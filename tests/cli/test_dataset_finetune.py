@@ -199,6 +199,9 @@ def test_basis_error_benchmark_matches_reactions_and_surfaces(gpaw_run, tmp_path
     got = json.loads(out.read_text())
     assert got["reactions_eV"]["n"] == len(doc["reactions"])
     assert got["reactions_eV"]["mae"] == pytest.approx(0.1)
+    kinds = {r["kind"] for r in doc["reactions"]}
+    assert set(got["reactions_eV"]["by_kind"]) == kinds
+    assert all(k["mae"] == pytest.approx(0.1) for k in got["reactions_eV"]["by_kind"].values())
     assert got["surfaces_meV_A2"]["n"] == len(doc["surfaces"])
     assert got["surfaces_meV_A2"]["max"] == pytest.approx(2.0)
     assert "LCAO-PW" in proc.stdout
