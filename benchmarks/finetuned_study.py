@@ -1,12 +1,14 @@
 """The paper study with CHGNet fine-tuned on the DFT reference set, beside the stock run.
 
     python benchmarks/finetuned_study.py [STUDY.yaml] [--set data/reference_set]
-        [--work work] [--stock WORK/<study>] [--json results_finetuned_study.json]
+        [--work work] [--stock WORK/<study>] [--layers all|readout] [--energy-weight 1]
+        [--val-fraction 0.2] [--json results_finetuned_study.json]
 
-1. CHGNet is fine-tuned (``facetflow.engines.finetune``, default settings: whole
+1. CHGNet is fine-tuned (``facetflow.engines.finetune``; ``--layers``,
+   ``--energy-weight`` and ``--val-fraction`` as ``facetflow finetune`` takes them, whole
    structure families held out for early stopping) on every frame of the data set
-   (``facetflow dataset export``), into ``WORK/<study>_finetuned/model/``; an existing
-   model trained on the same frames file is reused.
+   (``facetflow dataset export``), into ``WORK/<study>_finetuned/model/``; a model made
+   from the same frames file with the same settings is reused.
 2. A copy of the study named ``<study>_finetuned``, its engine's ``model`` set to that
    file (its sha256 enters every calculation's hash) and its relative paths made
    absolute, is run with ``facetflow run`` (resumable: a killed run continues).
@@ -35,21 +37,25 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def finetuned_model(dataset: Path, out: Path) -> tuple[Path, dict, float]:
-    """The model fine-tuned on ``dataset``'s frames (reused when its card names the same
-    frames file), its model card and the training wall time (s; 0 when reused)."""
+def finetuned_model(dataset: Path, out: Path, settings) -> tuple[Path, dict, float]:
+    """The model fine-tuned with ``settings`` (``TrainSettings``) on ``dataset``'s frames
+    (reused when made from the same frames file with the same settings), its model card
+    and the training wall time (s; 0 when reused)."""
+    import dataclasses
+
     from ase.io import read
 
-    from facetflow.engines.finetune import TrainSettings, finetune
+    from facetflow.engines.finetune import finetune
 
     frames_file = dataset / "frames.extxyz"
-    digest = hashlib.sha256(frames_file.read_bytes()).hexdigest()
+    digest = hashlib.sha256(frames_file.read_bytes() + json.dumps(
+        dataclasses.asdict(settings), sort_keys=True).encode()).hexdigest()
     card_file, stamp = out / "model_card.json", out / "frames.sha256"
     if card_file.is_file() and stamp.is_file() and stamp.read_text() == digest:
         card = json.loads(card_file.read_text())
         return out / card["file"], card, 0.0
     t0 = time.perf_counter()
-    card = finetune(read(frames_file, ":"), out, "chgnet", TrainSettings()).model_dump()
+    card = finetune(read(frames_file, ":"), out, "chgnet", settings).model_dump()
     stamp.write_text(digest)
     return out / card["file"], card, time.perf_counter() - t0
 
@@ -87,11 +93,19 @@ def main() -> None:
     ap.add_argument("--set", type=Path, default=ROOT / "data" / "reference_set")
     ap.add_argument("--work", type=Path, default=Path("work"))
     ap.add_argument("--stock", type=Path, default=None)
+    ap.add_argument("--layers", choices=("all", "readout"), default="all")
+    ap.add_argument("--energy-weight", type=float, default=1.0)
+    ap.add_argument("--val-fraction", type=float, default=0.2)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    from facetflow.engines.finetune import TrainSettings
+
+    settings = TrainSettings(layers=args.layers, energy_weight=args.energy_weight,
+                             val_fraction=args.val_fraction)
     name = yaml.safe_load(args.study.read_text())["name"]
     args.work.mkdir(parents=True, exist_ok=True)
-    model, card, train_s = finetuned_model(args.set, args.work / f"{name}_finetuned" / "model")
+    model, card, train_s = finetuned_model(args.set, args.work / f"{name}_finetuned" / "model",
+                                           settings)
     study = variant(args.study, model, args.work)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "facetflow.cli", "run", str(study),
