@@ -2,11 +2,12 @@
 
     python benchmarks/finetuned_study.py [STUDY.yaml] [--set data/reference_set]
         [--work work] [--stock WORK/<study>] [--layers all|readout] [--energy-weight 1]
-        [--val-fraction 0.2] [--json results_finetuned_study.json]
+        [--val-fraction 0.2] [--epochs 60] [--json results_finetuned_study.json]
 
 1. CHGNet is fine-tuned (``facetflow.engines.finetune``; ``--layers``,
-   ``--energy-weight`` and ``--val-fraction`` as ``facetflow finetune`` takes them, whole
-   structure families held out for early stopping) on every frame of the data set
+   ``--energy-weight``, ``--val-fraction`` and ``--epochs`` as ``facetflow finetune``
+   takes them, whole structure families held out for early stopping; with
+   ``--val-fraction 0`` it stops on the training frames) on every frame of the data set
    (``facetflow dataset export``), into ``WORK/<study>_finetuned/model/``; a model made
    from the same frames file with the same settings is reused.
 2. A copy of the study named ``<study>_finetuned``, its engine's ``model`` set to that
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -96,12 +98,14 @@ def main() -> None:
     ap.add_argument("--layers", choices=("all", "readout"), default="all")
     ap.add_argument("--energy-weight", type=float, default=1.0)
     ap.add_argument("--val-fraction", type=float, default=0.2)
+    ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     from facetflow.engines.finetune import TrainSettings
 
     settings = TrainSettings(layers=args.layers, energy_weight=args.energy_weight,
-                             val_fraction=args.val_fraction)
+                             val_fraction=args.val_fraction, epochs=args.epochs)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     name = yaml.safe_load(args.study.read_text())["name"]
     args.work.mkdir(parents=True, exist_ok=True)
     model, card, train_s = finetuned_model(args.set, args.work / f"{name}_finetuned" / "model",
