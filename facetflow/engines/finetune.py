@@ -7,6 +7,10 @@ Supported: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2). The steps:
    of the training frames are fitted by least squares as R_f = sum_el n_el,f delta_el,
    and delta_el (eV/atom) is added to the model's composition reference energies
    (CHGNet's AtomRef): reaction energies are unchanged by it, absolute energies align.
+   Pseudo-hydrogens (``pseudo_h_charge`` > 0) are a species of their own in that fit;
+   the model sees them as H, so their frames' energies are put on H's footing first
+   (``_pseudo_h_labels``), or the network would be trained to absorb an offset that no
+   reaction energy contains.
 2. Training of the network on energies per atom and forces (CHGNet's own trainer, MSE
    loss, Adam, cosine learning rate), the composition model frozen (``layers: all``:
    every other weight trains; ``readout``: only the readout MLP that maps the learned
@@ -37,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
 
 from facetflow.engines.base import EngineUnavailable
 from facetflow.engines.mlip_models import package_version, weights_checksum
@@ -104,20 +109,22 @@ def finetune(frames: list[Atoms], out: Path, base_model: str = "chgnet",
     torch.manual_seed(settings.seed)
     net = _load_chgnet()
     structures = [_structure(a) for a in frames]
-    e_dft = np.array([a.get_potential_energy() for a in frames])
     train, val = split_by_family(frames, settings.val_fraction, settings.seed)
+    frames, pseudo = _pseudo_h_labels(net, structures, frames, train)
+    e_dft = np.array([a.get_potential_energy() for a in frames])
     errors = {"stock_train": _errors(net, structures, frames, train),
               "stock_val": _errors(net, structures, frames, val)}
-    shift = _refit_composition(net, structures, e_dft, train)
+    shift = _refit_composition(net, structures, frames, e_dft, train)
     errors["shifted_train"] = _errors(net, structures, frames, train)
     errors["shifted_val"] = _errors(net, structures, frames, val)
     epochs, best = _train(net, structures, frames, train, val, settings)
-    again = _refit_composition(net, structures, e_dft, train)  # training moves the scale
+    again = _refit_composition(net, structures, frames, e_dft, train)  # training moves it
     shift = {el: shift.get(el, 0.0) + again.get(el, 0.0) for el in sorted({*shift, *again})}
     errors["finetuned_train"] = _errors(net, structures, frames, train)
     errors["finetuned_val"] = _errors(net, structures, frames, val)
     return _write(net, out, base_model, settings, shift, epochs, best, errors,
-                  {**(data or {}), **_split_data(frames, train, val)},
+                  {**(data or {}), **_split_data(frames, train, val),
+                   "pseudo_h_offset_eV": pseudo},
                   time.perf_counter() - t0)
 
 
@@ -161,34 +168,75 @@ def _errors(net, structures: list, frames: list[Atoms], idx: list[int]) -> Error
                   energy_mae_eV=float(np.mean(np.abs(e - ref))),
                   force_mae_eV_A=float(np.mean(np.abs(df))),
                   relative_energy_mae_eV_atom=_relative_mae(
-                      ref - e, [structures[i] for i in idx]))
+                      ref - e, [frames[i] for i in idx]))
 
 
-def _counts(structures: list) -> np.ndarray:
-    """Atoms of each element (columns: the elements present, sorted) per structure."""
-    elements = sorted({str(sp) for s in structures for sp in s.species})
-    return np.array([[sum(str(sp) == el for sp in s.species) for el in elements]
-                     for s in structures], dtype=float)
+def _species(atoms: Atoms, pseudo: bool = True) -> list[str]:
+    """Each atom's element; with ``pseudo`` a pseudo-hydrogen as 'H:<charge>' (its
+    ``pseudo_h_charge``), a species of its own: DFT gives it another energy than H."""
+    symbols = atoms.get_chemical_symbols()
+    charge = atoms.arrays.get("pseudo_h_charge")
+    if not pseudo or charge is None:
+        return symbols
+    return [f"H:{q:g}" if el == "H" and q > 0 else el
+            for el, q in zip(symbols, charge, strict=True)]
 
 
-def _relative_mae(residuals: np.ndarray, structures: list) -> float:
+def _counts(frames: list[Atoms], pseudo: bool = True) -> tuple[list[str], np.ndarray]:
+    """The species present (sorted) and the atoms of each per frame (``_species``)."""
+    per = [_species(a, pseudo) for a in frames]
+    names = sorted({sp for f in per for sp in f})
+    return names, np.array([[f.count(sp) for sp in names] for f in per], dtype=float)
+
+
+def _relative_mae(residuals: np.ndarray, frames: list[Atoms]) -> float:
     """MAE per atom (eV/atom) of ``residuals`` (eV, DFT - model) once their least-squares
-    per-element part sum_el n_el delta_el is removed: a composition-balanced reaction
-    energy is blind to that part, and sees only what is left."""
-    counts = _counts(structures)
+    per-species part sum_sp n_sp delta_sp is removed (pseudo-H of each charge a species):
+    a composition-balanced reaction energy is blind to that part, and sees only what is
+    left."""
+    _, counts = _counts(frames)
     delta, *_ = np.linalg.lstsq(counts, residuals, rcond=None)
     return float(np.mean(np.abs(residuals - counts @ delta) / counts.sum(axis=1)))
 
 
-def _refit_composition(net, structures: list, e_dft: np.ndarray, train: list[int]
-                       ) -> dict[str, float]:
+def _pseudo_h_labels(net, structures: list, frames: list[Atoms], train: list[int]
+                     ) -> tuple[list[Atoms], dict[str, float]]:
+    """The frames with the DFT energy of each pseudo-hydrogen put on real H's footing.
+
+    The model sees a pseudo-H as H; DFT gives it (fractional nuclear charge) an energy
+    per atom that differs from H's by an offset no network weight should learn. A least-
+    squares fit of the training residuals E_DFT - E_model over the species (``_species``)
+    gives delta_sp; each pseudo-H kind k is relabelled by o_k = delta_k - delta_H: E' =
+    E_DFT - sum_k n_k o_k. Every reaction keeps its energy (its two sides hold the same
+    pseudo-H bottom). Returns the relabelled frames and o_k (eV per pseudo-H atom)."""
+    names, counts = _counts([frames[i] for i in train])
+    kinds = [n for n in names if n.startswith("H:")]
+    if not kinds:
+        return frames, {}
+    e_model, _ = _predict(net, [structures[i] for i in train])
+    e_dft = np.array([frames[i].get_potential_energy() for i in train])
+    delta = dict(zip(names, np.linalg.lstsq(counts, e_dft - e_model, rcond=None)[0],
+                     strict=True))
+    offset = {k: float(delta[k] - delta.get("H", 0.0)) for k in kinds}
+    out = []
+    for a in frames:
+        species = _species(a)
+        shift = sum(offset.get(sp, 0.0) for sp in species)
+        b = a.copy()
+        b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() - shift,
+                                       forces=a.get_forces())
+        out.append(b)
+    return out, offset
+
+
+def _refit_composition(net, structures: list, frames: list[Atoms], e_dft: np.ndarray,
+                       train: list[int]) -> dict[str, float]:
     """Least-squares per-element shifts of the composition energies (module docstring,
     step 1), applied to ``net``; returns them by element (eV/atom)."""
     import torch
 
     e_model, _ = _predict(net, [structures[i] for i in train])
-    elements = sorted({str(sp) for i in train for sp in structures[i].species})
-    counts = _counts([structures[i] for i in train])
+    elements, counts = _counts([frames[i] for i in train], pseudo=False)
     delta, *_ = np.linalg.lstsq(counts, e_dft[train] - e_model, rcond=None)
     from pymatgen.core import Element
 
