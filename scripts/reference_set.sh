@@ -33,12 +33,13 @@ run() {  # run STUDY_FILE WORK_ROOT [ARGS...]
     || echo "$study: not finished" >&2
 }
 
-export_set() {  # the data set from each study's latest work directory (pass 2 if begun)
+export_set() {  # the data set from each study's pass-2 work directory once begun (its
+  # plan holds pass 1's calculations and more; a reaction counts once all its terms are
+  # done), else from pass 1's
   local dirs=() s
   for s in "${studies[@]}"; do
-    local full="$work/refset_$s/plan.json" first="$work/first/refset_$s/plan.json"
-    if [ -f "$full" ] && [ "$full" -nt "$first" ]; then dirs+=("$work/refset_$s")
-    elif [ -f "$first" ]; then dirs+=("$work/first/refset_$s"); fi
+    if [ -f "$work/refset_$s/plan.json" ]; then dirs+=("$work/refset_$s")
+    elif [ -f "$work/first/refset_$s/plan.json" ]; then dirs+=("$work/first/refset_$s"); fi
   done
   "$ff" dataset export "${dirs[@]}" --out "$root/data/reference_set"
 }
