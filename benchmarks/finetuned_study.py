@@ -134,9 +134,7 @@ def _print(result: dict) -> None:
     print(f"fine-tuned run: {result['run_s']} s")
     print("| finding | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
     for fid in sorted({f for r in runs.values() for f in r["findings"]}):
-        cells = [(lambda f: f"{f['verdict']} ({f['probability']:.0%})" if f and
-                  f.get("probability") is not None else (f or {}).get("verdict", "-"))(
-                      runs[c]["findings"].get(fid)) for c in cols]
+        cells = [_verdict(runs[c]["findings"].get(fid)) for c in cols]
         print(f"| {fid} | " + " | ".join(cells) + " |")
     print("| E_b (eV) | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
     for key in sorted({k for r in runs.values() for k in r["binding_eV"]}):
@@ -145,6 +143,14 @@ def _print(result: dict) -> None:
     for case in sorted({k for r in runs.values() for k in r["growth"]}):
         print(f"growth {case}: " + "; ".join(f"{c}: {runs[c]['growth'].get(case, '-')}"
                                             for c in cols))
+
+
+def _verdict(finding: dict | None) -> str:
+    """'verdict (p %)' of one finding in one run, '-' where the run has none."""
+    if not finding:
+        return "-"
+    p = finding.get("probability")
+    return finding["verdict"] + ("" if p is None else f" ({p:.0%})")
 
 
 if __name__ == "__main__":

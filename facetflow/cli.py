@@ -654,13 +654,13 @@ def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories w
     from facetflow.engines.finetune import TRAINABLE, TrainSettings
     from facetflow.engines.finetune import finetune as train
 
+    if layers not in TRAINABLE:
+        _fail(ValueError(f"--layers {layers}: allowed: {', '.join(TRAINABLE)}"))
     dirs = _workdirs(workdirs)
     frames = [f for wd in map(load, dirs) for f in dataset_frames(wd, wd.plan.study)]
     if len(frames) < 2:
         _fail(ValueError(f"{len(frames)} DFT calculations ({', '.join(DFT_ENGINES)}) in "
                          f"{', '.join(map(str, dirs))}; fine-tuning needs at least two"))
-    if layers not in TRAINABLE:
-        _fail(ValueError(f"--layers {layers}: allowed: {', '.join(TRAINABLE)}"))
     settings = TrainSettings(epochs=epochs, patience=patience, learning_rate=learning_rate,
                              val_fraction=val_fraction, seed=seed, layers=layers,
                              energy_weight=energy_weight)

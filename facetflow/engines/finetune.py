@@ -110,15 +110,18 @@ def finetune(frames: list[Atoms], out: Path, base_model: str = "chgnet",
     net = _load_chgnet()
     structures = [_structure(a) for a in frames]
     train, val = split_by_family(frames, settings.val_fraction, settings.seed)
-    frames, pseudo = _pseudo_h_labels(net, structures, frames, train)
+    stock, _ = _predict(net, [structures[i] for i in train])  # the stock model, once
+    frames, pseudo = _pseudo_h_labels(frames, train, stock)
     e_dft = np.array([a.get_potential_energy() for a in frames])
     errors = {"stock_train": _errors(net, structures, frames, train),
               "stock_val": _errors(net, structures, frames, val)}
-    shift = _refit_composition(net, structures, frames, e_dft, train)
+    shift = _refit_composition(net, frames, e_dft, train, stock)
     errors["shifted_train"] = _errors(net, structures, frames, train)
     errors["shifted_val"] = _errors(net, structures, frames, val)
-    epochs, best = _train(net, structures, frames, train, val, settings)
-    again = _refit_composition(net, structures, frames, e_dft, train)  # training moves it
+    start = errors["shifted_val" if val else "shifted_train"].relative_energy_mae_eV_atom
+    epochs, best = _train(net, structures, frames, train, val, settings, start)
+    tuned, _ = _predict(net, [structures[i] for i in train])
+    again = _refit_composition(net, frames, e_dft, train, tuned)  # training moves the scale
     shift = {el: shift.get(el, 0.0) + again.get(el, 0.0) for el in sorted({*shift, *again})}
     errors["finetuned_train"] = _errors(net, structures, frames, train)
     errors["finetuned_val"] = _errors(net, structures, frames, val)
@@ -199,13 +202,14 @@ def _relative_mae(residuals: np.ndarray, frames: list[Atoms]) -> float:
     return float(np.mean(np.abs(residuals - counts @ delta) / counts.sum(axis=1)))
 
 
-def _pseudo_h_labels(net, structures: list, frames: list[Atoms], train: list[int]
+def _pseudo_h_labels(frames: list[Atoms], train: list[int], e_model: np.ndarray
                      ) -> tuple[list[Atoms], dict[str, float]]:
     """The frames with the DFT energy of each pseudo-hydrogen put on real H's footing.
 
     The model sees a pseudo-H as H; DFT gives it (fractional nuclear charge) an energy
     per atom that differs from H's by an offset no network weight should learn. A least-
-    squares fit of the training residuals E_DFT - E_model over the species (``_species``)
+    squares fit of the training residuals E_DFT - E_model (``e_model``: the model's
+    energies of the training frames ``train``, eV) over the species (``_species``)
     gives delta_sp; each pseudo-H kind k is relabelled by o_k = delta_k - delta_H: E' =
     E_DFT - sum_k n_k o_k. Every reaction keeps its energy (its two sides hold the same
     pseudo-H bottom). Returns the relabelled frames and o_k (eV per pseudo-H atom)."""
@@ -213,7 +217,6 @@ def _pseudo_h_labels(net, structures: list, frames: list[Atoms], train: list[int
     kinds = [n for n in names if n.startswith("H:")]
     if not kinds:
         return frames, {}
-    e_model, _ = _predict(net, [structures[i] for i in train])
     e_dft = np.array([frames[i].get_potential_energy() for i in train])
     delta = dict(zip(names, np.linalg.lstsq(counts, e_dft - e_model, rcond=None)[0],
                      strict=True))
@@ -229,13 +232,13 @@ def _pseudo_h_labels(net, structures: list, frames: list[Atoms], train: list[int
     return out, offset
 
 
-def _refit_composition(net, structures: list, frames: list[Atoms], e_dft: np.ndarray,
-                       train: list[int]) -> dict[str, float]:
+def _refit_composition(net, frames: list[Atoms], e_dft: np.ndarray, train: list[int],
+                       e_model: np.ndarray) -> dict[str, float]:
     """Least-squares per-element shifts of the composition energies (module docstring,
-    step 1), applied to ``net``; returns them by element (eV/atom)."""
+    step 1) from ``net``'s energies ``e_model`` of the training frames, applied to
+    ``net``; returns them by element (eV/atom)."""
     import torch
 
-    e_model, _ = _predict(net, [structures[i] for i in train])
     elements, counts = _counts([frames[i] for i in train], pseudo=False)
     delta, *_ = np.linalg.lstsq(counts, e_dft[train] - e_model, rcond=None)
     from pymatgen.core import Element
@@ -261,12 +264,13 @@ def _loader(structures: list, frames: list[Atoms], idx: list[int], batch: int,
 
 
 def _train(net, structures: list, frames: list[Atoms], train: list[int], val: list[int],
-           s: TrainSettings) -> tuple[int, int]:
+           s: TrainSettings, start_mae: float) -> tuple[int, int]:
     """CHGNet's trainer, one epoch at a time, early stopping on the validation frames'
     relative energy MAE (``_relative_mae``: what reaction energies see, blind to the
     composition energies a held-out family's new elements or pseudo-H cannot share with
     the training set); ``net`` ends with the best weights, the starting ones included.
-    Returns (epochs run, epochs trained by the kept weights)."""
+    ``start_mae`` is that error of the starting weights. Returns (epochs run, epochs
+    trained by the kept weights)."""
     from chgnet.trainer import Trainer
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -279,8 +283,7 @@ def _train(net, structures: list, frames: list[Atoms], train: list[int], val: li
                            and (s.layers == "all" or name.startswith("mlp.")))
     train_loader = _loader(structures, frames, train, s.batch_size, True)
     watch = val or train
-    best, best_state, epoch = 0, copy.deepcopy(net.state_dict()), 0
-    best_mae = _errors(net, structures, frames, watch).relative_energy_mae_eV_atom
+    best, best_mae, best_state, epoch = 0, start_mae, copy.deepcopy(net.state_dict()), 0
     for epoch in range(1, s.epochs + 1):
         with contextlib.redirect_stdout(io.StringIO()):
             trainer._train(train_loader, epoch - 1)

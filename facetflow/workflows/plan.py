@@ -194,8 +194,8 @@ def _plan_frames(ctx: PlanContext, graph: PlanGraph, built: _Built, start: Start
     for n in ctx.frames:
         ml = graph.add(_node(ctx, graph, built, ctx.prerelax, "frame", start, overrides={
             **ctx.prerelax_settings, "max_steps": n, "require_convergence": False}))
-        point = _node(ctx, graph, built, ctx.engine, "frame", Start(start.lattice_from, ml))
-        frames[str(n)] = graph.add(point.model_copy(update={"key": f"{point.key}{n}"}))
+        frames[str(n)] = graph.add(_node(ctx, graph, built, ctx.engine, "frame",
+                                         Start(start.lattice_from, ml)))
         graph.raw += 2
     if frames:
         graph.frames_of[built.rec.id] = frames
@@ -265,7 +265,7 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
     feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives,
                          start.prune_against) if i]
     key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
-        _frame_key(ctx, eng, overrides) if stage == "frame" else "") + (
+        _frame_key(ctx, graph, eng, s, start) if stage == "frame" else "") + (
         f"@{overrides['model']}" if stage == "committee" and overrides else "") + (
         f"#{start.index}" if start.index else "") + (
         f"~{start.rank}" if start.rank and not start.index else "")
@@ -280,10 +280,13 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         depth=1 + max([graph.nodes[i].depth for i in feeds] or [-1]))
 
 
-def _frame_key(ctx: PlanContext, eng: str, overrides: dict | None) -> str:
+def _frame_key(ctx: PlanContext, graph: PlanGraph, eng: str, settings: dict,
+               start: Start) -> str:
     """Key suffix of a frame: '@ml<n>' for the ML relaxation stopped after n steps,
-    '@frame' (n appended by ``_plan_frames``) for the engine's single point after it."""
-    return f"@ml{overrides['max_steps']}" if eng != ctx.engine and overrides else "@frame"
+    '@frame<n>' for the engine's single point at its geometry."""
+    if eng != ctx.engine:
+        return f"@ml{settings['max_steps']}"
+    return f"@frame{graph.nodes[start.start_from].settings['max_steps']}"
 
 
 def _electronic_roles(study: Study, engine: str) -> frozenset[str]:

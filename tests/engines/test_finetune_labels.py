@@ -34,7 +34,8 @@ def test_pseudo_h_is_relabelled_by_its_own_offset():
 
     frames = [_frame(h, p, dft) for h, p in ((2, 0), (1, 1), (2, 2), (3, 1))]
     structures = [ft._structure(a) for a in frames]
-    out, offset = ft._pseudo_h_labels(net, structures, frames, list(range(len(frames))))
+    stock, _ = ft._predict(net, structures)
+    out, offset = ft._pseudo_h_labels(frames, list(range(len(frames))), stock)
     assert offset == {"H:0.75": pytest.approx(-1.2, abs=1e-4)}
     for a, b in zip(frames, out, strict=True):
         assert b.get_potential_energy() == pytest.approx(model(a) + 0.2 * len(a), abs=1e-4)
