@@ -186,11 +186,14 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
                                               "file-backed LaunchPad"),
         pictures: bool = typer.Option(True, help="write PNG pictures of the structures"),
         progress: bool = typer.Option(True, help="show a live progress line"),
+        retry_failed: bool = typer.Option(False, help="also run the calculations that "
+                                          "failed twice in a row before (by default a "
+                                          "run leaves them alone)"),
         ) -> None:
     study, work, store = _abs(study), _abs(work), _abs_store(store)
     submit, launchpad = _abs(submit), _abs(launchpad)
     if submit is not None:
-        _submit(study, work, engine, store, submit, launchpad)
+        _submit(study, work, engine, store, submit, launchpad, retry_failed)
         return
     spec = _checked_spec(study, engine)
     _wire_analysis()
@@ -200,7 +203,8 @@ def run(study: Path = typer.Argument(..., help="study YAML file"),
     shown: list[ProgressDisplay] = []
     try:
         summary = run_study(study, work, engine=engine, store=store, pictures=pictures,
-                            spec=spec, on_start=_announcer(progress, shown))
+                            spec=spec, on_start=_announcer(progress, shown),
+                            retry_failed=retry_failed)
     except (SpecError, StructureError) as exc:
         _fail(exc)
     except WorkdirBusy as exc:
@@ -229,9 +233,13 @@ def _announcer(progress: bool, shown: list[ProgressDisplay]
 
     def on_start(prep: Prepared, pending: list[str]) -> None:
         nodes = len(prep.plan.nodes)
+        done = sum(s.status == "done" for h, s in prep.store.all().items()
+                   if h in prep.plan.nodes)
+        left = nodes - len(pending) - done
         err.print(f"{prep.spec.name}: {nodes} calculations ({prep.plan.raw_count} before "
-                  f"deduplication), {len(pending)} to run, {nodes - len(pending)} already "
-                  f"in {prep.store!r}")
+                  f"deduplication), {len(pending)} to run, {done} already in "
+                  f"{prep.store!r}" + (f", {left} left alone after failing twice "
+                                       "(--retry-failed runs them)" if left else ""))
         if prep.binding_later:
             err.print("binding structures follow at the computed theta* of each facet and "
                       "ligand (a second stage, counted when it starts)")
@@ -366,7 +374,7 @@ def _defects_headline(s: dict) -> None:
 
 
 def _submit(study: Path, work: Path, engine: str | None, store: str | None, qadapter: Path,
-            launchpad: Path | None) -> None:
+            launchpad: Path | None, retry_failed: bool = False) -> None:
     """Queue ``study`` on a batch system."""
     spec = _checked_spec(study, engine)
     _wire_analysis()  # the queue's jobs wire it themselves; here for a second stage taken now
@@ -374,7 +382,7 @@ def _submit(study: Path, work: Path, engine: str | None, store: str | None, qada
 
     try:
         sub = submit_study(study, work, qadapter, launchpad, engine=engine, store=store,
-                           spec=spec)
+                           spec=spec, retry_failed=retry_failed)
     except (SpecError, StructureError) as exc:
         _fail(exc)
     except WorkdirBusy as exc:
@@ -399,9 +407,11 @@ def submit(study: Path = typer.Argument(..., help="study YAML file"),
            launchpad: Path | None = typer.Option(None, help="LaunchPad YAML (MongoDB); "
                                                  "default: the work directory's file "
                                                  "store"),
+           retry_failed: bool = typer.Option(False, help="also queue the calculations "
+                                             "that failed twice in a row before"),
            ) -> None:
     _submit(_abs(study), _abs(work), engine, _abs_store(store), _abs(qadapter),
-            _abs(launchpad))
+            _abs(launchpad), retry_failed)
 
 
 @app.command(help=_help("Per-calculation state from the results store and the LaunchPad.",

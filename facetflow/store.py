@@ -12,7 +12,9 @@ or a PostgreSQL URL (``postgresql://user:password@host:port/db``) when many node
 
 and in ``data``: ``result`` (a ``facetflow.records.calc.CalcResult`` as JSON: energy in eV,
 forces in eV/Å, final structure, steps, SCF cycles, wall time, warnings, provenance),
-``meta`` (study, node, host, timings) or, for a failed calculation, ``error``.
+``meta`` (study, node, host, timings) or, for a failed calculation, ``error``. A failed
+row's ``meta.attempts`` counts the runs that tried it in a row (a rerun retries it until
+``MAX_ATTEMPTS``; see ``workflows.workdir.pending_calculations``).
 
 Writes are atomic: a row is replaced inside one database transaction, so a killed writer
 leaves either the old row, the new row, or none, never half a row. On PostgreSQL, writers
@@ -70,6 +72,16 @@ class StoredCalc:
     error: str | None = None
     meta: dict = field(default_factory=dict)
     checksum: str = ""  # of the row's result and error, verified when it was read
+
+
+MAX_ATTEMPTS = 2  # a failed calculation is tried this often before runs leave it alone
+
+
+def failed_attempts(stored: StoredCalc) -> int:
+    """How often in a row the calculation of ``stored`` has failed (0: it is done)."""
+    if stored.status != "failed":
+        return 0
+    return int(stored.meta.get("attempts", 1))
 
 
 @dataclass(frozen=True)
@@ -141,9 +153,13 @@ class ResultStore:
 
     def put_failed(self, calc_hash: str, label: str, error: str, meta: dict,
                    structure: dict | None = None) -> None:
-        """Record a calculation that failed, with its error message."""
+        """Record a calculation that failed, with its error message and the number of
+        consecutive failed attempts (``meta.attempts``: one more than a failed row's)."""
         atoms = dict_to_atoms(structure) if structure else None
-        self._replace(calc_hash, atoms, "failed", label, meta, error=error)
+        before = self.get(calc_hash)
+        attempts = 1 + (failed_attempts(before) if before is not None else 0)
+        self._replace(calc_hash, atoms, "failed", label, {**meta, "attempts": attempts},
+                      error=error)
 
     def _replace(self, calc_hash: str, atoms, status: str, label: str, meta: dict,
                  result: dict | None = None, error: str | None = None) -> None:

@@ -13,7 +13,8 @@ Work directory ``WORK/<study>/``::
     run.json           what the last run did: calculations total/run/reused/failed, time
 
 Every run rebuilds the FireWorks state from the results store: calculations whose hash
-has a checked ``done`` row are not submitted again (failed ones are retried), so an
+has a checked ``done`` row are not submitted again (failed ones are retried, up to
+``store.MAX_ATTEMPTS`` failures in a row unless ``retry_failed``), so an
 unchanged study runs nothing and a killed run resumes where it stopped. A study whose
 binding structures wait for theta* runs in two stages (``workdir``).
 """
@@ -77,16 +78,19 @@ class RunSummary:
 def run_study(study_path: Path, work_root: Path = Path("work"), engine: str | None = None,
               store: str | None = None, pictures: bool = True, report: bool = True,
               spec: Study | None = None,
-              on_start: Callable[[Prepared, list[str]], None] | None = None) -> RunSummary:
+              on_start: Callable[[Prepared, list[str]], None] | None = None,
+              retry_failed: bool = False) -> RunSummary:
     """Run a whole study in this process on FireWorks' file-backed LaunchPad.
 
     ``engine``, ``store``, ``pictures``, ``report``: see ``workdir.RunOptions`` (the
     report needs the analysis hook registered); ``spec``: the study already loaded from
     ``study_path``; ``on_start(prepared, pending)`` is called once the plan is known
-    (progress display). Raises ``WorkdirBusy`` if another run holds the work directory.
+    (progress display); ``retry_failed``: see ``RunOptions``. Raises ``WorkdirBusy`` if
+    another run holds the work directory.
     """
     t0 = time.time()
-    options = RunOptions(engine=engine, store=store, pictures=pictures, report=report)
+    options = RunOptions(engine=engine, store=store, pictures=pictures, report=report,
+                         retry_failed=retry_failed)
     study_path, work_root = Path(study_path).resolve(), Path(work_root).resolve()
     spec = spec or load_study(study_path)
     workdir = work_root / spec.name

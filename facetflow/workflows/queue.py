@@ -62,11 +62,12 @@ def launch_command(launchpad_file: Path | None) -> str:
 def submit_study(study_path: Path, work_root: Path, qadapter_file: Path,
                  launchpad_file: Path | None = None, engine: str | None = None,
                  store: str | None = None, njobs: int = 1, report: bool = True,
-                 spec: Study | None = None) -> Submission:
+                 spec: Study | None = None, retry_failed: bool = False) -> Submission:
     """Queue a study (``spec``: already loaded from ``study_path``; ``report``: the jobs
     end with the report, through the analysis hook ``facetflow launch`` wires); returns
-    the job ids."""
-    options = RunOptions(engine=engine, store=store, report=report)
+    the job ids; ``retry_failed``: see ``RunOptions``)."""
+    options = RunOptions(engine=engine, store=store, report=report,
+                         retry_failed=retry_failed)
     study_path = Path(study_path).resolve()
     spec = spec or load_study(study_path)
     workdir = Path(work_root).resolve() / spec.name

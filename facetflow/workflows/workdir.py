@@ -25,7 +25,7 @@ from facetflow.records.context import EngineChoice, read_context
 from facetflow.records.plan import Optimum, Plan, PlanVersionError, read_plan, write_plan
 from facetflow.records.structure import Role
 from facetflow.records.study import Study
-from facetflow.store import ResultStore
+from facetflow.store import MAX_ATTEMPTS, ResultStore, failed_attempts
 from facetflow.structures.built import BuiltStructure
 from facetflow.structures.catalog import build_catalog, deferred_binding
 from facetflow.structures.context import analysis_context, resolve
@@ -57,6 +57,9 @@ class RunOptions(BaseModel):
                               "WORKDIR/results.db)")
     pictures: bool = Field(True, description="draw a PNG picture of each structure")
     report: bool = Field(True, description="end the run with the report (analysis hook)")
+    retry_failed: bool = Field(False, description="run again the calculations that failed "
+                               "MAX_ATTEMPTS times before (by default a run leaves them "
+                               "alone: an error that came back is most likely to again)")
 
 
 class Expansion(BaseModel):
@@ -113,10 +116,22 @@ def previous_optimum(workdir: Path) -> Optimum | None:
         return None
 
 
-def pending_calculations(plan: Plan, store: ResultStore) -> list[str]:
-    """Hashes of the plan without a checked ``done`` row, in plan order."""
-    done = {h for h, s in store.all().items() if s.status == "done"}
-    return [h for h in plan.order() if h not in done]
+def pending_calculations(plan: Plan, store: ResultStore, retry_failed: bool = False
+                         ) -> list[str]:
+    """Hashes of the plan without a checked ``done`` row, in plan order, less those that
+    failed ``MAX_ATTEMPTS`` times in a row (unless ``retry_failed``): a deterministic
+    failure (an optimizer out of steps, an SCF that does not converge) would cost the
+    same time again on every run. A changed setting changes the hash, so it runs."""
+    rows = store.all()
+    given_up = [] if retry_failed else [
+        h for h in plan.order() if h in rows and failed_attempts(rows[h]) >= MAX_ATTEMPTS]
+    if given_up:
+        log.warning("%d calculations failed %d times and are not tried again (facetflow "
+                    "run --retry-failed tries them), e.g. %s: %s", len(given_up),
+                    MAX_ATTEMPTS, plan.nodes[given_up[0]].key,
+                    (rows[given_up[0]].error or "").splitlines()[0][:200])
+    skip = set(given_up) | {h for h, s in rows.items() if s.status == "done"}
+    return [h for h in plan.order() if h not in skip]
 
 
 def write_workdir(checked: Checked, workdir: Path, options: RunOptions, build: bool = True,
@@ -133,7 +148,8 @@ def write_workdir(checked: Checked, workdir: Path, options: RunOptions, build: b
         _write_structures(checked, workdir, options)
     write_plan(plan, workdir / "plan.json")
     write_json_atomic(workdir / "store.json", {"url": store.url})
-    return Prepared(spec, plan, workdir, store, pending_calculations(plan, store))
+    return Prepared(spec, plan, workdir, store,
+                    pending_calculations(plan, store, options.retry_failed))
 
 
 def _write_structures(checked: Checked, workdir: Path, options: RunOptions) -> None:

@@ -66,3 +66,28 @@ def test_a_batch_that_raises_stores_each_structure_as_failed(quick_plan, tmp_pat
     rows = [store.get(node.hash) for node, _ in items]
     assert all(r.status == "failed" and r.error == "KeyError: 'species'" for r in rows)
     assert batch.counts.failed == len(items) == 2
+
+
+def test_a_calculation_that_failed_twice_is_left_alone_until_asked(quick_plan, tmp_path):
+    """A run retries a failure once (it may have been the machine's); after the second
+    failure in a row runs leave it alone, unless --retry-failed; the rest still runs."""
+    from facetflow.workflows.workdir import pending_calculations
+
+    store = ResultStore(tmp_path / "results.db")
+    broken = _Broken(set(), FileNotFoundError("model.pth: no such file"))
+    batch, items = _molecules(quick_plan, store)
+    broken.bad = {len(items[0][1])}
+    failing = items[0][0].hash
+    _run_each(batch, broken, items[:1])
+    assert store.get(failing).meta["attempts"] == 1
+    assert failing in pending_calculations(quick_plan, store)  # tried once more
+    _run_each(_Batch(quick_plan, store, None), broken, items[:1])
+    assert store.get(failing).meta["attempts"] == 2
+    pending = pending_calculations(quick_plan, store)
+    assert failing not in pending and len(pending) == len(quick_plan.nodes) - 1
+    assert failing in pending_calculations(quick_plan, store, retry_failed=True)
+    # a success resets the count; a later failure starts again from one
+    _run_each(_Batch(quick_plan, store, None), _Broken(set(), KeyError("x")), items[:1])
+    assert store.get(failing).status == "done"
+    store.put_failed(failing, "x", "again", {})
+    assert store.get(failing).meta["attempts"] == 1
