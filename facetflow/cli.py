@@ -638,12 +638,15 @@ def dataset_score(dataset: Path = typer.Argument(..., help="data set folder (fac
 
 
 @app.command(help=_help(
-    "Fine-tune an embedded ML potential on the DFT calculations of results stores: "
-    "composition energies refitted to the DFT code's scale, split by structure family, "
-    "early stopping; writes DIR/model.pth.tar and DIR/model_card.json. Use it with "
-    "engine: {name: mlip, settings: {model: DIR/model.pth.tar}}.", EXIT_INVALID, EXIT_ENGINE))
+    "Fine-tune an embedded ML potential on the DFT calculations of work directories "
+    "(their results stores) or of exported data sets (facetflow dataset export, e.g. "
+    "data/reference_set): composition energies refitted to the DFT code's scale, split by "
+    "structure family, early stopping; writes DIR/model.pth.tar and DIR/model_card.json. "
+    "Use it with engine: {name: mlip, settings: {model: DIR/model.pth.tar}}.",
+    EXIT_INVALID, EXIT_ENGINE))
 def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories with DFT "
-                                                   "calculations"),
+                                                   "calculations, or data set folders "
+                                                   "(frames.extxyz)"),
              model: str = typer.Option("chgnet", help="the model to fine-tune"),
              out_dir: Path = typer.Option(..., "--out", help="folder for the model and card"),
              epochs: int = typer.Option(60, min=1, help="most epochs"),
@@ -658,16 +661,16 @@ def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories w
              energy_weight: float = typer.Option(1.0, min=0.0, help="weight of the energy "
                                                  "(eV/atom) in the loss, forces 1")
              ) -> None:
-    from facetflow.analysis.data import load  # ase, pandas
-    from facetflow.analysis.dataset import DFT_ENGINES, dataset_frames
+    from facetflow.analysis.dataset import DFT_ENGINES, training_frames
     from facetflow.engines.base import EngineUnavailable
     from facetflow.engines.finetune import TRAINABLE, TrainSettings
     from facetflow.engines.finetune import finetune as train
 
     if layers not in TRAINABLE:
         _fail(ValueError(f"--layers {layers}: allowed: {', '.join(TRAINABLE)}"))
-    dirs = _workdirs(workdirs)
-    frames = [f for wd in map(load, dirs) for f in dataset_frames(wd, wd.plan.study)]
+    sets = [p for p in map(_abs, workdirs) if (p / "frames.extxyz").is_file()]
+    dirs = sets + _workdirs([p for p in map(_abs, workdirs) if p not in sets])
+    frames = training_frames(dirs)
     if len(frames) < 2:
         _fail(ValueError(f"{len(frames)} DFT calculations ({', '.join(DFT_ENGINES)}) in "
                          f"{', '.join(map(str, dirs))}; fine-tuning needs at least two"))
@@ -676,7 +679,8 @@ def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories w
                              energy_weight=energy_weight)
     try:
         card = train(frames, _abs(out_dir), model, settings,
-                     {"workdirs": [str(w) for w in dirs], "engines": list(DFT_ENGINES)})
+                     {"workdirs": [str(w) for w in dirs if w not in sets],
+                      "datasets": [str(d) for d in sets], "engines": list(DFT_ENGINES)})
     except EngineUnavailable as exc:
         _die("cannot fine-tune", exc, EXIT_ENGINE)
     side = "val" if card.errors["stock_val"].frames else "train"

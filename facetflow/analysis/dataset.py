@@ -405,6 +405,28 @@ def _passivation(inp: SummaryInputs, study: str, entry: dict) -> list[Reaction]:
     return [_defect_reaction(study, entry, "defect_passivation", terms, entry["dE_f"])]
 
 
+def training_frames(sources: list[Path]) -> list[Atoms]:
+    """The DFT frames of ``sources``: work directories (their finished DFT calculations,
+    ``dataset_frames``) and exported data sets (folders with ``frames.extxyz``), each
+    calculation once (by ``calc_hash``), in the order given."""
+    from ase.io import read
+
+    frames: list[Atoms] = []
+    seen: set[str] = set()
+    for src in map(Path, sources):
+        if (src / "frames.extxyz").is_file():
+            got = read(src / "frames.extxyz", ":")
+        else:
+            wd = load(src)
+            got = dataset_frames(wd, wd.plan.study)
+        for a in got:
+            key = a.info.get("calc_hash")
+            if key is None or key not in seen:
+                seen.add(key)
+                frames.append(a)
+    return frames
+
+
 class DatasetError(ValueError):
     """The work directories given cannot form one data set (nothing is written)."""
 

@@ -113,17 +113,23 @@ def _bulk():
 
 
 def test_finetune_of_the_readout_changes_only_the_readout(gpaw_run):
-    """--layers readout: the representation keeps CHGNet's weights, the readout MLP fits
-    the frames (and the composition energies take the DFT scale)."""
+    """--layers readout, from an exported data set (as data/reference_set): the
+    representation keeps CHGNet's weights, the readout MLP fits the frames (and the
+    composition energies take the DFT scale)."""
     import torch
+    from ase.io import read
     from chgnet.model import CHGNet
 
-    proc = run_cli("finetune", "work/gpaw_tiny", "--out", "ro", "--epochs", "3",
+    assert run_cli("dataset", "export", "work/gpaw_tiny", "--out", "set",
+                   cwd=gpaw_run).returncode == 0
+    proc = run_cli("finetune", "set", "--out", "ro", "--epochs", "3",
                    "--val-fraction", "0", "--learning-rate", "1e-3", "--layers", "readout",
                    "--energy-weight", "10", cwd=gpaw_run)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     card = json.loads((gpaw_run / "ro" / "model_card.json").read_text())
     assert card["hyperparameters"]["layers"] == "readout"
+    assert card["data"]["datasets"] == [str(gpaw_run / "set")]
+    assert card["data"]["frames"]["train"] == len(read(gpaw_run / "set/frames.extxyz", ":"))
     before, after = card["errors"]["shifted_train"], card["errors"]["finetuned_train"]
     assert after["relative_energy_mae_eV_atom"] < before["relative_energy_mae_eV_atom"]
     assert after["energy_mae_eV_atom"] < 0.02  # still on the DFT scale
