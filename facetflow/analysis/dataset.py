@@ -10,8 +10,11 @@ calculator, the per-atom arrays facetflow builds (``pseudo_h_charge`` in e, ``re
 ``ligand_id``, the fixed atoms as ``fixed``), and in ``info``: ``calc_hash``, ``key``,
 ``structure_id``, ``study``, ``family`` (study and facet: what a split by structure
 family keeps together), ``role``, ``engine``, ``stage`` (``final`` or ``frame``),
-``task``, ``identity`` (code version) and
-``settings`` (JSON).
+``task``, ``identity`` (code version), ``settings`` (JSON), ``candidate`` (the rank of
+the ML minimum a DFT candidate sits at, 0: the lowest; ``engine.dft_candidates``) and,
+for a single point at an ML geometry, ``ml_energy`` (eV: the pre-relaxing model's energy
+at that geometry, so the ML and DFT rankings of a structure's candidates compare from the
+data set alone).
 
 Reactions (``reactions.json: reactions``, eV): E_rxn = sum_f c_f E_f over frames f, the
 coefficients those of the summary's formulas (``analysis.summary``), by ``kind``:
@@ -131,9 +134,27 @@ def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGI
             family=family_of.get(sid, f"{study}:references"),
             role=str(wd.records[sid].role) if sid in wd.records else "",
             engine=node.engine, stage=node.stage, task=res.task, identity=node.identity,
-            settings=json.dumps(node.hashed_settings, sort_keys=True))
+            settings=json.dumps(node.hashed_settings, sort_keys=True),
+            candidate=node.start_rank)
+        ml = _ml_energy(wd, node, atoms) if res.task == "single" else None
+        if ml is not None:
+            atoms.info["ml_energy"] = ml
         frames.append(atoms)
     return frames
+
+
+def _ml_energy(wd: WorkData, node, atoms: Atoms) -> float | None:
+    """The energy (eV) of the ML calculation among ``node``'s starts (its start and the
+    alternatives it was ranked among) whose final geometry is ``atoms``' (None: none)."""
+    for h in [node.start_from, *node.start_alternatives]:
+        row = wd.results.get(h) if h else None
+        if (row is None or row.status != "done" or h not in wd.plan.nodes
+                or wd.plan.nodes[h].engine != "mlip"):
+            continue
+        ml = row.result.atoms()
+        if len(ml) == len(atoms) and np.allclose(ml.positions, atoms.positions, atol=1e-6):
+            return float(row.result.energy)
+    return None
 
 
 def dataset_entries(wd: WorkData, workdir: Path) -> tuple[list[Reaction], list[Surface]]:

@@ -71,12 +71,29 @@ def test_dataset_export_frames_and_reactions(gpaw_run):
     final = next(a for a in frames if a.info["key"] == "110_F_t1.000_c0")
     assert framed.info["key"].endswith("@frame1")
     assert np.abs(framed.positions - final.positions).max() > 1e-3  # not the minimum
+    # the DFT candidates carry their ML rank and the ML energy at their geometry
+    cands = sorted((a for a in frames if a.info["structure_id"] == "110_F_t1.000_c0"
+                    and a.info["stage"] == "final"), key=lambda a: a.info["candidate"])
+    assert [a.info["candidate"] for a in cands] == [0, 1]
+    ml = [a.info["ml_energy"] for a in cands]
+    assert ml[0] <= ml[1] and framed.info["ml_energy"] != ml[0]
+    from facetflow.store import ResultStore
+
+    store = ResultStore(gpaw_run / "work/gpaw_tiny/results.db")
+    assert framed.info["ml_energy"] == pytest.approx(
+        store.get(plan_node_start(gpaw_run, framed.info["calc_hash"])).result.energy)
     bad = run_cli("dataset", "export", "nowhere", "--out", "x", cwd=gpaw_run)
     assert bad.returncode == 2 and said("not a facetflow work directory", bad.stderr)
     twice = run_cli("dataset", "export", "work/gpaw_tiny", "work/gpaw_tiny", "--out", "y",
                     cwd=gpaw_run)  # every id twice: refused, nothing written
     assert twice.returncode == 2 and said("occur more than once", twice.stderr)
     assert not (gpaw_run / "y").exists()
+
+
+def plan_node_start(run_dir, calc_hash: str) -> str:
+    """The hash a calculation of gpaw_tiny's plan starts from."""
+    plan = json.loads((run_dir / "work/gpaw_tiny/plan.json").read_text())
+    return next(n["start_from"] for n in plan["nodes"] if n["hash"] == calc_hash)
 
 
 def test_finetune_fits_its_training_frames_and_enters_the_hash(gpaw_run, tmp_path):
@@ -211,3 +228,26 @@ def test_basis_error_benchmark_matches_reactions_and_surfaces(gpaw_run, tmp_path
     assert got["surfaces_meV_A2"]["n"] == len(doc["surfaces"])
     assert got["surfaces_meV_A2"]["max"] == pytest.approx(2.0)
     assert "LCAO-PW" in proc.stdout
+
+
+def test_ranking_benchmark_reads_the_candidates_from_the_set(gpaw_run, tmp_path):
+    """benchmarks/ranking.py: gpaw_tiny's two DFT candidates per structure, compared from
+    the exported frames alone (their ML rank and ML energy), agree with the summary's
+    own account of which candidate DFT puts lowest."""
+    import subprocess
+    import sys
+
+    assert run_cli("dataset", "export", "work/gpaw_tiny", "--out", "rank",
+                   cwd=gpaw_run).returncode == 0
+    out = tmp_path / "ranking.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ranking.py"),
+                           str(gpaw_run / "rank"), "--json", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())["studies"]["gpaw_tiny"]
+    summary = json.loads((gpaw_run / "work/gpaw_tiny/report/summary.json").read_text())
+    cand = summary["starts"]["candidates"]
+    assert got["structures"] == sum(r["done"] > 1 for r in cand["by_structure"].values())
+    assert got["dft_lowest_not_ml_lowest"] == sum(
+        r["lowest_candidate"] != 0 for r in cand["by_structure"].values() if r["done"] > 1)
+    assert got["cost_eV"]["max"] == pytest.approx(cand["gain_eV"]["max"], abs=1e-9)
