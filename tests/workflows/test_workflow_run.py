@@ -316,11 +316,20 @@ def test_failed_calculations_are_recorded_and_reported(tmp_path):
         "acetate": True, "F": True, "ZnSe": False}
     html = (work / "tiny" / "report" / "report.html").read_text()
     assert "ref_mol_HF" in html
-    # the failure is a store row with its error, and a rerun tries it again
+    # the failure is a store row with its error; a rerun tries it again, once, then
+    # runs leave it alone until asked
     from facetflow.store import ResultStore
 
     failed = ResultStore(work / "tiny" / "results.db").all(status="failed")
     assert len(failed) == 3 and all("did not converge" in f.error for f in failed.values())
+    args = ("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
+    assert run_cli(*args).returncode == 0
+    assert (run_json(work)["failed"], run_json(work)["run"]) == (3, 0)
+    third = run_cli(*args)
+    assert third.returncode == 0 and said("3 left alone after failing twice", third.stderr)
+    assert (run_json(work)["failed"], run_json(work)["run"]) == (0, 0)
+    assert run_cli(*args, "--retry-failed").returncode == 0
+    assert run_json(work)["failed"] == 3
 
 
 def test_corrupted_store_row_is_detected_and_recomputed(tmp_path, tiny_run):
