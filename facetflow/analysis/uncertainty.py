@@ -17,6 +17,7 @@ them together, a bulk reference shifts every mu and gamma that uses it. Per samp
   probability p^k, p = (n_j>0 + 1) / (n + 2) the fraction of structures whose lowest
   start was not start 0 (Laplace's rule); a miss lowers the energy by X ~ Exp(mean gap),
   the gap the mean E(start 0) - E(lowest) where start 0 was not lowest. B ~ Bernoulli.
+  With an ML pre-relaxation the starts are the ML ones, p and the gap their ML energies'.
 * Calibration: where DFT values of binding energies exist (DFT runs of the same study,
   ``--also``; a reference data set, ``analysis.calibration``, at identical geometries),
   E_b of each species family (ligand, additive, growth) gets an independent
@@ -121,13 +122,15 @@ class SampledInputs(SummaryInputs):
 
 def starts_noise(starts: dict | None) -> tuple[dict[str, tuple[float, float]], dict]:
     """Per structure with several starts: (probability all its starts missed the lowest
-    minimum, mean gap in eV), and the source's description (``ConfigurationSource``)."""
+    minimum, mean gap in eV), and the source's description (``ConfigurationSource``).
+    With an ML pre-relaxation (``stage`` "prerelax") the starts are the ML ones: the final
+    calculation began from the lowest ML minimum, which may still not be the lowest
+    there is, and the ML starts' statistics are the estimate of how likely that is."""
     rows = (starts or {}).get("by_structure") or {}
     rows = {k: r for k, r in rows.items() if r["done"] >= 2}
-    if not rows or (starts or {}).get("stage") == "prerelax":
-        why = ("ML pre-relaxation starts: the final energies come from one calculation"
-               if rows else "one start per structure (workflow.starts: 1): not sampled")
-        return {}, {"used": False, "note": why}
+    if not rows:
+        return {}, {"used": False,
+                    "note": "one start per structure (workflow.starts: 1): not sampled"}
     n_not0 = sum(r["lowest_start"] != 0 for r in rows.values())
     p = (n_not0 + 1) / (len(rows) + 2)
     gaps = [r["gap_eV"] for r in rows.values() if r.get("gap_eV")]
@@ -140,7 +143,9 @@ def starts_noise(starts: dict | None) -> tuple[dict[str, tuple[float, float]], d
               "spread_eV": float(np.median(spreads)) if spreads else None,
               "p_missed": {str(k): p ** k for k in sorted({r["done"] for r in rows.values()})},
               "note": "each structure's energy is lowered by Exp(gap) with probability "
-                      "p_start_misses^k (k its computed starts)"}
+                      "p_start_misses^k (k its computed starts" + (
+                          ", ML pre-relaxations; p and gap from their ML energies)"
+                          if starts.get("stage") == "prerelax" else ")")}
     return miss, source
 
 

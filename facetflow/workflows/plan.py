@@ -125,7 +125,9 @@ def build_plan(study: Study, records: list[BuiltStructure], engine: str | None =
         settings = study.engine.settings if engine == study.engine.name else {}
     ctx = PlanContext(
         workflow=study.workflow, engine=engine, settings=settings,
-        prerelax=study.engine.prerelax if engine != "mlip" else None,
+        # an ML pre-relaxation for the study's own engine (with ``--engine mlip`` over a
+        # DFT study it would only repeat the ML relaxation)
+        prerelax=study.engine.prerelax if engine == study.engine.name else None,
         prerelax_settings=study.engine.prerelax_settings,
         single_final=study.engine.final_task == "single",
         candidates=study.engine.dft_candidates, frames=tuple(study.engine.dft_frames),
@@ -161,11 +163,11 @@ def _plan_structure(ctx: PlanContext, graph: PlanGraph, rec: BuiltStructure,
     built = _Built(rec, atoms_to_dict(rec.atoms), structure_hash(rec.atoms))
     alternatives = list(graph.others_of.get(parent) or []) if source else []
     first = graph.add(_node(ctx, graph, built, eng, stage, Start(
-        lattice, source, mapping if source else None, alternatives)))
+        lattice, source, mapping if source else None, alternatives), pre=prerelaxed))
     prune = first if wf.prune_starts is not None and eng == "mlip" else None
     others = [graph.add(_node(ctx, graph, built, eng, stage, replace(
-        _other_start(lattice, source, mapping, alternatives, j), prune_against=prune)))
-              for j in range(1, n_starts)]
+        _other_start(lattice, source, mapping, alternatives, j), prune_against=prune),
+        pre=prerelaxed)) for j in range(1, n_starts)]
     graph.others_of[rec.id] = others
     graph.raw += n_starts + (1 if prerelaxed else 0)
     if prerelaxed:
@@ -193,7 +195,8 @@ def _plan_frames(ctx: PlanContext, graph: PlanGraph, built: _Built, start: Start
     frames = {}
     for n in ctx.frames:
         ml = graph.add(_node(ctx, graph, built, ctx.prerelax, "frame", start, overrides={
-            **ctx.prerelax_settings, "max_steps": n, "require_convergence": False}))
+            **ctx.prerelax_settings, "max_steps": n, "require_convergence": False},
+            pre=True))
         frames[str(n)] = graph.add(_node(ctx, graph, built, ctx.engine, "frame",
                                          Start(start.lattice_from, ml)))
         graph.raw += 2
@@ -241,19 +244,19 @@ class _Built:
 
 
 def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: str,
-          start: Start, overrides: dict | None = None) -> Calculation:
+          start: Start, overrides: dict | None = None, pre: bool = False) -> Calculation:
     """The calculation of ``built`` on engine ``eng`` from ``start``, with its hash
-    (``overrides``: settings of a committee model's single point)."""
+    (``overrides``: settings of a committee model's single point or of an ML frame;
+    ``pre``: a calculation of the pre-relaxer, which may be the same engine as the final
+    one with other settings, e.g. one ML model relaxing and another computing energies)."""
     rec = built.rec
     purpose = structure_purpose(rec)
     s = settings_for(eng, purpose, overrides if overrides is not None
-                     else ctx.settings if eng == ctx.engine
-                     else ctx.prerelax_settings if eng == ctx.prerelax else None)
-    if stage == "final" and eng == ctx.engine and rec.record.role in ctx.electronic:
+                     else ctx.prerelax_settings if pre else ctx.settings)
+    if stage == "final" and rec.record.role in ctx.electronic:
         s = {**s, "electronic": True}
     ident = get_engine(eng).identity(s).key
-    task = "single" if stage == "committee" or (
-        stage == "frame" and eng == ctx.engine) or (
+    task = "single" if stage == "committee" or (stage == "frame" and not pre) or (
         stage == "final" and ctx.prerelax and rec.record.role != Role.REFERENCE
         and ctx.single_final) else "relax"
     perturb = (_perturbation(ctx.workflow, built.sha, start.index)
@@ -265,7 +268,7 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
     feeds = [i for i in (start.lattice_from, start.start_from, *start.alternatives,
                          start.prune_against) if i]
     key = rec.id + ("@prerelax" if stage == "prerelax" else "") + (
-        _frame_key(ctx, graph, eng, s, start) if stage == "frame" else "") + (
+        _frame_key(graph, pre, s, start) if stage == "frame" else "") + (
         f"@{overrides['model']}" if stage == "committee" and overrides else "") + (
         f"#{start.index}" if start.index else "") + (
         f"~{start.rank}" if start.rank and not start.index else "")
@@ -280,11 +283,10 @@ def _node(ctx: PlanContext, graph: PlanGraph, built: _Built, eng: str, stage: st
         depth=1 + max([graph.nodes[i].depth for i in feeds] or [-1]))
 
 
-def _frame_key(ctx: PlanContext, graph: PlanGraph, eng: str, settings: dict,
-               start: Start) -> str:
-    """Key suffix of a frame: '@ml<n>' for the ML relaxation stopped after n steps,
-    '@frame<n>' for the engine's single point at its geometry."""
-    if eng != ctx.engine:
+def _frame_key(graph: PlanGraph, pre: bool, settings: dict, start: Start) -> str:
+    """Key suffix of a frame: '@ml<n>' for the ML relaxation stopped after n steps
+    (``pre``), '@frame<n>' for the engine's single point at its geometry."""
+    if pre:
         return f"@ml{settings['max_steps']}"
     return f"@frame{graph.nodes[start.start_from].settings['max_steps']}"
 

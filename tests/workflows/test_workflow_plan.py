@@ -419,3 +419,30 @@ def test_dft_candidates_are_checked_against_starts_and_prerelax(quick):
         _with_starts(quick, 2, name="qe", prerelax="mlip", dft_candidates=3)
     with pytest.raises(SpecError, match="dft_candidates: 2 needs prerelax: mlip"):
         _with_starts(quick, 2, name="qe", dft_candidates=2)
+
+
+def test_one_ml_model_relaxes_and_another_computes_the_energies(quick, quick_records):
+    """engine mlip with prerelax: mlip: the pre-relaxer's model relaxes every slab from
+    its starts, the engine's own model computes a single point at the lowest minimum
+    (references relax with the engine's model); ``--engine mlip`` over a DFT study with
+    a pre-relaxation does not repeat the ML relaxation."""
+    from facetflow.workflows.plan import build_plan
+
+    hybrid = _with_starts(quick, 2, name="mlip", settings={"model": "sevennet-0"},
+                          prerelax="mlip", prerelax_settings={"model": "chgnet"},
+                          final_task="single")
+    plan = build_plan(hybrid, quick_records)
+    slabs = [r.id for r in quick_records if r.record.role != "reference"]
+    for sid in slabs:
+        final = plan.nodes[plan.records[sid].calc]
+        assert (final.stage, final.task, final.settings["model"]) == (
+            "final", "single", "sevennet-0")
+        pre = plan.nodes[final.start_from]
+        assert (pre.stage, pre.task, pre.settings["model"]) == ("prerelax", "relax", "chgnet")
+        assert pre.key == f"{sid}@prerelax"
+    refs = [plan.nodes[plan.records[r.id].calc] for r in quick_records
+            if r.record.role == "reference"]
+    assert all(n.task == "relax" and n.settings["model"] == "sevennet-0" for n in refs)
+    dft = _with_starts(quick, 2, name="qe", prerelax="mlip")
+    over = build_plan(dft, quick_records, engine="mlip")
+    assert {n.stage for n in over.nodes.values()} == {"final"}
