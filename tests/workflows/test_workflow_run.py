@@ -356,3 +356,39 @@ def test_corrupted_store_row_is_detected_and_recomputed(tmp_path, tiny_run):
     # recomputed alone instead of in a batch: CHGNet's numbers agree to ~1e-6 eV
     assert after["facets"]["110"]["gamma_bare"]["value"] == pytest.approx(
         before["facets"]["110"]["gamma_bare"]["value"], abs=1e-3)
+
+
+def test_one_model_relaxes_and_another_gives_the_energies(tmp_path):
+    """The main job's protocol on tiny.yaml: CHGNet relaxes every slab (prerelax), and
+    SevenNet-0's single point at exactly that geometry is the structure's energy; the
+    report names SevenNet-0 as the engine and CHGNet's energies there are the committee."""
+    def edit(d):
+        d["engine"] = {"name": "mlip", "settings": {**d["engine"]["settings"],
+                                                    "model": "sevennet-0"},
+                       "prerelax": "mlip", "final_task": "single",
+                       "prerelax_settings": {"model": "chgnet", "fmax": 0.1,
+                                             "max_steps": 80}}
+        d["workflow"]["committee"] = ["chgnet"]
+
+    study = variant_study(tmp_path, TINY, edit)
+    work = tmp_path / "work"
+    proc = run_cli("run", str(study), "--work", str(work), "--no-pictures", "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert run_json(work)["failed"] == 0
+    from facetflow.records.plan import read_plan
+    from facetflow.store import ResultStore
+
+    plan = read_plan(work / "tiny" / "plan.json")
+    store = ResultStore(work / "tiny" / "results.db")
+    slab = next(r for r in plan.records.values() if r.role != "reference")
+    final = plan.nodes[slab.calc]
+    got, pre = store.get(final.hash).result, store.get(final.start_from).result
+    assert final.task == "single" and pre.steps > 0
+    assert "sevennet" in got.provenance["model_description"].lower()
+    assert "chgnet" in pre.provenance["model_description"].lower()
+    assert (got.atoms().positions == pre.atoms().positions).all()
+    assert got.energy != pre.energy  # another model's energy at the same geometry
+    committee = store.get(slab.committee["chgnet"]).result
+    assert committee.energy == pytest.approx(pre.energy, abs=1e-4)  # CHGNet there again
+    summary = json.loads((work / "tiny" / "report" / "summary.json").read_text())
+    assert summary["engine"]["identity"].endswith("sevennet-0")
