@@ -8,6 +8,7 @@ published findings and the engines' settings. Nothing is written before a study 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -166,10 +167,7 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     problems += _references_problems(study)
     if study.analysis.compare_with:
         problems += load_findings(study.analysis.compare_with, base_dir)[1]
-    cal = study.analysis.calibration
-    if cal and not (Path(cal) / "reactions.json").is_file():
-        problems.append(Problem("analysis.calibration", "not a data set (no reactions.json)",
-                                cal, "a folder written by facetflow dataset export"))
+    problems += _calibration_problems(study.analysis)
     problems += settings_problems(study.engine.name, study.engine.settings)
     problems += gpaw_problems(study.engine.name, study.engine.settings,
                                 PURPOSES if study.workflow.bulk_references
@@ -187,6 +185,23 @@ def semantic_problems(study: Study, base_dir: Path) -> list[Problem]:
     problems += _placement_problems(study)
     problems += _defect_problems(study, ligands)
     return problems + _electronic_problems(study)
+
+
+def _calibration_problems(analysis) -> list[Problem]:
+    """``analysis.calibration`` must be a data set, and ``calibration_studies`` studies of
+    it."""
+    cal, wanted = analysis.calibration, analysis.calibration_studies
+    if not cal:
+        return [Problem("analysis.calibration_studies", "studies of a calibration data set, "
+                        "but the study names none", wanted, "set analysis.calibration")
+                ] if wanted else []
+    if not (Path(cal) / "reactions.json").is_file():
+        return [Problem("analysis.calibration", "not a data set (no reactions.json)", cal,
+                        "a folder written by facetflow dataset export")]
+    doc = json.loads((Path(cal) / "reactions.json").read_text())
+    known = sorted({r.get("study") for r in doc.get("reactions", [])} - {None})
+    return [Problem(f"analysis.calibration_studies.{k}", "not a study of the data set", name,
+                    ", ".join(known)) for k, name in enumerate(wanted) if name not in known]
 
 
 def _references_problems(study: Study) -> list[Problem]:

@@ -62,11 +62,14 @@ def score_dataset(dataset: Path, model: str, device: str = "cpu") -> dict:
     return out
 
 
-def dataset_residuals(dataset: Path, model: str, identity: str | None
+def dataset_residuals(dataset: Path, model: str, identity: str | None,
+                      studies: list[str] | None = None
                       ) -> tuple[dict[str, list[float]], str | None]:
     """ML - DFT residuals (eV) of the data set's binding energies by family, and why
     there are none (None when there are). ``identity``: the run's engine identity; scores
-    made with another (another package version, another model file) are not used."""
+    made with another (another package version, another model file) are not used.
+    ``studies``: only the reactions of these studies of the data set (None or empty:
+    all)."""
     path = scores_path(dataset, model)
     reactions_file = Path(dataset) / "reactions.json"
     if not reactions_file.is_file():
@@ -81,6 +84,9 @@ def dataset_residuals(dataset: Path, model: str, identity: str | None
     out: dict[str, list[float]] = {}
     for r in json.loads(reactions_file.read_text()).get("reactions", []):
         ml = scores["reactions"].get(r["id"])
+        if studies and r.get("study") not in studies:
+            continue
         if r["kind"] == "binding" and r.get("role") and ml is not None:
             out.setdefault(r["role"], []).append(ml - r["energy_eV"])
-    return out, None if out else f"no binding reactions with scores in {dataset}"
+    return out, None if out else (f"no binding reactions with scores in {dataset}"
+                                  + (f" of {', '.join(studies)}" if studies else ""))

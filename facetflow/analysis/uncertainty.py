@@ -182,7 +182,8 @@ def dataset_noise(inp: SummaryInputs) -> tuple[dict[str, list[float]], str | Non
                   if n.stage == "final" and n.engine == "mlip"), None)
     if final is None:
         return {}, "the final engine is not an ML potential"
-    got, why = dataset_residuals(Path(path), final.settings.get("model"), final.identity)
+    got, why = dataset_residuals(Path(path), final.settings.get("model"), final.identity,
+                                 inp.study.analysis.calibration_studies)
     return got, why and f"data set not used: {why}"
 
 

@@ -357,6 +357,11 @@ class AnalysisSpec(_Spec):
     model's ML - DFT residuals per species family (``facetflow dataset score DATASET
     --model NAME`` computes the model's values) sets the calibration noise of the binding
     energies of that family (``analysis.calibration``)."""
+    calibration_studies: list[str] = []
+    """The studies of the calibration data set whose residuals count (their names, the
+    ``study`` of its reactions; empty: all): a data set that spans other chemistry (a
+    halide perovskite's ionic ligands beside a III-V core's carboxylates) would otherwise
+    lend this study its errors there."""
     electronic: bool | ElectronicSpec = False
     """Electronic analysis (DFT engines only): ``true`` or an ``ElectronicSpec`` (roles,
     margin, scissor); see ``facetflow.analysis.electronic``."""

@@ -66,6 +66,28 @@ def test_binding_residuals_by_family_set_the_calibration_noise(scored):
     assert sigma == {} and not source["used"] and "dataset score" in source["note"]
 
 
+def test_calibration_studies_choose_the_residuals_that_count(scored, tmp_path):
+    """analysis.calibration_studies: only the named studies' reactions count; a name
+    that is not a study of the data set is refused up front, naming the ones there are."""
+    from conftest import variant_study
+
+    from facetflow.analysis.calibration import dataset_residuals
+
+    out, doc, scores = scored
+    (name,) = {r["study"] for r in doc["reactions"]}
+    every, _ = dataset_residuals(out, "sevennet-0", None)
+    assert dataset_residuals(out, "sevennet-0", None, [name])[0] == every
+    none, why = dataset_residuals(out, "sevennet-0", None, ["elsewhere"])
+    assert none == {} and why.endswith("of elsewhere")
+    study = variant_study(tmp_path, STUDIES / "quick.yaml",
+                          lambda d: d.setdefault("analysis", {}).update(
+                              calibration=str(out), calibration_studies=["elsewhere"]))
+    proc = run_cli("validate", str(study))
+    text = proc.stderr + proc.stdout
+    assert proc.returncode == 2 and said("analysis.calibration_studies.0", text)
+    assert said("not a study of the data set", text) and name in text
+
+
 def test_a_calibration_folder_without_a_data_set_is_refused(tmp_path):
     from conftest import variant_study
 
