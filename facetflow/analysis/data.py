@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from facetflow.records.plan import Plan, PlannedStructure, read_plan
@@ -44,12 +45,22 @@ class WorkData:
 
     def stored(self, structure_id: str) -> StoredCalc | None:
         """The store row that gives this structure's energy: with several starts, the
-        lowest-energy one that is done (else the first start's row, failed or None)."""
+        lowest-energy one that is done (else the first start's row, failed or None). A
+        candidate computed at an ML start that was stopped early (``prune_starts``) does
+        not count: that geometry is no minimum, only the point where the start was
+        given up."""
         rows = [self.results.get(h) for h in self.starts(structure_id)]
-        done = [r for r in rows if _done(r)]
+        pruned = self._pruned_geometries(structure_id) if len(rows) > 1 else []
+        done = [r for r in rows if _done(r) and not any(
+            _same_geometry(r.result, p) for p in pruned)]
         if done:
             return min(done, key=lambda r: r.result.energy)
         return rows[0]
+
+    def _pruned_geometries(self, structure_id: str) -> list:
+        """Results of the structure's ML pre-relaxation starts that were stopped early."""
+        rows = [self.results.get(h) for h in self.records[structure_id].prerelax_starts]
+        return [r.result for r in rows if _done(r) and r.result.pruned]
 
     def energy(self, structure_id: str) -> float | None:
         """Energy (eV) of a structure: of its final calculation, or the lowest of its
@@ -71,12 +82,15 @@ class WorkData:
 
     def start_energies(self, structure_id: str, prerelax: bool = False
                        ) -> list[float | None]:
-        """Energy (eV) of each start of a structure (None: not done), start 0 first; with
-        ``prerelax``, of its ML pre-relaxations (a DFT plan with ``workflow.starts``)."""
+        """Energy (eV) of each start of a structure (None: not done, or a candidate at
+        an ML start stopped early, as ``stored``), start 0 first; with ``prerelax``, of
+        its ML pre-relaxations (a DFT plan with ``workflow.starts``)."""
         hashes = (self.records[structure_id].prerelax_starts if prerelax
                   else self.starts(structure_id))
         rows = [self.results.get(h) for h in hashes]
-        return [float(r.result.energy) if _done(r) else None for r in rows]
+        pruned = [] if prerelax or len(rows) < 2 else self._pruned_geometries(structure_id)
+        return [float(r.result.energy) if _done(r) and not any(
+            _same_geometry(r.result, p) for p in pruned) else None for r in rows]
 
     def start_pruned(self, structure_id: str, prerelax: bool = False) -> list[bool]:
         """Whether each start of a structure was stopped early (``workflow.prune_starts``;
@@ -99,6 +113,13 @@ class WorkData:
             if node.stage == "final" and node.engine == "mlip":
                 return node.settings.get("model")
         return None
+
+
+def _same_geometry(a, b) -> bool:
+    """Whether two results end at the same atomic positions (a single point at an ML
+    start's final geometry)."""
+    pa, pb = a.atoms().positions, b.atoms().positions
+    return pa.shape == pb.shape and bool(np.allclose(pa, pb, atol=1e-6))
 
 
 def _done(row: StoredCalc | None) -> bool:

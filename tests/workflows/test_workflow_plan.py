@@ -446,3 +446,44 @@ def test_one_ml_model_relaxes_and_another_computes_the_energies(quick, quick_rec
     dft = _with_starts(quick, 2, name="qe", prerelax="mlip")
     over = build_plan(dft, quick_records, engine="mlip")
     assert {n.stage for n in over.nodes.values()} == {"final"}
+
+
+@pytest.mark.parametrize("second_pruned", [True, False])
+def test_a_candidate_at_a_start_stopped_early_does_not_count(quick, quick_records, tmp_path,
+                                                             second_pruned):
+    """With dft_candidates, candidate 1 sits at the second-lowest ML start; when that
+    start was stopped early (workflow.prune_starts) its geometry is no minimum, so the
+    structure's energy ignores it however low it is."""
+    from facetflow.analysis.data import load
+    from facetflow.records.calc import CalcResult
+    from facetflow.records.plan import write_plan
+    from facetflow.store import ResultStore
+    from facetflow.workflows.geometry import initial_atoms
+    from facetflow.workflows.plan import build_plan
+
+    plan = build_plan(_with_starts(quick, 2, name="qe", prerelax="mlip", dft_candidates=2),
+                      quick_records)
+    arr = "110_acetate_t0.500_c0"
+    rec = plan.records[arr]
+    store = ResultStore(tmp_path / "results.db")
+
+    def put(node, energy, dz, pruned=False):
+        atoms = initial_atoms(node)
+        atoms.positions[:, 2] += dz
+        store.put(node.hash, CalcResult(
+            engine=node.engine, task=node.task, converged=not pruned, pruned=pruned,
+            energy=energy, forces=[[0.0] * 3] * len(atoms), structure=_as_dict(atoms)),
+            node.key, {})
+
+    first, second = (plan.nodes[h] for h in rec.prerelax_starts)
+    put(first, -10.0, 0.1)
+    put(second, -7.0, 0.2, pruned=second_pruned)
+    c0, c1 = (plan.nodes[h] for h in rec.starts)
+    put(c0, -5.0, 0.1)  # the DFT single points at the two ML geometries
+    put(c1, -9.0, 0.2)
+    write_plan(plan, tmp_path / "plan.json")
+    wd = load(tmp_path, str(tmp_path / "results.db"))
+    if second_pruned:
+        assert wd.energy(arr) == -5.0 and wd.start_energies(arr) == [-5.0, None]
+    else:
+        assert wd.energy(arr) == -9.0 and wd.start_energies(arr) == [-5.0, -9.0]
