@@ -55,7 +55,7 @@ def holdout(frames: list, reactions: list[dict], key: str, group: str,
         return str(a.info[key]) == group
 
     train = [a for a in frames if not member(a)]
-    held = [r for r in reactions if _group_of(r, key) == group]
+    held = [r for r in reactions if group_of(r, key) == group]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         card = finetune(train, Path(tmp), "chgnet", settings)
@@ -66,7 +66,8 @@ def holdout(frames: list, reactions: list[dict], key: str, group: str,
             "finetune_s": wall, "epochs": card.epochs_run}
 
 
-def _group_of(reaction: dict, key: str) -> str:
+def group_of(reaction: dict, key: str) -> str:
+    """The held-out group of a reaction: its study, or (``family``) study and facet."""
     return reaction["study"] if key == "study" else f"{reaction['study']}:{reaction['facet']}"
 
 
@@ -90,7 +91,7 @@ def main() -> None:
     settings = TrainSettings(epochs=args.epochs, layers=args.layers,
                              energy_weight=args.energy_weight,
                              learning_rate=args.learning_rate)
-    with_reactions = {_group_of(r, args.hold) for r in reactions}
+    with_reactions = {group_of(r, args.hold) for r in reactions}
     groups = sorted({str(a.info[args.hold]) for a in frames} & with_reactions)
     if args.only:
         unknown = sorted(set(args.only) - set(groups))

@@ -27,26 +27,22 @@ how much a perfect stopping rule could win at most).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import io
 import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
+from finetune_holdout import group_of  # the same groups as the frame fine-tuning's
 
 
 def atom_features(frames: list) -> tuple[list, np.ndarray, object]:
     """Per frame the atom features entering CHGNet's readout MLP, the stock total energies
     (eV), and the network."""
-    from chgnet.model import CHGNet
+    from facetflow.engines.finetune import _load_chgnet, _structure
 
-    from facetflow.engines.finetune import _structure
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        net = CHGNet.load(verbose=False)
+    net = _load_chgnet()
     net.eval()
     seen: dict = {}
     hook = net.mlp.register_forward_hook(lambda m, inp, out: seen.update(x=inp[0].detach()))
@@ -93,10 +89,6 @@ def fit_path(feats: list, e_stock: np.ndarray, mlp, sets: dict, steps: int, lr: 
         loss.backward()
         opt.step()
     return path
-
-
-def group_of(reaction: dict, key: str) -> str:
-    return reaction["study"] if key == "study" else f"{reaction['study']}:{reaction['facet']}"
 
 
 def holdout(feats, e_stock, net, reactions, index, key, group, args) -> dict:

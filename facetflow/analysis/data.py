@@ -32,6 +32,7 @@ class WorkData:
     plan: Plan
     results: dict[str, StoredCalc]
     store_problems: list[dict] = field(default_factory=list)
+    _off_minimum: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @property
     def records(self) -> dict[str, PlannedStructure]:
@@ -49,18 +50,27 @@ class WorkData:
         candidate computed at an ML start that was stopped early (``prune_starts``) does
         not count: that geometry is no minimum, only the point where the start was
         given up."""
-        rows = [self.results.get(h) for h in self.starts(structure_id)]
-        pruned = self._pruned_geometries(structure_id) if len(rows) > 1 else []
-        done = [r for r in rows if _done(r) and not any(
-            _same_geometry(r.result, p) for p in pruned)]
+        hashes = self.starts(structure_id)
+        off = self.off_minimum(structure_id)
+        done = [self.results[h] for h in hashes
+                if _done(self.results.get(h)) and h not in off]
         if done:
             return min(done, key=lambda r: r.result.energy)
-        return rows[0]
+        return self.results.get(hashes[0])
 
-    def _pruned_geometries(self, structure_id: str) -> list:
-        """Results of the structure's ML pre-relaxation starts that were stopped early."""
-        rows = [self.results.get(h) for h in self.records[structure_id].prerelax_starts]
-        return [r.result for r in rows if _done(r) and r.result.pruned]
+    def off_minimum(self, structure_id: str) -> frozenset[str]:
+        """Hashes of the structure's candidates (``engine.dft_candidates``) computed at
+        an ML pre-relaxation start that was stopped early (``workflow.prune_starts``):
+        no minimum, so they give no energy. Found once per structure, by geometry."""
+        if structure_id not in self._off_minimum:
+            rec = self.records[structure_id]
+            pre = [self.results.get(h) for h in rec.prerelax_starts]
+            pruned = [r.result for r in pre if _done(r) and r.result.pruned]
+            cands = self.starts(structure_id) if pruned and len(rec.energy_calcs) > 1 else []
+            self._off_minimum[structure_id] = frozenset(
+                h for h in cands if _done(self.results.get(h)) and any(
+                    same_geometry(self.results[h].result, p) for p in pruned))
+        return self._off_minimum[structure_id]
 
     def energy(self, structure_id: str) -> float | None:
         """Energy (eV) of a structure: of its final calculation, or the lowest of its
@@ -87,10 +97,9 @@ class WorkData:
         its ML pre-relaxations (a DFT plan with ``workflow.starts``)."""
         hashes = (self.records[structure_id].prerelax_starts if prerelax
                   else self.starts(structure_id))
-        rows = [self.results.get(h) for h in hashes]
-        pruned = [] if prerelax or len(rows) < 2 else self._pruned_geometries(structure_id)
-        return [float(r.result.energy) if _done(r) and not any(
-            _same_geometry(r.result, p) for p in pruned) else None for r in rows]
+        off = frozenset() if prerelax else self.off_minimum(structure_id)
+        rows = [None if h in off else self.results.get(h) for h in hashes]
+        return [float(r.result.energy) if _done(r) else None for r in rows]
 
     def start_pruned(self, structure_id: str, prerelax: bool = False) -> list[bool]:
         """Whether each start of a structure was stopped early (``workflow.prune_starts``;
@@ -115,9 +124,9 @@ class WorkData:
         return None
 
 
-def _same_geometry(a, b) -> bool:
-    """Whether two results end at the same atomic positions (a single point at an ML
-    start's final geometry)."""
+def same_geometry(a, b) -> bool:
+    """Whether two results (``CalcResult``) end at the same atomic positions (a single
+    point at another calculation's final geometry)."""
     pa, pb = a.atoms().positions, b.atoms().positions
     return pa.shape == pb.shape and bool(np.allclose(pa, pb, atol=1e-6))
 

@@ -55,7 +55,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import BaseModel, Field
 
 import facetflow.analysis.energetics as en
-from facetflow.analysis.data import WorkData, load
+from facetflow.analysis.data import WorkData, load, same_geometry
 from facetflow.analysis.defects import limits
 from facetflow.analysis.inputs import SummaryInputs
 from facetflow.analysis.potentials import references
@@ -136,23 +136,22 @@ def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGI
             engine=node.engine, stage=node.stage, task=res.task, identity=node.identity,
             settings=json.dumps(node.hashed_settings, sort_keys=True),
             candidate=node.start_rank)
-        ml = _ml_energy(wd, node, atoms) if res.task == "single" else None
+        ml = _ml_energy(wd, node, res) if res.task == "single" else None
         if ml is not None:
             atoms.info["ml_energy"] = ml
         frames.append(atoms)
     return frames
 
 
-def _ml_energy(wd: WorkData, node, atoms: Atoms) -> float | None:
+def _ml_energy(wd: WorkData, node, result) -> float | None:
     """The energy (eV) of the ML calculation among ``node``'s starts (its start and the
-    alternatives it was ranked among) whose final geometry is ``atoms``' (None: none)."""
+    alternatives it was ranked among) whose final geometry is ``result``'s (None: none)."""
     for h in [node.start_from, *node.start_alternatives]:
         row = wd.results.get(h) if h else None
         if (row is None or row.status != "done" or h not in wd.plan.nodes
                 or wd.plan.nodes[h].engine != "mlip"):
             continue
-        ml = row.result.atoms()
-        if len(ml) == len(atoms) and np.allclose(ml.positions, atoms.positions, atol=1e-6):
+        if same_geometry(row.result, result):
             return float(row.result.energy)
     return None
 
@@ -436,16 +435,21 @@ def training_frames(sources: list[Path]) -> list[Atoms]:
     seen: set[str] = set()
     for src in map(Path, sources):
         if (src / "frames.extxyz").is_file():
-            got = read(src / "frames.extxyz", ":")
+            _add_once(frames, seen, read(src / "frames.extxyz", ":"))
         else:
             wd = load(src)
-            got = dataset_frames(wd, wd.plan.study)
-        for a in got:
-            key = a.info.get("calc_hash")
-            if key is None or key not in seen:
-                seen.add(key)
-                frames.append(a)
+            _add_once(frames, seen, dataset_frames(wd, wd.plan.study))
     return frames
+
+
+def _add_once(frames: list[Atoms], seen: set[str], new: list[Atoms]) -> None:
+    """Append the frames of ``new`` whose calculation (``calc_hash``) is not in ``seen``
+    yet: a reference shared by several studies is one calculation, written once."""
+    for a in new:
+        key = a.info.get("calc_hash")
+        if key is None or key not in seen:
+            seen.add(key)
+            frames.append(a)
 
 
 class DatasetError(ValueError):
@@ -477,10 +481,7 @@ def export_dataset(workdirs: list[Path], out: Path,
     for wdir in workdirs:
         wd = load(wdir)
         study = wd.plan.study
-        for a in dataset_frames(wd, study, engines):  # a reference shared by studies: once
-            if a.info["calc_hash"] not in seen:
-                seen.add(a.info["calc_hash"])
-                frames.append(a)
+        _add_once(frames, seen, dataset_frames(wd, study, engines))
         got = dataset_entries(wd, wdir)
         reactions += got[0]
         surfaces += got[1]
