@@ -22,7 +22,8 @@ coefficients those of the summary's formulas (``analysis.summary``), by ``kind``
 * ``binding``: E_b(A) = [E(A in the freed site) - E(vacancy) - n mu_A] / n with mu_A =
   sum_k c_k E_k of its stated reaction (bulk references per formula unit or per atom);
 * ``exchange``: E_b(A) - E_b(ligand) of each additive or growth species against the
-  ligand it displaces;
+  ligand it displaces, and E_b(L) - E_b(L0) of ligands of one kind bound in the same
+  freed site (the vacancy slab cancels: ``_ligand_swaps``);
 * ``defect``: E_f = [E(defective) - E(reference) - sum_i dn_i mu_i] / n of each entry of
   the summary's ``defects``, one reaction per chemical-potential limit (``limit``), mu_i
   of ``analysis.defects.limits`` (bulk compound and elemental references);
@@ -77,8 +78,10 @@ class Reaction(BaseModel):
                     "ligand L), study/facet/exchange/A-L/θ<θ>, study/facet/defect/"
                     "<defect>@<site>[+<ligand>]/<limit>")
     kind: str = Field(description="binding (E_b of a species), exchange (E_b(A) - "
-                      "E_b(ligand)), defect (E_f in one limit) or defect_passivation "
-                      "(dE_f of a ligand next to a defect)")
+                      "E_b(ligand) of an additive or growth species against the ligand "
+                      "it displaces, or E_b(L) - E_b(L0) of two ligands in one freed "
+                      "site), defect (E_f in one limit) or defect_passivation (dE_f of a "
+                      "ligand next to a defect)")
     study: str = Field(description="the study it comes from")
     facet: str = Field(description="facet label")
     species: str = Field(description="the species bound (exchange: the incoming one; "
@@ -226,13 +229,14 @@ def _bindings(inp: SummaryInputs, ctx, refs: dict, study: str, label: str, facet
         coeffs = _binding_coefficients(inp, ctx, refs, entry)
         if coeffs is None or entry.get("value") is None:
             continue
-        done.append((entry, coeffs))
+        done.append(({**entry, "vacancy_frame": _frame(inp.wd, entry["reference"])},
+                     coeffs))
         out.append(Reaction(id=f"{study}/{label}/binding/{_site(entry)}",
                             kind="binding", study=study, facet=label,
                             species=entry["species"], role=entry.get("role"),
                             coefficients=coeffs,
                             energy_eV=entry["value"]))
-    return out + _exchanges(study, label, done)
+    return out + _exchanges(ctx, study, label, done)
 
 
 def _binding_coefficients(inp: SummaryInputs, ctx, refs: dict, entry: dict
@@ -257,27 +261,59 @@ def _binding_coefficients(inp: SummaryInputs, ctx, refs: dict, entry: dict
     return _clean(terms)
 
 
-def _exchanges(study: str, label: str, done: list[tuple[dict, dict]]) -> list[Reaction]:
+def _exchanges(ctx, study: str, label: str, done: list[tuple[dict, dict]]
+               ) -> list[Reaction]:
     """E_b(A) - E_b(L) for each additive or growth species A computed in a site freed
-    from ligand L, and L's own binding at the same coverage."""
+    from ligand L, and L's own binding at the same coverage; then the ligand swaps
+    (``_ligand_swaps``)."""
     ligands = {(e["species"], e.get("theta")): (e, c) for e, c in done
                if e.get("role") == "ligand"}
     out = []
     for e, coeffs in done:
         lig = ligands.get((e.get("ligand"), e.get("theta")))
-        if e.get("role") == "ligand" or lig is None:
-            continue
-        terms: dict[str, float] = defaultdict(float)
-        for h, c in coeffs.items():
-            terms[h] += c
-        for h, c in lig[1].items():
-            terms[h] -= c
-        out.append(Reaction(
-            id=f"{study}/{label}/exchange/{e['species']}-{lig[0]['species']}/"
-               f"θ{e.get('theta', 0.0):g}",
-            kind="exchange", study=study, facet=label, species=e["species"],
-            coefficients=_clean(terms), energy_eV=e["value"] - lig[0]["value"]))
+        if e.get("role") != "ligand" and lig is not None:
+            out.append(_difference(study, label, (e, coeffs), lig))
+    return out + _ligand_swaps(ctx, study, label, [d for d in done
+                                                   if d[0].get("role") == "ligand"])
+
+
+def _ligand_swaps(ctx, study: str, label: str, ligands: list[tuple[dict, dict]]
+                  ) -> list[Reaction]:
+    """E_b(L) - E_b(L0) of ligands of one kind (X, L, Z) bound in the same freed site
+    (one vacancy calculation, ``vacancy_frame``, at one coverage): the swap
+    L + L0@surface -> L@surface + L0, in which the vacancy slab cancels. Where that slab
+    is not charge balanced (a CsPbI3 CsI face with an iodide taken from each side keeps
+    two surplus electrons), E_b is partly a redox energy and the swap is the comparable
+    number. L0 is the group's
+    single-atom ligand (the native ion, e.g. iodide replacing I) if there is exactly
+    one, else its first ligand in the study's order."""
+    groups: dict[tuple, list[tuple[dict, dict]]] = defaultdict(list)
+    for e, c in ligands:
+        info = ctx.ligands.get(e["species"])
+        if info is not None:
+            groups[(e["vacancy_frame"], e.get("theta"), info.kind)].append((e, c))
+    out = []
+    for group in groups.values():
+        native = [d for d in group if len(ctx.ligands[d[0]["species"]].symbols) == 1]
+        anchor = native[0] if len(native) == 1 else group[0]
+        out += [_difference(study, label, d, anchor) for d in group if d is not anchor]
     return out
+
+
+def _difference(study: str, label: str, a: tuple[dict, dict], b: tuple[dict, dict]
+                ) -> Reaction:
+    """The exchange reaction E_b(a) - E_b(b) of two binding entries (entry, coefficients)."""
+    terms: dict[str, float] = defaultdict(float)
+    for h, c in a[1].items():
+        terms[h] += c
+    for h, c in b[1].items():
+        terms[h] -= c
+    e = a[0]
+    return Reaction(
+        id=f"{study}/{label}/exchange/{e['species']}-{b[0]['species']}/"
+           f"θ{e.get('theta', 0.0):g}",
+        kind="exchange", study=study, facet=label, species=e["species"],
+        coefficients=_clean(terms), energy_eV=e["value"] - b[0]["value"])
 
 
 def stoichiometric(counts: dict[str, int], compounds: list[CompoundInfo]

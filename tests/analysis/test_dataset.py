@@ -238,15 +238,23 @@ def test_models_benchmark_ranks_each_structures_dft_candidates():
     assert got == {"structures": 2, "disagree": 1, "mean_cost_eV": pytest.approx(0.15)}
 
 
+def _ligand_info(symbols, kind="X"):
+    from facetflow.records.context import LigandInfo
+    return LigandInfo(symbols=symbols, kind=kind, footprint=1, reference={}, charge=-1)
+
+
 def test_one_species_in_the_sites_of_several_ligands_gets_one_reaction_each():
     """F binds in a site freed from acetate and in one freed from formate, at two
     coverages: four binding reactions with distinct ids, and each exchange pairs F with
-    the ligand whose site it took, at the same coverage."""
+    the ligand whose site it took, at the same coverage; the two carboxylates, bound on
+    the same bare slab, give one swap per coverage."""
+    from types import SimpleNamespace
+
     from facetflow.analysis.dataset import _exchanges, _site
 
     def entry(sp, role, lig, theta, value):
         return ({"species": sp, "role": role, "ligand": lig, "theta": theta,
-                 "value": value}, {f"{sp}{lig}{theta}": 1.0})
+                 "value": value, "vacancy_frame": f"bare{theta}"}, {f"{sp}{lig}{theta}": 1.0})
 
     done = [entry(lig, "ligand", lig, th, e) for lig, e in (("acetate", -1.0),
                                                              ("formate", -0.5))
@@ -255,9 +263,44 @@ def test_one_species_in_the_sites_of_several_ligands_gets_one_reaction_each():
              for th in (0.5, 1.0)]
     ids = [_site(e) for e, _ in done]
     assert len(set(ids)) == 8 and "F@formate/θ0.5" in ids and "acetate/θ1" in ids
-    ex = {r.id: r for r in _exchanges("s", "110", done)}
+    ctx = SimpleNamespace(ligands={"acetate": _ligand_info(["C", "C", "O", "O", "H"]),
+                                   "formate": _ligand_info(["C", "O", "O", "H"]),
+                                   "F": _ligand_info(["F"])})
+    ex = {r.id: r for r in _exchanges(ctx, "s", "110", done)}
     assert set(ex) == {f"s/110/exchange/F-{lig}/θ{th}" for lig in ("acetate", "formate")
-                       for th in ("0.5", "1")}
+                       for th in ("0.5", "1")} | {"s/110/exchange/formate-acetate/θ0.5",
+                                                  "s/110/exchange/formate-acetate/θ1"}
     r = ex["s/110/exchange/F-formate/θ1"]
     assert r.energy_eV == pytest.approx(-1.5)
     assert r.coefficients == {"Fformate1.0": 1.0, "formateformate1.0": -1.0}
+    assert ex["s/110/exchange/formate-acetate/θ1"].energy_eV == pytest.approx(0.5)
+
+
+def test_ligand_swaps_pair_ligands_of_one_kind_in_one_site_against_the_native_ion():
+    """On a face where PF6, acetate and iodide each replace a surface iodide (one vacancy
+    calculation), and methylammonium replaces Cs (another): the X-type ligands swap against
+    iodide, the native single-atom ion, whatever their order; the vacancy slab and its
+    chemical potential drop out of the coefficients; methylammonium pairs with nothing."""
+    from types import SimpleNamespace
+
+    from facetflow.analysis.dataset import _ligand_swaps
+
+    ctx = SimpleNamespace(ligands={"PF6": _ligand_info(["P", "F", "F", "F", "F", "F", "F"]),
+                                   "acetate": _ligand_info(["C", "C", "O", "O", "H"]),
+                                   "iodide": _ligand_info(["I"]),
+                                   "methylammonium": _ligand_info(["C", "N", "H"], "L")})
+
+    def entry(sp, value, vacancy="vac_I"):
+        e = {"species": sp, "role": "ligand", "theta": 1.0, "value": value,
+             "vacancy_frame": vacancy}
+        return e, {f"with_{sp}": 0.5, vacancy: -0.5, f"mu_{sp}": -1.0}
+
+    got = {r.id: r for r in _ligand_swaps(ctx, "cs", "100_CsI", [
+        entry("PF6", -5.7), entry("acetate", -2.85), entry("iodide", -4.19),
+        entry("methylammonium", -3.0, "vac_Cs")])}
+    assert set(got) == {"cs/100_CsI/exchange/PF6-iodide/θ1",
+                        "cs/100_CsI/exchange/acetate-iodide/θ1"}
+    r = got["cs/100_CsI/exchange/acetate-iodide/θ1"]
+    assert r.energy_eV == pytest.approx(1.34)
+    assert r.coefficients == {"with_acetate": 0.5, "mu_acetate": -1.0,
+                              "with_iodide": -0.5, "mu_iodide": 1.0}
