@@ -40,9 +40,9 @@ from finetune_holdout import group_of  # the same groups as the frame fine-tunin
 def atom_features(frames: list) -> tuple[list, np.ndarray, object]:
     """Per frame the atom features entering CHGNet's readout MLP, the stock total energies
     (eV), and the network."""
-    from facetflow.engines.finetune import _load_chgnet, _structure
+    from facetflow.engines.finetune_models import ChgnetTuner, _structure
 
-    net = _load_chgnet()
+    net = ChgnetTuner([]).net
     net.eval()
     seen: dict = {}
     hook = net.mlp.register_forward_hook(lambda m, inp, out: seen.update(x=inp[0].detach()))

@@ -641,13 +641,15 @@ def dataset_score(dataset: Path = typer.Argument(..., help="data set folder (fac
     "Fine-tune an embedded ML potential on the DFT calculations of work directories "
     "(their results stores) or of exported data sets (facetflow dataset export, e.g. "
     "data/reference_set): composition energies refitted to the DFT code's scale, split by "
-    "structure family, early stopping; writes DIR/model.pth.tar and DIR/model_card.json. "
-    "Use it with engine: {name: mlip, settings: {model: DIR/model.pth.tar}}.",
+    "structure family, early stopping; writes the model (DIR/model.pth.tar for CHGNet, "
+    "DIR/model.pth for SevenNet) and DIR/model_card.json. Use it with engine: {name: mlip, "
+    "settings: {model: DIR/model.pth.tar}}.",
     EXIT_INVALID, EXIT_ENGINE))
 def finetune(workdirs: list[Path] = typer.Argument(..., help="work directories with DFT "
                                                    "calculations, or data set folders "
                                                    "(frames.extxyz)"),
-             model: str = typer.Option("chgnet", help="the model to fine-tune"),
+             model: str = typer.Option("chgnet", help="the model to fine-tune: chgnet, "
+                                       "sevennet-0 or sevennet-l3i5"),
              out_dir: Path = typer.Option(..., "--out", help="folder for the model and card"),
              epochs: int = typer.Option(60, min=1, help="most epochs"),
              patience: int = typer.Option(8, min=1, help="epochs without a better "

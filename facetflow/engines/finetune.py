@@ -1,20 +1,23 @@
 """Fine-tuning the embedded ML potential on DFT frames (``facetflow finetune``).
 
-Supported: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2). The steps:
+Supported: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2), ``sevennet-0`` and
+``sevennet-l3i5`` (from sevenn); what differs between them lives in
+``engines.finetune_models``. The steps:
 
 1. Composition energies. A DFT code's total energies sit on its own absolute scale
    (PAW setups, pseudopotentials), not MPtrj's. The residuals R_f = E_DFT,f - E_model,f
    of the training frames are fitted by least squares as R_f = sum_el n_el,f delta_el,
    and delta_el (eV/atom) is added to the model's composition reference energies
-   (CHGNet's AtomRef): reaction energies are unchanged by it, absolute energies align.
+   (CHGNet's AtomRef, SevenNet's per-species shift): reaction energies are unchanged
+   by it, absolute energies align.
    Pseudo-hydrogens (``pseudo_h_charge`` > 0) are a species of their own in that fit;
    the model sees them as H, so their frames' energies are put on H's footing first
    (``_pseudo_h_labels``), or the network would be trained to absorb an offset that no
    reaction energy contains.
-2. Training of the network on energies per atom and forces (CHGNet's own trainer, MSE
-   loss, Adam, cosine learning rate), the composition model frozen (``layers: all``:
-   every other weight trains; ``readout``: only the readout MLP that maps the learned
-   atom features to energies, the representation kept), with early stopping
+2. Training of the network on energies per atom and forces (MSE loss, Adam, cosine
+   learning rate), the composition energies frozen (``layers: all``: every other weight
+   trains; ``readout``: only the readout layers that map the learned atom features to
+   energies, the representation kept), with early stopping
    on the validation frames' relative energy MAE (the energy error left once a
    per-element shift is removed: what reaction energies see) after ``patience`` epochs
    without improvement; the best weights are kept, the starting ones included, so a
@@ -25,15 +28,13 @@ Supported: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2). The steps:
 3. Split by structure family (``info["family"]`` of the frames: study and facet), never
    frames of one structure on both sides; with a single family, by structure.
 
-The model file is CHGNet's checkpoint format (``CHGNet.from_file`` reads it); its sha256
-is what enters the hash of every calculation that uses it (``engines.mlip``).
+The model file is the base model's own checkpoint format (CHGNet: ``model.pth.tar``,
+SevenNet: ``model.pth``); its sha256 is what enters the hash of every calculation that
+uses it (``engines.mlip``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import logging
 import time
 from dataclasses import dataclass
@@ -43,16 +44,15 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from facetflow.engines.base import EngineUnavailable
+from facetflow.engines.finetune_models import FINETUNABLE, tuner
 from facetflow.engines.mlip_models import package_version, weights_checksum
 from facetflow.records.model_card import Errors, ModelCard
 
 log = logging.getLogger(__name__)
 
-FINETUNABLE = ("chgnet",)
 TRAINABLE = ("all", "readout")  # TrainSettings.layers
-MODEL_FILE = "model.pth.tar"
 CARD_FILE = "model_card.json"
+__all__ = ["FINETUNABLE", "TRAINABLE", "TrainSettings", "finetune", "split_by_family"]
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,7 @@ def split_by_family(frames: list[Atoms], val_fraction: float, seed: int
 def finetune(frames: list[Atoms], out: Path, base_model: str = "chgnet",
              settings: TrainSettings | None = None, data: dict | None = None) -> ModelCard:
     """Fine-tune ``base_model`` on ``frames`` (energy and forces as their calculator's
-    results); write ``out/model.pth.tar`` and ``out/model_card.json``; return the card."""
-    if base_model not in FINETUNABLE:
-        raise EngineUnavailable("mlip", f"fine-tuning {base_model!r} is not supported; "
-                                f"supported: {', '.join(FINETUNABLE)}")
+    results); write ``out/<model file>`` and ``out/model_card.json``; return the card."""
     if len(frames) < 2:
         raise ValueError(f"fine-tuning needs at least two DFT frames, got {len(frames)}")
     settings = settings or TrainSettings()
@@ -107,62 +104,35 @@ def finetune(frames: list[Atoms], out: Path, base_model: str = "chgnet",
     import torch
 
     torch.manual_seed(settings.seed)
-    net = _load_chgnet()
-    structures = [_structure(a) for a in frames]
+    net = tuner(base_model, frames)
     train, val = split_by_family(frames, settings.val_fraction, settings.seed)
-    stock, _ = _predict(net, [structures[i] for i in train])  # the stock model, once
+    stock, _ = net.predict(train)  # the stock model, once
     frames, pseudo = _pseudo_h_labels(frames, train, stock)
     e_dft = np.array([a.get_potential_energy() for a in frames])
-    errors = {"stock_train": _errors(net, structures, frames, train),
-              "stock_val": _errors(net, structures, frames, val)}
+    errors = {"stock_train": _errors(net, frames, train),
+              "stock_val": _errors(net, frames, val)}
     shift = _refit_composition(net, frames, e_dft, train, stock)
-    errors["shifted_train"] = _errors(net, structures, frames, train)
-    errors["shifted_val"] = _errors(net, structures, frames, val)
+    errors["shifted_train"] = _errors(net, frames, train)
+    errors["shifted_val"] = _errors(net, frames, val)
     start = errors["shifted_val" if val else "shifted_train"].relative_energy_mae_eV_atom
-    epochs, best = _train(net, structures, frames, train, val, settings, start)
-    tuned, _ = _predict(net, [structures[i] for i in train])
+    epochs, best = _train(net, frames, train, val, settings, start)
+    tuned, _ = net.predict(train)
     again = _refit_composition(net, frames, e_dft, train, tuned)  # training moves the scale
     shift = {el: shift.get(el, 0.0) + again.get(el, 0.0) for el in sorted({*shift, *again})}
-    errors["finetuned_train"] = _errors(net, structures, frames, train)
-    errors["finetuned_val"] = _errors(net, structures, frames, val)
+    errors["finetuned_train"] = _errors(net, frames, train)
+    errors["finetuned_val"] = _errors(net, frames, val)
     return _write(net, out, base_model, settings, shift, epochs, best, errors,
                   {**(data or {}), **_split_data(frames, train, val),
                    "pseudo_h_offset_eV": pseudo},
                   time.perf_counter() - t0)
 
 
-def _load_chgnet():
-    with contextlib.redirect_stdout(io.StringIO()):
-        from chgnet.model import CHGNet
-
-        return CHGNet.load(verbose=False)
-
-
-def _structure(atoms: Atoms):
-    """A pymatgen Structure of a frame (molecules keep their box, periodic)."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    plain = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions,
-                  cell=atoms.cell, pbc=True)
-    return AseAtomsAdaptor.get_structure(plain)
-
-
-def _predict(net, structures: list) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Total energies (eV) and forces (eV/Å) of ``structures`` with ``net``."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        preds = net.predict_structure(structures, task="ef", batch_size=4)
-    preds = preds if isinstance(preds, list) else [preds]
-    energies = np.array([float(p["e"]) * len(s) for p, s in zip(preds, structures,
-                                                                   strict=True)])
-    return energies, [np.asarray(p["f"]) for p in preds]
-
-
-def _errors(net, structures: list, frames: list[Atoms], idx: list[int]) -> Errors:
-    """Errors of ``net`` on the frames ``idx``."""
+def _errors(net, frames: list[Atoms], idx: list[int]) -> Errors:
+    """Errors of the tuner ``net`` on the frames ``idx``."""
     if not idx:
         return Errors(frames=0, energy_mae_eV_atom=float("nan"), energy_mae_eV=float("nan"),
                       force_mae_eV_A=float("nan"))
-    e, f = _predict(net, [structures[i] for i in idx])
+    e, f = net.predict(idx)
     ref = np.array([frames[i].get_potential_energy() for i in idx])
     n = np.array([len(frames[i]) for i in idx])
     df = np.concatenate([(fi - frames[i].get_forces()).ravel()
@@ -235,66 +205,36 @@ def _pseudo_h_labels(frames: list[Atoms], train: list[int], e_model: np.ndarray
 def _refit_composition(net, frames: list[Atoms], e_dft: np.ndarray, train: list[int],
                        e_model: np.ndarray) -> dict[str, float]:
     """Least-squares per-element shifts of the composition energies (module docstring,
-    step 1) from ``net``'s energies ``e_model`` of the training frames, applied to
-    ``net``; returns them by element (eV/atom)."""
-    import torch
-
+    step 1) from the model's energies ``e_model`` of the training frames, applied to the
+    tuner ``net``; returns them by element (eV/atom)."""
     elements, counts = _counts([frames[i] for i in train], pseudo=False)
     delta, *_ = np.linalg.lstsq(counts, e_dft[train] - e_model, rcond=None)
-    from pymatgen.core import Element
-
-    with torch.no_grad():
-        weight = net.composition_model.fc.weight
-        for el, d in zip(elements, delta, strict=True):
-            weight[0, Element(el).Z - 1] += float(d)
-    return {el: float(d) for el, d in zip(elements, delta, strict=True)}
+    shift = {el: float(d) for el, d in zip(elements, delta, strict=True)}
+    net.shift(shift)
+    return shift
 
 
-def _loader(structures: list, frames: list[Atoms], idx: list[int], batch: int,
-            shuffle: bool):
-    from chgnet.data.dataset import StructureData, collate_graphs
-    from torch.utils.data import DataLoader
-
-    with contextlib.redirect_stdout(io.StringIO()):  # chgnet prints what it imported
-        data = StructureData(
-            [structures[i] for i in idx],
-            [frames[i].get_potential_energy() / len(frames[i]) for i in idx],
-            [frames[i].get_forces().tolist() for i in idx], shuffle=False)
-        return DataLoader(data, batch_size=batch, shuffle=shuffle, collate_fn=collate_graphs)
-
-
-def _train(net, structures: list, frames: list[Atoms], train: list[int], val: list[int],
-           s: TrainSettings, start_mae: float) -> tuple[int, int]:
-    """CHGNet's trainer, one epoch at a time, early stopping on the validation frames'
-    relative energy MAE (``_relative_mae``: what reaction energies see, blind to the
-    composition energies a held-out family's new elements or pseudo-H cannot share with
-    the training set); ``net`` ends with the best weights, the starting ones included.
-    ``start_mae`` is that error of the starting weights. Returns (epochs run, epochs
-    trained by the kept weights)."""
-    from chgnet.trainer import Trainer
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        trainer = Trainer(model=net, targets="ef", optimizer="Adam", scheduler="CosLR",
-                          criterion="MSE", epochs=s.epochs, learning_rate=s.learning_rate,
-                          energy_loss_ratio=s.energy_weight, force_loss_ratio=s.force_weight,
-                          use_device="cpu", print_freq=10**6, torch_seed=s.seed)
-    for name, p in net.named_parameters():
-        p.requires_grad = (not name.startswith("composition_model.")
-                           and (s.layers == "all" or name.startswith("mlp.")))
-    train_loader = _loader(structures, frames, train, s.batch_size, True)
+def _train(net, frames: list[Atoms], train: list[int], val: list[int], s: TrainSettings,
+           start_mae: float) -> tuple[int, int]:
+    """Train one epoch at a time, early stopping on the validation frames' relative
+    energy MAE (``_relative_mae``: what reaction energies see, blind to the composition
+    energies a held-out family's new elements or pseudo-H cannot share with the training
+    set); the tuner ends with the best weights, the starting ones included. ``start_mae``
+    is that error of the starting weights. Returns (epochs run, epochs trained by the
+    kept weights)."""
+    net.start(frames, train, s)
     watch = val or train
-    best, best_mae, best_state, epoch = 0, start_mae, copy.deepcopy(net.state_dict()), 0
+    best, best_mae, best_state, epoch = 0, start_mae, net.state(), 0
     for epoch in range(1, s.epochs + 1):
-        with contextlib.redirect_stdout(io.StringIO()):
-            trainer._train(train_loader, epoch - 1)
-        mae = _errors(net, structures, frames, watch).relative_energy_mae_eV_atom
+        net.epoch(epoch)
+        mae = _errors(net, frames, watch).relative_energy_mae_eV_atom
         log.info("fine-tuning epoch %d: validation relative energy MAE %.4f eV/atom",
                  epoch, mae)
         if mae < best_mae:
-            best, best_mae, best_state = epoch, mae, copy.deepcopy(net.state_dict())
+            best, best_mae, best_state = epoch, mae, net.state()
         elif epoch - best >= s.patience:
             break
-    net.load_state_dict(best_state)
+    net.restore(best_state)
     return epoch, best
 
 
@@ -310,21 +250,18 @@ def _write(net, out: Path, base: str, s: TrainSettings, shift: dict, epochs: int
     """Write the model file and its card (temporary names, then renamed)."""
     import dataclasses
 
-    import torch
-
     out.mkdir(parents=True, exist_ok=True)
-    part = out / (MODEL_FILE + ".part")
-    torch.save({"model": net.as_dict()}, part)
-    part.replace(out / MODEL_FILE)
-    digest = weights_checksum.__wrapped__(str(out / MODEL_FILE))
-    card = ModelCard(base_model=base, file=MODEL_FILE, sha256=digest, data=data,
+    part = out / (net.file + ".part")
+    net.save(part)
+    part.replace(out / net.file)
+    digest = weights_checksum.__wrapped__(str(out / net.file))
+    card = ModelCard(base_model=base, file=net.file, sha256=digest, data=data,
                      composition_shift_eV=shift, hyperparameters=dataclasses.asdict(s),
                      epochs_run=epochs, best_epoch=best, errors=errors, wall_time_s=wall,
                      versions={"facetflow": package_version("facetflow"),
-                               "chgnet": package_version("chgnet"),
+                               net.package: package_version(net.package),
                                "torch": package_version("torch")})
     tmp = out / (CARD_FILE + ".part")
     tmp.write_text(card.model_dump_json(by_alias=True, indent=1))
     tmp.replace(out / CARD_FILE)
     return card
-

