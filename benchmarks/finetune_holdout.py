@@ -1,21 +1,22 @@
 """Does fine-tuning carry over to a system it has not seen? Leave one system out.
 
     python benchmarks/finetune_holdout.py DATASET_DIR [--hold study|family]
-        [--only GROUP ...] [--epochs 60] [--layers all|readout] [--energy-weight 1]
-        [--learning-rate 3e-4] [--whole] [--json results_finetune_holdout.json]
+        [--only GROUP ...] [--model chgnet|sevennet-0|sevennet-l3i5] [--epochs 60]
+        [--layers all|readout] [--energy-weight 1] [--learning-rate 3e-4] [--whole]
+        [--json results_finetune_holdout.json]
 
 DATASET_DIR holds ``frames.extxyz`` and ``reactions.json`` (``facetflow dataset export``).
 For each study (``--hold study``, e.g. train without CdSe/CdS, test on it) or each
-structure family (``--hold family``: study and facet, e.g. without {110}), CHGNet is
-fine-tuned (``facetflow.engines.finetune``) on the frames of everything else, and the
-reaction energies of the held-out part are computed with the stock and the fine-tuned
-model at the DFT geometries. Prints the held-out reaction-energy MAE before and after
-(eV) and the fine-tuning wall time (s) of each split, and with ``--whole`` the time of a
-fine-tuning on the whole set. ``--layers readout`` trains only CHGNet's readout MLP (the
-representation kept, less to overfit on a small set), ``--energy-weight`` weighs the
-energy per atom against the forces in the loss. Groups without a reaction are not held
-out (nothing to measure on them); ``--only`` holds out just the named groups (e.g.
-``refset_inas_znse:110``).
+structure family (``--hold family``: study and facet, e.g. without {110}), the model
+(``--model``, CHGNet by default) is fine-tuned (``facetflow.engines.finetune``) on the
+frames of everything else, and the reaction energies of the held-out part are computed
+with the stock and the fine-tuned model at the DFT geometries. Prints the held-out
+reaction-energy MAE before and after (eV) and the fine-tuning wall time (s) of each
+split, and with ``--whole`` the time of a fine-tuning on the whole set. ``--layers
+readout`` trains only the model's readout layers (the representation kept, less to
+overfit on a small set), ``--energy-weight`` weighs the energy per atom against the
+forces in the loss. Groups without a reaction are not held out (nothing to measure on
+them); ``--only`` holds out just the named groups (e.g. ``refset_inas_znse:110``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facetflow.engines.finetune import TrainSettings, finetune
+from facetflow.engines.finetune import FINETUNABLE, TrainSettings, finetune
 from facetflow.engines.mlip_models import load_calculator
 
 
@@ -49,7 +50,7 @@ def reaction_mae(model: str, frames: list, reactions: list[dict]) -> float | Non
 
 
 def holdout(frames: list, reactions: list[dict], key: str, group: str,
-            settings: TrainSettings) -> dict:
+            settings: TrainSettings, model: str = "chgnet") -> dict:
     """Fine-tune without ``group`` (frames whose ``info[key]`` is it); errors on it."""
     def member(a) -> bool:
         return str(a.info[key]) == group
@@ -58,11 +59,11 @@ def holdout(frames: list, reactions: list[dict], key: str, group: str,
     held = [r for r in reactions if group_of(r, key) == group]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        card = finetune(train, Path(tmp), "chgnet", settings)
+        card = finetune(train, Path(tmp), model, settings)
         wall = time.perf_counter() - t0
         tuned = reaction_mae(str(Path(tmp) / card.file), frames, held)
     return {"held_out": group, "reactions": len(held), "train_frames": len(train),
-            "mae_stock_eV": reaction_mae("chgnet", frames, held), "mae_finetuned_eV": tuned,
+            "mae_stock_eV": reaction_mae(model, frames, held), "mae_finetuned_eV": tuned,
             "finetune_s": wall, "epochs": card.epochs_run}
 
 
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--hold", choices=("study", "family"), default="study")
     ap.add_argument("--only", nargs="+", default=None, help="hold out only these groups")
+    ap.add_argument("--model", choices=FINETUNABLE, default="chgnet")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--layers", choices=("all", "readout"), default="all")
     ap.add_argument("--energy-weight", type=float, default=1.0)
@@ -99,12 +101,12 @@ def main() -> None:
             ap.error(f"--only {' '.join(unknown)}: not a group with reactions; "
                      f"groups: {', '.join(groups)}")
         groups = sorted(args.only)
-    rows = [holdout(frames, reactions, args.hold, g, settings) for g in groups]
+    rows = [holdout(frames, reactions, args.hold, g, settings, args.model) for g in groups]
     whole = None
     if args.whole:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            finetune(frames, Path(tmp), "chgnet", settings)
+            finetune(frames, Path(tmp), args.model, settings)
             whole = time.perf_counter() - t0
     print(f"{'held out':32s} {'reactions':>9s} {'stock':>7s} {'tuned':>7s} {'time s':>7s}")
     for r in rows:
@@ -114,6 +116,7 @@ def main() -> None:
         print(f"fine-tuning on the whole set ({len(frames)} frames): {whole:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"dataset": str(args.dataset), "hold": args.hold,
+                                         "model": args.model,
                                          "settings": vars(settings), "splits": rows,
                                          "whole_set_s": whole}, indent=1))
 
