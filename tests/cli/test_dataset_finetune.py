@@ -105,28 +105,31 @@ def test_finetune_fits_its_training_frames_and_enters_the_hash(gpaw_run, tmp_pat
     assert tuned["energy_mae_eV"] < stock["energy_mae_eV"]
     assert tuned["force_mae_eV_A"] < stock["force_mae_eV_A"]
     assert card["data"]["frames"]["train"] >= 4
-    # a study next to the model uses it by a relative path; its sha256 is in the hash
-    shutil.copytree(gpaw_run / "ft", tmp_path / "ft")
-    study = variant_study(tmp_path, ROOT / "studies" / "tiny.yaml", lambda d: d["engine"]
-                          .setdefault("settings", {}).update(model="ft/model.pth.tar"))
+    got = _run_in_a_study(gpaw_run / "ft", "ft/model.pth.tar", card, tmp_path)
+    assert card["sha256"] in got.provenance["model_description"]
+
+
+def _run_in_a_study(model_dir, model: str, card: dict, tmp_path):
+    """A study next to the model uses it by a relative path: its sha256 is in the plan's
+    hash and the engine runs it (a single point of bulk ZnS)."""
+    from ase.build import bulk
+
+    from facetflow.engines import get_engine
     from facetflow.structures.catalog import build_catalog
     from facetflow.study import load_study
     from facetflow.workflows.plan import build_plan
 
+    shutil.copytree(model_dir, tmp_path / model_dir.name)
+    study = variant_study(tmp_path, ROOT / "studies" / "tiny.yaml", lambda d: d["engine"]
+                          .setdefault("settings", {}).update(model=model))
     st = load_study(study)
     node = next(iter(build_plan(st, build_catalog(st)).nodes.values()))
     assert card["sha256"] in node.identity
-    assert node.settings["model"] == str(tmp_path / "ft" / "model.pth.tar")
-    from facetflow.engines import get_engine
-
-    got = get_engine("mlip").run(_bulk(), "single", {**node.settings, "workers": 1})
-    assert np.isfinite(got.energy) and card["sha256"] in got.provenance["model_description"]
-
-
-def _bulk():
-    from ase.build import bulk
-
-    return bulk("ZnS", "zincblende", a=5.41)
+    assert node.settings["model"] == str(tmp_path / model)
+    got = get_engine("mlip").run(bulk("ZnS", "zincblende", a=5.41), "single",
+                                 {**node.settings, "workers": 1})
+    assert np.isfinite(got.energy)
+    return got
 
 
 def test_finetune_of_the_readout_changes_only_the_readout(gpaw_run):
@@ -204,19 +207,7 @@ def test_finetune_of_sevennet_fits_its_frames_and_runs_in_a_study(gpaw_run, tmp_
                                                                 abs=1e-4)
     assert _relative_mae(dft - np.array(energies), frames) == pytest.approx(
         after["relative_energy_mae_eV_atom"], abs=1e-5)
-    shutil.copytree(gpaw_run / "sv", tmp_path / "sv")
-    study = variant_study(tmp_path, ROOT / "studies" / "tiny.yaml", lambda d: d["engine"]
-                          .setdefault("settings", {}).update(model="sv/model.pth"))
-    from facetflow.engines import get_engine
-    from facetflow.structures.catalog import build_catalog
-    from facetflow.study import load_study
-    from facetflow.workflows.plan import build_plan
-
-    st = load_study(study)
-    node = next(iter(build_plan(st, build_catalog(st)).nodes.values()))
-    assert card["sha256"] in node.identity
-    got = get_engine("mlip").run(_bulk(), "single", {**node.settings, "workers": 1})
-    assert np.isfinite(got.energy)
+    got = _run_in_a_study(gpaw_run / "sv", "sv/model.pth", card, tmp_path)
     assert "fine-tuned SevenNet" in got.provenance["model_description"]
 
 
