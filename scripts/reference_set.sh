@@ -17,14 +17,13 @@
 # runs GPAW in the facetflow process.
 #
 #   scripts/reference_set.sh [WORK]      WORK: work root (default: work/reference_set)
+#
+# Sourced (``source scripts/reference_set.sh``), it defines its functions and runs nothing.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(realpath -m "${1:-work/reference_set}")"
-shift || true
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 store="$root/data/reference_set/store.db"
 ff="$root/scripts/facetflow"
 studies=(surface_inas110 surface_znse110 inas_znse zns110 cdse_cds cspbi3)
-mkdir -p "$(dirname "$store")" "$work/first"
 
 run() {  # run STUDY_FILE WORK_ROOT [ARGS...]
   local study="$1" into="$2"
@@ -44,9 +43,11 @@ export_set() {  # the data set from each study's pass-2 work directory once begu
   "$ff" dataset export "${dirs[@]}" --out "$root/data/reference_set"
 }
 
-as_root=""
-[ "$(id -u)" = 0 ] && as_root="--allow-run-as-root"
-export GPAW_COMMAND="${GPAW_COMMAND-env OMP_NUM_THREADS=1 mpiexec $as_root -n $(nproc) gpaw python}"
+gpaw_command() {  # the MPI launcher of each GPAW calculation, unless GPAW_COMMAND is set
+  local as_root=""
+  [ "$(id -u)" = 0 ] && as_root="--allow-run-as-root"
+  echo "env OMP_NUM_THREADS=1 mpiexec $as_root -n $(nproc) gpaw python"
+}
 
 prepare() {  # prepare STUDY OUT [CANDIDATES]: the study file with the launcher set (with
   # CANDIDATES: that many DFT candidates and no frames)
@@ -62,33 +63,46 @@ open(sys.argv[2], "w").write(yaml.safe_dump(study, sort_keys=False))
 PY
 }
 
-mkdir -p "$work/first/basis"
-for s in "${studies[@]}"; do  # pass 1: one DFT candidate per structure
-  prepare "$s" "$work/first/$s.yaml" 1
-  run "$work/first/$s.yaml" "$work/first" "$@"
-  export_set
-  case "$s" in  # the basis-set checks with plane waves, after their LCAO counterparts
-    surface_znse110) checks=(basis/surface_inas110_pw basis/surface_znse110_pw) ;;
-    zns110) checks=(basis/zns110_pw) ;;
-    *) checks=() ;;
-  esac
-  for b in "${checks[@]}"; do
-    prepare "$b" "$work/first/$b.yaml"
-    run "$work/first/$b.yaml" "$work/first" "$@"
+main() {  # main [WORK] [ARGS...]: both passes, then the exports
+  work="$(realpath -m "${1:-work/reference_set}")"
+  shift || true
+  export GPAW_COMMAND="${GPAW_COMMAND-$(gpaw_command)}"
+  mkdir -p "$(dirname "$store")" "$work/first/basis"
+  for s in "${studies[@]}"; do  # pass 1: one DFT candidate per structure
+    prepare "$s" "$work/first/$s.yaml" 1
+    run "$work/first/$s.yaml" "$work/first" "$@"
+    export_set
+    case "$s" in  # the basis-set checks with plane waves, after their LCAO counterparts
+      surface_znse110) checks=(basis/surface_inas110_pw basis/surface_znse110_pw) ;;
+      zns110) checks=(basis/zns110_pw) ;;
+      *) checks=() ;;
+    esac
+    for b in "${checks[@]}"; do
+      prepare "$b" "$work/first/$b.yaml"
+      run "$work/first/$b.yaml" "$work/first" "$@"
+    done
   done
-done
-mkdir -p "$work/full/basis"
-for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
-  prepare "$s" "$work/full/$s.yaml"
-  run "$work/full/$s.yaml" "$work" "$@"
-done
-export_set
-# the basis-set error: the same {100} reactions, ZnS defect energies and bare surfaces
-# with LCAO and with plane waves
-existing() { local d; for d in "$@"; do [ -d "$d" ] && echo "$d"; done; }
-mapfile -t lcao < <(existing "$work/refset_basis_lcao" "$work/first/refset_zns110" \
-  "$work/first/refset_surface_inas110" "$work/first/refset_surface_znse110")
-mapfile -t pw < <(existing "$work/refset_basis_pw" "$work/first/refset_basis_zns110_pw" \
-  "$work/first/refset_basis_surface_inas110_pw" "$work/first/refset_basis_surface_znse110_pw")
-"$ff" dataset export "${lcao[@]}" --out "$root/data/reference_set/basis_lcao"
-"$ff" dataset export "${pw[@]}" --out "$root/data/reference_set/basis_pw"
+  mkdir -p "$work/full/basis"
+  for s in "${studies[@]}" basis/lcao basis/pw; do  # pass 2: the full studies
+    prepare "$s" "$work/full/$s.yaml"
+    run "$work/full/$s.yaml" "$work" "$@"
+  done
+  export_set
+  export_basis
+}
+
+existing() { local d; for d in "$@"; do [ -d "$d" ] && echo "$d"; done; return 0; }
+
+export_basis() {  # the basis-set error: the same {100} reactions, ZnS defect energies and
+  # bare surfaces with LCAO and with plane waves, as two data sets
+  mapfile -t lcao < <(existing "$work/refset_basis_lcao" "$work/first/refset_zns110" \
+    "$work/first/refset_surface_inas110" "$work/first/refset_surface_znse110")
+  mapfile -t pw < <(existing "$work/refset_basis_pw" "$work/first/refset_basis_zns110_pw" \
+    "$work/first/refset_basis_surface_inas110_pw" "$work/first/refset_basis_surface_znse110_pw")
+  "$ff" dataset export "${lcao[@]}" --out "$root/data/reference_set/basis_lcao"
+  "$ff" dataset export "${pw[@]}" --out "$root/data/reference_set/basis_pw"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

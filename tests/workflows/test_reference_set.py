@@ -99,3 +99,33 @@ def test_basis_checks_use_the_lcao_studies_geometries(pw, lcao):
     assert {n.key for n in dft} >= {n.key.split("~")[0] for n in b.nodes.values()
                                      if n.engine == "gpaw" and n.task == "single"
                                      and n.stage == "final"}  # not the frames
+
+
+def test_the_script_exports_each_study_from_its_latest_pass(tmp_path):
+    """scripts/reference_set.sh exports each study from its pass-2 work directory once
+    that pass has a plan, else from pass 1's, and leaves out studies not begun; the
+    basis data sets take the plane-wave and LCAO directories that exist. The choice of
+    directories is under test, so ``echo`` stands in for facetflow and prints the export
+    commands the script would run."""
+    import subprocess
+
+    from conftest import ROOT
+
+    work = tmp_path / "work"
+    for d in ("first/refset_inas_znse", "refset_inas_znse", "first/refset_zns110",
+              "first/refset_basis_zns110_pw"):
+        (work / d).mkdir(parents=True)
+        (work / d / "plan.json").write_text("{}")
+    (work / "refset_cdse_cds").mkdir()  # pass 2 begun, no plan yet: not exported
+    script = ROOT / "scripts" / "reference_set.sh"
+    proc = subprocess.run(["bash", "-c", f'source "{script}"; ff=echo; work="{work}"; '
+                           "export_set; export_basis"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    main, lcao, pw = [line.split() for line in proc.stdout.splitlines()]
+    assert main == ["dataset", "export", str(work / "refset_inas_znse"),
+                    str(work / "first/refset_zns110"), "--out",
+                    str(ROOT / "data/reference_set")]
+    assert lcao[2:-2] == [str(work / "first/refset_zns110")]
+    assert pw[2:-2] == [str(work / "first/refset_basis_zns110_pw")]
+    assert not (tmp_path / "work/reference_set").exists()  # sourcing ran no pass
