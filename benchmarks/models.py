@@ -111,11 +111,13 @@ def surface_scores(surfaces: list[dict], energies: dict) -> dict:
 
 
 def ranking(frames: list, energies: dict) -> dict:
-    """Over the structures with several DFT frames (candidates): how often the model's
-    lowest frame is not DFT's, and the mean E_DFT(model's pick) - min E_DFT (eV)."""
+    """Over the structures with several DFT candidates (final frames at ML minima, not
+    pruned starts nor frames along a relaxation): how often the model's lowest is not
+    DFT's, and the mean E_DFT(model's pick) - min E_DFT (eV)."""
     groups: dict[tuple, list] = {}
-    for a in frames:
-        groups.setdefault((a.info["study"], a.info["structure_id"]), []).append(a)
+    for a in frames:  # the candidates at ML minima, not the frames along a relaxation
+        if a.info.get("stage", "final") == "final" and not a.info.get("pruned"):
+            groups.setdefault((a.info["study"], a.info["structure_id"]), []).append(a)
     picks = []
     for group in (g for g in groups.values() if len(g) > 1):
         dft = [a.get_potential_energy() for a in group]

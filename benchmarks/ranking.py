@@ -25,10 +25,12 @@ import numpy as np
 
 
 def candidates(frames: list) -> dict[tuple[str, str], dict[int, tuple[float, float]]]:
-    """(study, structure) -> {ML rank: (DFT energy, ML energy)} of final DFT frames."""
+    """(study, structure) -> {ML rank: (DFT energy, ML energy)} of final DFT frames at ML
+    minima (not at a pruned start: ``info["pruned"]``)."""
     out: dict[tuple[str, str], dict[int, tuple[float, float]]] = defaultdict(dict)
     for a in frames:
-        if a.info.get("stage") != "final" or "ml_energy" not in a.info:
+        if (a.info.get("stage") != "final" or "ml_energy" not in a.info
+                or a.info.get("pruned")):
             continue
         key = (a.info["study"], a.info["structure_id"])
         out[key][int(a.info.get("candidate", 0))] = (a.get_potential_energy(),

@@ -47,9 +47,8 @@ class WorkData:
     def stored(self, structure_id: str) -> StoredCalc | None:
         """The store row that gives this structure's energy: with several starts, the
         lowest-energy one that is done (else the first start's row, failed or None). A
-        candidate computed at an ML start that was stopped early (``prune_starts``) does
-        not count: that geometry is no minimum, only the point where the start was
-        given up."""
+        start off a minimum (``off_minimum``: a candidate at an ML start stopped early,
+        or a geometry with overlapping atoms) does not count."""
         hashes = self.starts(structure_id)
         off = self.off_minimum(structure_id)
         done = [self.results[h] for h in hashes
@@ -59,17 +58,20 @@ class WorkData:
         return self.results.get(hashes[0])
 
     def off_minimum(self, structure_id: str) -> frozenset[str]:
-        """Hashes of the structure's candidates (``engine.dft_candidates``) computed at
-        an ML pre-relaxation start that was stopped early (``workflow.prune_starts``):
-        no minimum, so they give no energy. Found once per structure, by geometry."""
+        """Hashes of the structure's starts and candidates that give no energy: a
+        candidate (``engine.dft_candidates``) computed at an ML pre-relaxation start that
+        was stopped early (``workflow.prune_starts``), no minimum; and any whose final
+        geometry has overlapping atoms (``overlapping``: a relaxation that fell into a
+        hole of the ML potential). Found once per structure, by geometry."""
         if structure_id not in self._off_minimum:
             rec = self.records[structure_id]
             pre = [self.results.get(h) for h in rec.prerelax_starts]
             pruned = [r.result for r in pre if _done(r) and r.result.pruned]
-            cands = self.starts(structure_id) if pruned and len(rec.energy_calcs) > 1 else []
+            several = len(rec.energy_calcs) > 1
             self._off_minimum[structure_id] = frozenset(
-                h for h in cands if _done(self.results.get(h)) and any(
-                    same_geometry(self.results[h].result, p) for p in pruned))
+                h for h in self.starts(structure_id) if _done(self.results.get(h)) and (
+                    overlapping(self.results[h].result.atoms()) or (several and any(
+                        same_geometry(self.results[h].result, p) for p in pruned))))
         return self._off_minimum[structure_id]
 
     def energy(self, structure_id: str) -> float | None:
@@ -92,12 +94,14 @@ class WorkData:
 
     def start_energies(self, structure_id: str, prerelax: bool = False
                        ) -> list[float | None]:
-        """Energy (eV) of each start of a structure (None: not done, or a candidate at
-        an ML start stopped early, as ``stored``), start 0 first; with ``prerelax``, of
-        its ML pre-relaxations (a DFT plan with ``workflow.starts``)."""
+        """Energy (eV) of each start of a structure (None: not done, or off a minimum, as
+        ``stored``), start 0 first; with ``prerelax``, of its ML pre-relaxations (a DFT
+        plan with ``workflow.starts``; None also where atoms overlap)."""
         hashes = (self.records[structure_id].prerelax_starts if prerelax
                   else self.starts(structure_id))
-        off = frozenset() if prerelax else self.off_minimum(structure_id)
+        off = (frozenset(h for h in hashes if _done(self.results.get(h))
+                         and overlapping(self.results[h].result.atoms()))
+               if prerelax else self.off_minimum(structure_id))
         rows = [None if h in off else self.results.get(h) for h in hashes]
         return [float(r.result.energy) if _done(r) else None for r in rows]
 
@@ -122,6 +126,22 @@ class WorkData:
             if node.stage == "final" and node.engine == "mlip":
                 return node.settings.get("model")
         return None
+
+
+OVERLAP = 0.5  # two atoms closer than this times r_cov,i + r_cov,j overlap
+
+
+def overlapping(atoms) -> bool:
+    """Whether two atoms sit closer than ``OVERLAP`` times the sum of their covalent
+    radii: no chemistry there. An ML relaxation can fall into such a hole of its
+    potential (CHGNet put an acetate O 0.24 Å from a C and called it a minimum 6 eV above
+    the lowest; DFT puts that geometry 390 eV above, with forces of 600 eV/Å)."""
+    from ase.data import covalent_radii
+    from ase.neighborlist import neighbor_list
+
+    radii = covalent_radii[atoms.numbers]
+    i, j, d = neighbor_list("ijd", atoms, float(2 * OVERLAP * radii.max()))
+    return bool(np.any(d < OVERLAP * (radii[i] + radii[j])))
 
 
 def same_geometry(a, b) -> bool:

@@ -11,10 +11,13 @@ calculator, the per-atom arrays facetflow builds (``pseudo_h_charge`` in e, ``re
 ``structure_id``, ``study``, ``family`` (study and facet: what a split by structure
 family keeps together), ``role``, ``engine``, ``stage`` (``final`` or ``frame``),
 ``task``, ``identity`` (code version), ``settings`` (JSON), ``candidate`` (the rank of
-the ML minimum a DFT candidate sits at, 0: the lowest; ``engine.dft_candidates``) and,
+the ML minimum a DFT candidate sits at, 0: the lowest; ``engine.dft_candidates``),
+``pruned`` (True for a candidate at an ML start stopped early, ``workflow.prune_starts``:
+no minimum, so not a candidate to rank) and,
 for a single point at an ML geometry, ``ml_energy`` (eV: the pre-relaxing model's energy
 at that geometry, so the ML and DFT rankings of a structure's candidates compare from the
-data set alone).
+data set alone). A geometry with two atoms closer than half the sum of their covalent
+radii (``overlapping``) is left out, with a warning.
 
 Reactions (``reactions.json: reactions``, eV): E_rxn = sum_f c_f E_f over frames f, the
 coefficients those of the summary's formulas (``analysis.summary``), by ``kind``:
@@ -56,7 +59,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import BaseModel, Field
 
 import facetflow.analysis.energetics as en
-from facetflow.analysis.data import WorkData, load, same_geometry
+from facetflow.analysis.data import OVERLAP, WorkData, load, overlapping, same_geometry
 from facetflow.analysis.defects import limits
 from facetflow.analysis.inputs import SummaryInputs
 from facetflow.analysis.potentials import references
@@ -124,6 +127,10 @@ def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGI
             continue
         res = row.result
         atoms = res.atoms()
+        if overlapping(atoms):
+            log.warning("%s (%s) left out of the data set: atoms closer than %.1f times "
+                        "the sum of their covalent radii", node.key, h[:12], OVERLAP)
+            continue
         fixed = np.zeros(len(atoms), dtype=bool)
         for c in atoms.constraints:
             fixed[c.get_indices()] = True
@@ -138,7 +145,8 @@ def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGI
             role=str(wd.records[sid].role) if sid in wd.records else "",
             engine=node.engine, stage=node.stage, task=res.task, identity=node.identity,
             settings=json.dumps(node.hashed_settings, sort_keys=True),
-            candidate=node.start_rank)
+            candidate=node.start_rank,
+            pruned=sid in wd.records and h in wd.off_minimum(sid))
         ml = _ml_energy(wd, node, res) if res.task == "single" else None
         if ml is not None:
             atoms.info["ml_energy"] = ml

@@ -224,18 +224,35 @@ def test_models_benchmark_ranks_each_structures_dft_candidates():
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    def frame(sid, h, e_dft):
+    def frame(sid, h, e_dft, **info):
         a = Atoms("H")
         a.calc = SinglePointCalculator(a, energy=e_dft)
-        a.info.update(study="s", structure_id=sid, calc_hash=h)
+        a.info.update(study="s", structure_id=sid, calc_hash=h, **info)
         return a
 
     frames = [frame("A", "a0", -1.0), frame("A", "a1", -1.3),  # DFT: a1 lowest
               frame("B", "b0", -2.0), frame("B", "b1", -1.5),  # DFT: b0 lowest
-              frame("C", "c0", -5.0)]                           # one frame: not ranked
-    model = {"a0": -0.9, "a1": -0.8, "b0": -2.2, "b1": -2.1, "c0": 0.0}  # misses A only
+              frame("C", "c0", -5.0),                           # one frame: not ranked
+              # neither a frame along a relaxation nor a pruned start is a candidate
+              frame("B", "b2", -9.0, stage="frame"), frame("B", "b3", -9.0, pruned=True)]
+    model = {"a0": -0.9, "a1": -0.8, "b0": -2.2, "b1": -2.1, "c0": 0.0, "b2": -1.0,
+             "b3": -1.0}  # misses A only
     got = _models_benchmark().ranking(frames, model)
     assert got == {"structures": 2, "disagree": 1, "mean_cost_eV": pytest.approx(0.15)}
+
+
+def test_overlapping_atoms_are_found_by_covalent_radii():
+    """Two atoms at a quarter of their bond length overlap; at a bond length, or across
+    a periodic boundary at a bond length, they do not; across it at 0.24 Å they do."""
+    from ase import Atoms
+
+    from facetflow.analysis.data import overlapping
+
+    def pair(d, box=10.0, x0=5.0):
+        return Atoms("CO", positions=[[x0, 5, 5], [x0 + d, 5, 5]], cell=[box] * 3, pbc=True)
+
+    assert overlapping(pair(0.24)) and not overlapping(pair(1.2))
+    assert not overlapping(pair(1.2, x0=9.5)) and overlapping(pair(0.24, x0=9.9))
 
 
 def _ligand_info(symbols, kind="X"):

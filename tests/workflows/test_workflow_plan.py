@@ -448,12 +448,14 @@ def test_one_ml_model_relaxes_and_another_computes_the_energies(quick, quick_rec
     assert {n.stage for n in over.nodes.values()} == {"final"}
 
 
-@pytest.mark.parametrize("second_pruned", [True, False])
+@pytest.mark.parametrize("case", ["pruned", "overlapping", "minimum"])
 def test_a_candidate_at_a_start_stopped_early_does_not_count(quick, quick_records, tmp_path,
-                                                             second_pruned):
+                                                             case):
     """With dft_candidates, candidate 1 sits at the second-lowest ML start; when that
-    start was stopped early (workflow.prune_starts) its geometry is no minimum, so the
-    structure's energy ignores it however low it is."""
+    start was stopped early (workflow.prune_starts), or ended with two atoms on top of
+    each other (a hole of the ML potential), its geometry is no minimum, so the
+    structure's energy ignores it however low it is; an overlapping ML start gives no
+    pre-relaxation energy either."""
     from facetflow.analysis.data import load
     from facetflow.records.calc import CalcResult
     from facetflow.records.plan import write_plan
@@ -467,9 +469,11 @@ def test_a_candidate_at_a_start_stopped_early_does_not_count(quick, quick_record
     rec = plan.records[arr]
     store = ResultStore(tmp_path / "results.db")
 
-    def put(node, energy, dz, pruned=False):
+    def put(node, energy, dz, pruned=False, overlap=False):
         atoms = initial_atoms(node)
         atoms.positions[:, 2] += dz
+        if overlap:
+            atoms.positions[1] = atoms.positions[0] + [0.0, 0.0, 0.2]
         store.put(node.hash, CalcResult(
             engine=node.engine, task=node.task, converged=not pruned, pruned=pruned,
             energy=energy, forces=[[0.0] * 3] * len(atoms), structure=_as_dict(atoms)),
@@ -477,13 +481,15 @@ def test_a_candidate_at_a_start_stopped_early_does_not_count(quick, quick_record
 
     first, second = (plan.nodes[h] for h in rec.prerelax_starts)
     put(first, -10.0, 0.1)
-    put(second, -7.0, 0.2, pruned=second_pruned)
+    put(second, -7.0, 0.2, pruned=case == "pruned", overlap=case == "overlapping")
     c0, c1 = (plan.nodes[h] for h in rec.starts)
     put(c0, -5.0, 0.1)  # the DFT single points at the two ML geometries
-    put(c1, -9.0, 0.2)
+    put(c1, -9.0, 0.2, overlap=case == "overlapping")
     write_plan(plan, tmp_path / "plan.json")
     wd = load(tmp_path, str(tmp_path / "results.db"))
-    if second_pruned:
-        assert wd.energy(arr) == -5.0 and wd.start_energies(arr) == [-5.0, None]
-    else:
+    if case == "minimum":
         assert wd.energy(arr) == -9.0 and wd.start_energies(arr) == [-5.0, -9.0]
+    else:
+        assert wd.energy(arr) == -5.0 and wd.start_energies(arr) == [-5.0, None]
+    assert wd.start_energies(arr, prerelax=True) == (
+        [-10.0, None] if case == "overlapping" else [-10.0, -7.0])
