@@ -33,6 +33,7 @@ class WorkData:
     results: dict[str, StoredCalc]
     store_problems: list[dict] = field(default_factory=list)
     _off_minimum: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _overlaps: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @property
     def records(self) -> dict[str, PlannedStructure]:
@@ -69,10 +70,18 @@ class WorkData:
             pruned = [r.result for r in pre if _done(r) and r.result.pruned]
             several = len(rec.energy_calcs) > 1
             self._off_minimum[structure_id] = frozenset(
-                h for h in self.starts(structure_id) if _done(self.results.get(h)) and (
-                    overlapping(self.results[h].result.atoms()) or (several and any(
-                        same_geometry(self.results[h].result, p) for p in pruned))))
+                h for h in self.starts(structure_id) if self.overlaps(h) or (
+                    several and _done(self.results.get(h)) and any(
+                        same_geometry(self.results[h].result, p) for p in pruned)))
         return self._off_minimum[structure_id]
+
+    def overlaps(self, calc_hash: str) -> bool:
+        """Whether a finished calculation ends with overlapping atoms (``overlapping``);
+        checked once per calculation."""
+        if calc_hash not in self._overlaps:
+            row = self.results.get(calc_hash)
+            self._overlaps[calc_hash] = _done(row) and overlapping(row.result.atoms())
+        return self._overlaps[calc_hash]
 
     def energy(self, structure_id: str) -> float | None:
         """Energy (eV) of a structure: of its final calculation, or the lowest of its
@@ -99,9 +108,8 @@ class WorkData:
         plan with ``workflow.starts``; None also where atoms overlap)."""
         hashes = (self.records[structure_id].prerelax_starts if prerelax
                   else self.starts(structure_id))
-        off = (frozenset(h for h in hashes if _done(self.results.get(h))
-                         and overlapping(self.results[h].result.atoms()))
-               if prerelax else self.off_minimum(structure_id))
+        off = (frozenset(filter(self.overlaps, hashes)) if prerelax
+               else self.off_minimum(structure_id))
         rows = [None if h in off else self.results.get(h) for h in hashes]
         return [float(r.result.energy) if _done(r) else None for r in rows]
 

@@ -17,7 +17,7 @@ no minimum, so not a candidate to rank) and,
 for a single point at an ML geometry, ``ml_energy`` (eV: the pre-relaxing model's energy
 at that geometry, so the ML and DFT rankings of a structure's candidates compare from the
 data set alone). A geometry with two atoms closer than half the sum of their covalent
-radii (``overlapping``) is left out, with a warning.
+radii (``analysis.data.overlapping``) is left out, with a warning.
 
 Reactions (``reactions.json: reactions``, eV): E_rxn = sum_f c_f E_f over frames f, the
 coefficients those of the summary's formulas (``analysis.summary``), by ``kind``:
@@ -59,7 +59,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import BaseModel, Field
 
 import facetflow.analysis.energetics as en
-from facetflow.analysis.data import OVERLAP, WorkData, load, overlapping, same_geometry
+from facetflow.analysis.data import OVERLAP, WorkData, load, same_geometry
 from facetflow.analysis.defects import limits
 from facetflow.analysis.inputs import SummaryInputs
 from facetflow.analysis.potentials import references
@@ -125,12 +125,12 @@ def dataset_frames(wd: WorkData, study: str, engines: tuple[str, ...] = DFT_ENGI
         row = wd.results.get(h)
         if node.engine not in engines or row is None or row.status != "done":
             continue
-        res = row.result
-        atoms = res.atoms()
-        if overlapping(atoms):
+        if wd.overlaps(h):
             log.warning("%s (%s) left out of the data set: atoms closer than %.1f times "
                         "the sum of their covalent radii", node.key, h[:12], OVERLAP)
             continue
+        res = row.result
+        atoms = res.atoms()
         fixed = np.zeros(len(atoms), dtype=bool)
         for c in atoms.constraints:
             fixed[c.get_indices()] = True
@@ -292,9 +292,8 @@ def _ligand_swaps(ctx, study: str, label: str, ligands: list[tuple[dict, dict]]
     L + L0@surface -> L@surface + L0, in which the vacancy slab cancels. Where that slab
     is not charge balanced (a CsPbI3 CsI face with an iodide taken from each side keeps
     two surplus electrons), E_b is partly a redox energy and the swap is the comparable
-    number. L0 is the group's
-    single-atom ligand (the native ion, e.g. iodide replacing I) if there is exactly
-    one, else its first ligand in the study's order."""
+    number. L0 is the group's single-atom ligand (the native ion, e.g. iodide replacing
+    I) if there is exactly one, else its first ligand in the study's order."""
     groups: dict[tuple, list[tuple[dict, dict]]] = defaultdict(list)
     for e, c in ligands:
         info = ctx.ligands.get(e["species"])

@@ -132,7 +132,8 @@ class SevennetTuner:
         self.key = key
         cutoff = float(self.model.cutoff)
         self.graphs = [self._graph(a, cutoff) for a in frames]
-        self.optimizer = self.scheduler = self.loader = None
+        self.optimizer = self.scheduler = None
+        self.train_batches: tuple[list[int], int] = ([], 1)  # frames, batch size
         self.weights = (1.0, 1.0)
 
     def _graph(self, atoms: Atoms, cutoff: float):
@@ -195,7 +196,7 @@ class SevennetTuner:
         self.optimizer = torch.optim.Adam(params, lr=s.learning_rate)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer,
                                                                     T_max=s.epochs)
-        self.loader = (train, s.batch_size)
+        self.train_batches = (train, s.batch_size)
         self.weights = (s.energy_weight, s.force_weight)
 
     def epoch(self, n: int) -> None:
@@ -203,7 +204,7 @@ class SevennetTuner:
         k = self.key
         self.model.train()
         self.model.set_is_batch_data(True)
-        for b in self._batches(*self.loader, shuffle=True):
+        for b in self._batches(*self.train_batches, shuffle=True):
             self.optimizer.zero_grad()
             out = self.model(b)
             n_atoms = b[k.NUM_ATOMS].float()
